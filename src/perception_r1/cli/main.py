@@ -1,0 +1,46 @@
+"""Entry point of the ``perception-r1`` command.
+
+Each command group lives in its own module under ``perception_r1.cli`` and exposes a ``typer.Typer`` named
+``app`` (or, for single commands, a function registered here). Modules import heavy libraries (torch,
+transformers, trl, datasets) inside their command functions so that ``perception-r1 --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+# (command name, "module:attribute", help). Groups are typer apps; single commands are functions.
+_GROUPS: list[tuple[str, str, str]] = [
+    ("rewards", "perception_r1.cli.rewards:app", "Score responses with the Perception-R1 rewards."),
+]
+_COMMANDS: list[tuple[str, str]] = []
+
+
+def build_app() -> typer.Typer:
+    """Assemble the CLI from the command modules."""
+    app = typer.Typer(
+        name="perception-r1",
+        help="Perception-R1: GRPO for multimodal LLMs with an LLM-judged visual perception reward.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name, target, help_text in _GROUPS:
+        module_name, _, attr = target.partition(":")
+        app.add_typer(getattr(importlib.import_module(module_name), attr), name=name, help=help_text)
+    for name, target in _COMMANDS:
+        module_name, _, attr = target.partition(":")
+        fn = getattr(importlib.import_module(module_name), attr)
+        app.command(name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(fn)
+    return app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    build_app()()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Name -> object registries with lazy targets and helpful unknown-name errors.
+
+Every extension point of the toolkit (rewards, judge backends, benchmarks, data sources, LLM backends) is a
+:class:`Registry`. Targets may be registered eagerly (the object itself) or lazily (an ``"module:attr"``
+string), so that heavy optional dependencies are imported only when the entry is actually used.
+
+Example:
+    >>> reg = Registry("greeting")
+    >>> reg.register("hello", "builtins:str")
+    >>> reg.get("hello") is str
+    True
+    >>> reg.get("helo")
+    Traceback (most recent call last):
+    ...
+    perception_r1.registry.UnknownNameError: unknown greeting 'helo' (did you mean 'hello'?); known: hello
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownNameError(KeyError):
+    """Raised for a name that is not registered; the message lists suggestions and every known name."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; we want the plain sentence.
+        return str(self.args[0])
+
+
+def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest known names, or ``""`` when none is close."""
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+
+
+def _import_target(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    if not attr:
+        raise ValueError(f"lazy registry target {target!r} must look like 'package.module:attribute'")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class Registry(Generic[T]):
+    """A mapping from names to objects (or lazy ``"module:attr"`` targets).
+
+    Args:
+        kind: What the entries are ("reward", "benchmark", ...); used in error messages.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, T | str] = {}
+
+    def register(self, name: str, target: T | str | None = None) -> Any:
+        """Register ``target`` under ``name``; without ``target``, return a decorator.
+
+        Raises:
+            ValueError: if ``name`` is already registered.
+        """
+        if target is None:
+
+            def decorator(obj: T) -> T:
+                self.register(name, obj)
+                return obj
+
+            return decorator
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = target
+        return target
+
+    def get(self, name: str) -> T:
+        """Return the entry for ``name``, importing it first if it was registered lazily.
+
+        Raises:
+            UnknownNameError: for an unknown name, with close matches and the list of known names.
+        """
+        if name not in self._entries:
+            known = self.names()
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}{did_you_mean(name, known)}; known: {', '.join(known)}"
+            )
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            entry = _import_target(entry)
+            self._entries[name] = entry
+        return entry  # type: ignore[return-value]
+
+    def names(self) -> list[str]:
+        """Sorted registered names."""
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def build(registry: Registry[Callable[..., Any]], name: str, **params: Any) -> Any:
+    """Look ``name`` up in ``registry`` and call the entry with ``params``."""
+    return registry.get(name)(**params)
