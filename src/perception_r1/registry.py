@@ -55,10 +55,13 @@ class Registry(Generic[T]):
 
     Args:
         kind: What the entries are ("reward", "benchmark", ...); used in error messages.
+        lazy_strings: Treat string entries as lazy ``"module:attr"`` targets (set ``False`` for a registry whose
+            values are themselves strings, e.g. regex templates).
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, lazy_strings: bool = True) -> None:
         self.kind = kind
+        self.lazy_strings = lazy_strings
         self._entries: dict[str, T | str] = {}
 
     def register(self, name: str, target: T | str | None = None) -> Any:
@@ -91,7 +94,7 @@ class Registry(Generic[T]):
                 f"unknown {self.kind} {name!r}{did_you_mean(name, known)}; known: {', '.join(known)}"
             )
         entry = self._entries[name]
-        if isinstance(entry, str):
+        if isinstance(entry, str) and self.lazy_strings:
             entry = _import_target(entry)
             self._entries[name] = entry
         return entry  # type: ignore[return-value]

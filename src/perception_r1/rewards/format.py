@@ -18,7 +18,7 @@ from typing import Any
 from perception_r1.registry import Registry
 from perception_r1.rewards.base import Completion, RewardList, completion_text
 
-FORMAT_TEMPLATES: Registry[str] = Registry("format template")
+FORMAT_TEMPLATES: Registry[str] = Registry("format template", lazy_strings=False)
 FORMAT_TEMPLATES.register(
     "think_answer", r"^<think>\n.*?\n</think>\n<answer>\n.*?\\boxed{.+?}.*?\n</answer>$"
 )

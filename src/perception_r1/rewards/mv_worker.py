@@ -1,0 +1,35 @@
+"""Worker process for :class:`perception_r1.rewards.mathcheck.MathChecker` (``python -m`` entry point).
+
+Protocol: one JSON request per stdin line, ``[gold, pred, float_rounding, numeric_precision, strict]`` with
+already-wrapped LaTeX strings; one JSON reply per stdout line, ``[verdict, error]`` where verdict is
+``true``/``false``/``null``. A separate interpreter (not ``multiprocessing``) is used so that the parent can be
+any thread of any program (a notebook, a ``python -`` script, a TRL event-loop thread) and can kill a worker
+stuck in sympy without side effects.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main() -> None:
+    import logging
+
+    from perception_r1.rewards.mathcheck import VerifyOptions, _verify_pair
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)  # its "timeout disabled" warning is by design
+    out = sys.stdout
+    for line in sys.stdin:
+        try:
+            gold, pred, rounding, precision, strict = json.loads(line)
+            verdict = _verify_pair(gold, pred, VerifyOptions(rounding, precision, strict))
+            reply = [verdict, None]
+        except Exception as exc:  # a failed check is reported, never a dead worker
+            reply = [None, f"{type(exc).__name__}: {exc}"]
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()

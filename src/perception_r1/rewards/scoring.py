@@ -1,0 +1,240 @@
+"""Score a JSONL file of responses with every reward component (engine of ``perception-r1 rewards score``).
+
+Input line: ``{"response": str, "answer": str | number | null, optional "id", "choices", "visual_annotations"}``.
+Output line: the input plus ``accuracy``, ``format``, ``repetition``, ``overall`` (and ``perception`` when a judge
+is configured), each a number or ``null``. Malformed lines stop the run with ``FILE:LINE: reason``, or with
+``skip_invalid`` are skipped and counted. The output is written atomically; a summary JSON lands beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perception_r1.io_utils import JsonlError, atomic_open, atomic_write_json, iter_jsonl
+from perception_r1.rewards.combined import PAPER_WEIGHTS, combine
+
+_COMPONENTS = ("accuracy", "format", "repetition")
+
+
+@dataclass
+class ScoreOptions:
+    """Options of :func:`score_file`.
+
+    Attributes:
+        skip_invalid: Skip malformed lines (recorded in the summary) instead of raising.
+        format_template: Name of the format template.
+        weights: Component weights for ``overall`` (default: the paper's).
+        batch_size: Lines scored together (dedupes math-verify work across a batch; progress granularity).
+        timeout_s: Time bound of one math-verify check.
+        judge: Judge configuration (a ``JudgeConfig`` or mapping) enabling the ``perception`` component.
+        progress: Show a progress bar.
+    """
+
+    skip_invalid: bool = False
+    format_template: str = "think_answer"
+    weights: dict[str, float] | None = None
+    batch_size: int = 256
+    timeout_s: float = 5.0
+    judge: Any = None
+    progress: bool = True
+
+
+@dataclass
+class ScoreSummary:
+    """Counts and means of one scoring run."""
+
+    input: str
+    output: str
+    lines: int = 0
+    scored: int = 0
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    sums: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    nulls: dict[str, int] = field(default_factory=dict)
+    judge_failures: int = 0
+
+    def add(self, row: dict[str, Any], components: tuple[str, ...]) -> None:
+        self.scored += 1
+        for name in (*components, "overall"):
+            value = row.get(name)
+            if value is None:
+                self.nulls[name] = self.nulls.get(name, 0) + 1
+            else:
+                self.sums[name] = self.sums.get(name, 0.0) + value
+                self.counts[name] = self.counts.get(name, 0) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        means = {k: self.sums[k] / self.counts[k] for k in self.sums if self.counts.get(k)}
+        return {
+            "input": self.input,
+            "output": self.output,
+            "lines": self.lines,
+            "scored": self.scored,
+            "skipped": len(self.skipped),
+            "skipped_lines": self.skipped,
+            "mean": means,
+            "null_counts": self.nulls,
+            "judge_failures": self.judge_failures,
+        }
+
+    def print(self) -> None:
+        """Print a human-readable summary table to stderr."""
+        from rich.console import Console
+        from rich.table import Table
+
+        data = self.to_dict()
+        table = Table(title=f"Scored {self.scored} of {self.lines} lines -> {self.output}")
+        table.add_column("component")
+        table.add_column("mean", justify="right")
+        table.add_column("null", justify="right")
+        for name in sorted(set(data["mean"]) | set(self.nulls)):
+            mean = data["mean"].get(name)
+            table.add_row(name, "-" if mean is None else f"{mean:.4f}", str(self.nulls.get(name, 0)))
+        console = Console(stderr=True)
+        console.print(table)
+        console.print(f"skipped lines: {len(self.skipped)}; judge failures: {self.judge_failures}")
+        for item in self.skipped[:10]:
+            console.print(f"  line {item['line']}: {item['reason']}")
+
+
+def _validate(row: dict[str, Any], path: Path, line_no: int) -> dict[str, Any]:
+    """Check one input row's fields and types; raise :class:`JsonlError` naming the line."""
+    if not isinstance(row.get("response"), str):
+        raise JsonlError(path, line_no, "'response' must be a string")
+    if "answer" not in row:
+        raise JsonlError(path, line_no, "missing key 'answer' (use null when there is no ground truth)")
+    answer = row["answer"]
+    if answer is not None and (isinstance(answer, bool) or not isinstance(answer, (str, int, float))):
+        raise JsonlError(path, line_no, f"'answer' must be a string, a number or null, got {answer!r}")
+    if isinstance(answer, float) and not math.isfinite(answer):
+        raise JsonlError(path, line_no, "'answer' must be finite")
+    choices = row.get("choices")
+    if choices is not None and not isinstance(choices, (list, dict, str)):
+        raise JsonlError(path, line_no, "'choices' must be a list, an object or a string")
+    annotations = row.get("visual_annotations")
+    if annotations is not None and not (isinstance(annotations, list) and all(isinstance(a, str) for a in annotations)):
+        raise JsonlError(path, line_no, "'visual_annotations' must be a list of strings")
+    return row
+
+
+def _rows(path: Path, options: ScoreOptions, summary: ScoreSummary) -> Iterator[dict[str, Any]]:
+    for line_no, item in iter_jsonl(path):
+        summary.lines += 1
+        try:
+            if isinstance(item, JsonlError):
+                raise item
+            yield _validate(item, path, line_no)
+        except JsonlError as exc:
+            if not options.skip_invalid:
+                raise
+            summary.skipped.append({"line": line_no, "reason": exc.reason})
+
+
+def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _Scorer:
+    """Holds the reward callables for one run and scores batches of rows."""
+
+    def __init__(self, options: ScoreOptions) -> None:
+        from perception_r1.rewards import get_reward
+
+        self.rewards = {
+            "accuracy": get_reward("accuracy", timeout_s=options.timeout_s),
+            "format": get_reward("format", template=options.format_template),
+            "repetition": get_reward("repetition"),
+        }
+        if options.judge is not None:
+            self.rewards["perception"] = get_reward("perception", judge=options.judge)
+        self.components = tuple(self.rewards)
+        weights = dict(PAPER_WEIGHTS if options.weights is None else options.weights)
+        unknown = sorted(set(weights) - set(PAPER_WEIGHTS))
+        if unknown:
+            raise ValueError(f"unknown reward component(s) in weights: {', '.join(unknown)}; known: "
+                             f"{', '.join(PAPER_WEIGHTS)}")
+        self.weights = {name: float(weights.get(name, 0.0)) for name in self.components}
+
+    def score(self, batch: list[dict[str, Any]], summary: ScoreSummary) -> list[dict[str, Any]]:
+        responses = [row["response"] for row in batch]
+        columns = {
+            "answer": [None if row["answer"] is None else str(row["answer"]) for row in batch],
+            "choices": [row.get("choices") for row in batch],
+            "visual_annotations": [row.get("visual_annotations") or [] for row in batch],
+        }
+        values = {name: fn(responses, **columns) for name, fn in self.rewards.items()}
+        out = []
+        for i, row in enumerate(batch):
+            scores = {name: values[name][i] for name in self.components}
+            if "perception" in scores and scores["perception"] is None and columns["visual_annotations"][i]:
+                summary.judge_failures += 1
+            # A response without annotations has no perception score; leave it out of the total rather than
+            # voiding it. Any other missing component makes the total unknown.
+            if "perception" in scores and not columns["visual_annotations"][i]:
+                parts = {k: v for k, v in scores.items() if k != "perception"}
+            else:
+                parts = scores
+            scored = {**row, **scores, "overall": combine(parts, self.weights)}
+            summary.add(scored, self.components)
+            out.append(scored)
+        return out
+
+
+def score_file(input_path: str | Path, output_path: str | Path, options: ScoreOptions | None = None) -> ScoreSummary:
+    """Score every line of ``input_path`` and write ``output_path`` (+ ``<output>.summary.json``).
+
+    Raises:
+        FileNotFoundError: the input does not exist.
+        perception_r1.io_utils.JsonlError: a malformed line (without ``skip_invalid``); nothing is written.
+    """
+    options = options or ScoreOptions()
+    input_path, output_path = Path(input_path), Path(output_path)
+    if not input_path.is_file():
+        raise FileNotFoundError(f"{input_path}: no such input file")
+    summary = ScoreSummary(input=str(input_path), output=str(output_path))
+    scorer = _Scorer(options)
+    total_lines = sum(1 for line in input_path.open(encoding="utf-8") if line.strip())
+    with atomic_open(output_path) as handle, _progress(options.progress, total_lines) as advance:
+        for batch in _batches(_rows(input_path, options, summary), options.batch_size):
+            for row in scorer.score(batch, summary):
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            advance(summary.lines)
+    atomic_write_json(output_path.with_name(output_path.name + ".summary.json"), summary.to_dict())
+    return summary
+
+
+class _progress:
+    """A rich progress bar over input lines (a no-op when disabled)."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled, self.total = enabled, total
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda done: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                             TimeRemainingColumn(), transient=True)
+        self._bar.__enter__()
+        task = self._bar.add_task("scoring", total=self.total)
+        return lambda done: self._bar.update(task, completed=done)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            self._bar.__exit__(*exc)
+
+
+__all__ = ["ScoreOptions", "ScoreSummary", "score_file"]
