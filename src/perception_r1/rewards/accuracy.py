@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from perception_r1.rewards.answer import as_choice_letter, choice_map, extract_final_answer
+from perception_r1.rewards.answer import as_choice_letter, choice_map, find_final_answer
 from perception_r1.rewards.base import Completion, RewardList, column, completion_text, log_metric
 from perception_r1.rewards.mathcheck import MathChecker
 
@@ -55,11 +55,11 @@ class AccuracyReward:
         """Score response texts against gold answers (one ``choices`` entry per response, or ``None``)."""
         choices = choices if choices is not None else [None] * len(responses)
         scores: RewardList = [None] * len(responses)
-        to_verify: list[tuple[int, str, str]] = []
+        to_verify: list[tuple[int, str, str, bool]] = []
         for i, (text, gold, options) in enumerate(zip(responses, golds, choices, strict=True)):
             if gold is None or str(gold).strip() == "":
                 continue  # no ground truth: not applicable
-            pred = extract_final_answer(text)
+            pred, from_box = find_final_answer(text)
             if pred is None:
                 scores[i] = 0.0  # the response gave no final answer: a real 0, not a failure
                 continue
@@ -70,9 +70,9 @@ class AccuracyReward:
                 continue
             gold_text = letters[gold_letter] if gold_letter else str(gold)
             pred_text = letters[pred_letter] if pred_letter else pred
-            to_verify.append((i, gold_text, pred_text))
-        verdicts = self.checker.verify_many([(g, p) for _, g, p in to_verify])
-        for (i, _, _), verdict in zip(to_verify, verdicts, strict=True):
+            to_verify.append((i, gold_text, pred_text, not from_box and not pred_letter))
+        verdicts = self.checker.verify_many([(g, p) for _, g, p, _ in to_verify], [raw for *_, raw in to_verify])
+        for (i, *_), verdict in zip(to_verify, verdicts, strict=True):
             scores[i] = None if verdict is None else float(verdict)
         return scores
 

@@ -54,14 +54,24 @@ def last_boxed(text: str) -> str | None:
     return None  # unbalanced: the box never closes
 
 
-def extract_final_answer(text: str) -> str | None:
-    """The final answer of a response by the rules in the module docstring, stripped; ``None`` if absent."""
+def find_final_answer(text: str) -> tuple[str | None, bool]:
+    """``(answer, boxed)``: the final answer by the module rules and whether it came from a ``\\boxed{}``.
+
+    An unboxed answer is free text ("The result is 5") that must not be read as one LaTeX formula.
+    """
     block = extract_answer_block(text)
     if block is not None:
         boxed = last_boxed(block)
-        answer = boxed if boxed is not None else block.strip()
-        return answer or None
-    return last_boxed(text)
+        if boxed is not None:
+            return boxed or None, True
+        return block.strip() or None, False
+    boxed = last_boxed(text)
+    return boxed, boxed is not None
+
+
+def extract_final_answer(text: str) -> str | None:
+    """The final answer of a response by the rules in the module docstring, stripped; ``None`` if absent."""
+    return find_final_answer(text)[0]
 
 
 def choice_map(choices: Any) -> dict[str, str]:

@@ -131,6 +131,10 @@ class _Parser:
         if tok == "\\pi":
             return _MP.pi
         if tok in ("\\frac", "\\dfrac", "\\tfrac"):
+            nxt = self.peek() or ""
+            if len(nxt) == 2 and nxt.isdigit():  # \frac12: the tokenizer read "12" as one number
+                self.take()
+                return self._div(_MP.mpf(nxt[0]), _MP.mpf(nxt[1]))
             num = self.group() if self.peek() == "{" else self._digit()
             den = self.group() if self.peek() == "{" else self._digit()
             return self._div(num, den)

@@ -110,15 +110,21 @@ class _Worker:
             bufsize=0,
         )
         self._buf = b""
-        self.fresh = True  # its first reply also waits for the sympy/math-verify imports
+        self.fresh = True  # it has not yet said "ready" (sympy and math-verify take a while to import)
 
     def send(self, gold: str, pred: str, options: VerifyOptions) -> None:
         request = [gold, pred, options.float_rounding, options.numeric_precision, options.strict]
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
 
     def receive(self, timeout_s: float) -> list[Any]:
-        """Next reply; raises ``TimeoutError`` after ``timeout_s`` (plus start-up time for the first reply)."""
-        deadline = time.monotonic() + timeout_s + (_WORKER_STARTUP_S if self.fresh else 0.0)
+        """Next reply; raises ``TimeoutError`` when it takes longer than ``timeout_s``."""
+        if self.fresh:  # the worker announces itself once its imports are done; only then does the clock run
+            self._read_line(_WORKER_STARTUP_S)
+            self.fresh = False
+        return json.loads(self._read_line(timeout_s))
+
+    def _read_line(self, timeout_s: float) -> bytes:
+        deadline = time.monotonic() + timeout_s
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
             remaining = deadline - time.monotonic()
@@ -129,8 +135,7 @@ class _Worker:
                 raise RuntimeError(f"math-verify worker exited with code {self.proc.wait()}")
             self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
-        self.fresh = False
-        return json.loads(line)
+        return line
 
     def kill(self) -> None:
         self.proc.kill()
@@ -185,14 +190,20 @@ class MathChecker:
         """Verdict for one pair (see :meth:`verify_many`)."""
         return self.verify_many([(gold, pred)])[0]
 
-    def verify_many(self, pairs: Sequence[tuple[str, str]]) -> list[Verdict]:
+    def verify_many(self, pairs: Sequence[tuple[str, str]], raw_preds: Sequence[bool] | None = None) -> list[Verdict]:
         """Verdicts for ``(gold, prediction)`` pairs of bare answers (wrapped here).
+
+        Args:
+            pairs: ``(gold, prediction)`` strings.
+            raw_preds: Per pair, ``True`` when the prediction is free text to hand to math-verify unwrapped (it
+                then finds the expression itself, e.g. in "the result is 5").
 
         Returns:
             One entry per pair: ``True``/``False`` as math-verify decides; ``None`` when the gold answer does not
             parse or the verification timed out or crashed.
         """
-        keys = [(wrap_latex(g), wrap_latex(p)) for g, p in pairs]
+        raw = raw_preds if raw_preds is not None else [False] * len(pairs)
+        keys = [(wrap_latex(g), p if is_raw else wrap_latex(p)) for (g, p), is_raw in zip(pairs, raw, strict=True)]
         out: dict[tuple[str, str], Verdict] = {}
         pending: list[tuple[str, str]] = []
         for key in dict.fromkeys(keys):  # unique, in order

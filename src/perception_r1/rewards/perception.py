@@ -1,0 +1,176 @@
+"""Visual perception reward: the share of annotated visual facts that a judge finds reflected in the response.
+
+``reward = (#1-verdicts) / M`` with M the number of annotations of the sample (never the number of verdicts the
+judge returned). Annotations come from the column ``visual_annotations`` (list of strings) or, failing that,
+the reference format ``visual_key_info`` (``<info1>...</info1>\\n<info2>...</info2>``).
+
+Outcomes per completion:
+    * a number in [0, 1] when the judge gave exactly M binary verdicts;
+    * ``None`` when the sample has no annotations (not applicable);
+    * ``None`` when the judgment failed (timeouts, HTTP errors or invalid verdicts after every retry); failures
+      are counted (``stats``) and logged as ``perception/judge_failure_rate``.
+
+Making ``None`` neutral in training: TRL turns ``None`` into NaN. With the default
+``multi_objective_aggregation="sum_then_normalize"`` the NaN is dropped by ``nansum``, i.e. it counts as a
+perception reward of 0 for that sample. Set ``multi_objective_aggregation="normalize_then_sum"`` in the
+``GRPOConfig``: each reward is normalised per group with ``nanmean``/``nanstd``, and the NaN contributes nothing
+to that sample's advantage (neutral).
+
+Design (sync vs async): ``__call__`` is synchronous. It runs the judge's async client on a private event-loop
+thread (:class:`perception_r1.llm.loop.BackgroundLoop`) and blocks, so it works from the main thread, a worker
+thread, or inside a running event loop. Async callers can ``await reward.acall(...)`` instead, which does not
+block their loop. We do not make ``__call__`` itself a coroutine: TRL would then run it on its own loop, and the
+client's connection pool would be bound to whichever loop called first.
+
+Example:
+    >>> reward = PerceptionReward(judge={"backend": "rule"})  # doctest: +SKIP
+    >>> reward(["AB = 5 and angle ABC = 40°"], visual_annotations=[["AB = 5", "AB ∥ CD"]])  # doctest: +SKIP
+    [0.5]
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from perception_r1.judge.config import JudgeConfig, coerce_judge_config
+from perception_r1.rewards.base import Completion, RewardList, column, completion_text, log_metric
+
+_KEY_INFO = re.compile(r"<info(\d+)>(.*?)</info\1>", re.DOTALL)
+
+
+def parse_visual_key_info(text: str | None) -> list[str]:
+    """Annotations from the reference format ``<info1>..</info1>\\n<info2>..</info2>`` (empty items dropped)."""
+    if not text:
+        return []
+    return [item.strip() for _, item in _KEY_INFO.findall(text) if item.strip()]
+
+
+def annotations_of(row_annotations: Any, row_key_info: Any) -> list[str]:
+    """The annotations of one sample: ``visual_annotations`` if present, else parsed ``visual_key_info``.
+
+    Raises:
+        TypeError: when ``visual_annotations`` is neither None nor a list of strings.
+    """
+    if row_annotations is not None:
+        if isinstance(row_annotations, str) or not isinstance(row_annotations, Sequence):
+            raise TypeError(f"visual_annotations must be a list of strings, got {type(row_annotations).__name__}")
+        return [str(a).strip() for a in row_annotations if str(a).strip()]
+    return parse_visual_key_info(row_key_info)
+
+
+class PerceptionReward:
+    """TRL-compatible perception reward (see module docstring).
+
+    Args:
+        judge: A :class:`JudgeConfig`, a mapping of its fields, a YAML path, or None (defaults).
+        annotations_column: Column holding a list of annotation strings.
+        key_info_column: Column in the reference ``<infoN>`` format, used when the first is absent.
+
+    Attributes:
+        last_judgments: The :class:`perception_r1.judge.judges.Judgment` of each completion of the last call
+            (per-annotation verdicts, raw judge reply, errors), for sample dumps. Under TRL the verdicts are
+            also logged as the completions-table column ``perception_verdicts`` (through ``log_extra``).
+        stats: Cumulative counters: judged, failed, not_applicable, injected, cached.
+    """
+
+    def __init__(
+        self,
+        judge: JudgeConfig | Mapping[str, Any] | str | None = None,
+        annotations_column: str = "visual_annotations",
+        key_info_column: str = "visual_key_info",
+    ) -> None:
+        self.__name__ = "perception"
+        self.judge_config = coerce_judge_config(judge)
+        self.annotations_column = annotations_column
+        self.key_info_column = key_info_column
+        self.last_judgments: list[Any] = []
+        self.stats = {"judged": 0, "failed": 0, "not_applicable": 0, "injected": 0, "cached": 0}
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._judge: Any = None
+        self._loop: Any = None
+        self._lock = threading.Lock()
+
+    def _runtime(self) -> tuple[Any, Any]:
+        """The judge and its private loop, created on first use (never at construction or unpickling)."""
+        with self._lock:
+            if self._judge is None:
+                from perception_r1.judge.judges import build_judge
+                from perception_r1.llm.loop import BackgroundLoop
+
+                self._judge = build_judge(self.judge_config)
+                self._loop = BackgroundLoop(name="perception-reward-judge")
+            return self._judge, self._loop
+
+    def _cases(self, completions: list[Completion], kwargs: dict[str, Any]) -> list[tuple[list[str], str]]:
+        n = len(completions)
+        annotations = column(kwargs, self.annotations_column, n)
+        key_info = column(kwargs, self.key_info_column, n)
+        return [
+            (annotations_of(a, k), completion_text(c)) for a, k, c in zip(annotations, key_info, completions)
+        ]
+
+    def __call__(self, completions: list[Completion], **kwargs: Any) -> RewardList:
+        """Score completions (blocking); see :meth:`acall` for the arguments."""
+        cases = self._cases(completions, kwargs)
+        judge, loop = self._runtime()
+        judgments = loop.run(judge.ajudge(cases))
+        return self._finish(judgments, kwargs)
+
+    async def acall(self, completions: list[Completion], **kwargs: Any) -> RewardList:
+        """Score completions without blocking the caller's event loop.
+
+        Args:
+            completions: Plain or conversational completions.
+            **kwargs: Dataset columns (``visual_annotations`` / ``visual_key_info``) and TRL extras
+                (``log_metric``).
+
+        Returns:
+            One ``float | None`` per completion.
+        """
+        cases = self._cases(completions, kwargs)
+        judge, loop = self._runtime()
+        judgments = await loop.arun(judge.ajudge(cases))
+        return self._finish(judgments, kwargs)
+
+    def _finish(self, judgments: list[Any], kwargs: dict[str, Any]) -> RewardList:
+        self.last_judgments = judgments
+        applicable = [j for j in judgments if j.status != "not_applicable"]
+        failed = sum(1 for j in applicable if j.status == "failed")
+        self.stats["judged"] += len(applicable)
+        self.stats["failed"] += failed
+        self.stats["not_applicable"] += len(judgments) - len(applicable)
+        self.stats["injected"] += sum(1 for j in applicable if j.injected)
+        self.stats["cached"] += sum(1 for j in applicable if j.cached)
+        log = log_metric(kwargs)
+        if applicable:
+            log("perception/judge_failure_rate", failed / len(applicable))
+            log("perception/judge_latency_s", max(j.latency_s for j in applicable))
+            log("perception/injection_rate", sum(1 for j in applicable if j.injected) / len(applicable))
+        log("perception/not_applicable_rate", (len(judgments) - len(applicable)) / max(1, len(judgments)))
+        log_extra = kwargs.get("log_extra")
+        if callable(log_extra):  # TRL's completions table: per-annotation verdicts, or the failure reason
+            log_extra("perception_verdicts", [j.verdicts if j.status == "ok" else j.error for j in judgments])
+        return [j.score if j.status == "ok" else None for j in judgments]
+
+    def close(self) -> None:
+        """Close the judge client and stop the private loop (optional; both are daemon resources)."""
+        with self._lock:
+            judge, loop = self._judge, self._loop
+            self._init_runtime()
+        if loop is not None:
+            loop.close(judge.aclose())
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for key in ("_judge", "_loop", "_lock"):
+            state.pop(key, None)  # clients, loops and locks do not pickle; they are rebuilt on first use
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_runtime()

@@ -1,0 +1,48 @@
+import pickle
+
+import pytest
+
+from perception_r1.rewards import get_reward
+from perception_r1.rewards.format import FormatReward
+
+GOOD = "<think>\nreasoning\n</think>\n<answer>\nThe answer is \\boxed{12}.\n</answer>"
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (GOOD, 1.0),  # canonical structure
+        ("<think>\na\nb\n</think>\n<answer>\nx\n\\boxed{2\\sqrt{3}}\nmore\n</answer>", 1.0),  # multi-line blocks
+        (" " + GOOD, 0.0),  # leading whitespace: full match required
+        (GOOD + "\n", 0.0),  # trailing newline after </answer>: full match required
+        (GOOD.replace("<think>\n", "<think>"), 0.0),  # newline after <think> is mandatory
+        (GOOD.replace("\n</answer>", "</answer>"), 0.0),  # newline before </answer> is mandatory
+        ("<think>\nr\n</think>\n<answer>\n12\n</answer>", 0.0),  # no \boxed{} in the answer
+        ("<think>\nr\n</think>\n<answer>\n\\boxed{}\n</answer>", 0.0),  # empty box: .+? needs one character
+        ("<think>\n\\boxed{1}\n</think>\n<answer>\nnone\n</answer>", 0.0),  # box only inside <think>
+        ("<think>\na\n</think>\nb\n</think>\n<answer>\n\\boxed{1}\n</answer>", 1.0),  # lazy .*? spans a 2nd </think>
+        ("<answer>\n\\boxed{1}\n</answer>", 0.0),  # no think block
+        ("", 0.0),  # empty response
+    ],
+)
+def test_think_answer_template(response, expected):
+    assert FormatReward()([response]) == [expected]
+
+
+def test_perception_template_variant():
+    # The reference code's variant asks for a <perception> block first.
+    text = "<perception>\nAB = 5\n</perception>\n" + GOOD
+    assert get_reward("format", template="perception_think_answer")([text, GOOD]) == [1.0, 0.0]
+
+
+def test_custom_pattern_and_unknown_template():
+    assert FormatReward(pattern=r"^\\boxed{.+}$")(["\\boxed{1}"]) == [1.0]
+    with pytest.raises(KeyError, match="think_answer"):
+        FormatReward(template="think_answr")
+
+
+def test_conversational_completion_and_pickle():
+    reward = pickle.loads(pickle.dumps(FormatReward()))
+    conv = [[{"role": "assistant", "content": GOOD}], [{"role": "assistant", "content": [{"type": "text", "text": GOOD}]}]]
+    assert reward(conv) == [1.0, 1.0]
+    assert reward.__name__ == "format"
