@@ -89,8 +89,10 @@ def main() -> None:
 
     agree = sum(a == b for a, b in zip(ours, base_scores, strict=True))
     n = len(items)
-    print(f"corpus: {n} responses ({args.prompts} prompts x {args.group}); kinds: integer, decimal, fraction, "
-          f"radical, pi, degree, choice")
+    print(
+        f"corpus: {n} responses ({args.prompts} prompts x {args.group}); kinds: integer, decimal, fraction, "
+        f"radical, pi, degree, choice"
+    )
     print(f"baseline parse/parse/verify : {base_s:8.3f} s  {n / base_s:9.1f} responses/s")
     print(f"accuracy+format rewards     : {best:8.3f} s  {n / best:9.1f} responses/s  (best of {args.repeats})")
     print(f"speed-up                    : {base_s / best:8.1f} x   (target >= 10x)")

@@ -213,7 +213,9 @@ def _set_path(cfg: Any, parts: list[str], value: Any, where: str) -> Any:
     fields = _fields(type(cfg))
     head = parts[0]
     if head not in fields:
-        raise ConfigError(f"{where}: unknown key {head!r}{did_you_mean(head, list(fields))}; valid: {', '.join(fields)}")
+        raise ConfigError(
+            f"{where}: unknown key {head!r}{did_you_mean(head, list(fields))}; valid: {', '.join(fields)}"
+        )
     hint = typing.get_type_hints(type(cfg))[head]
     current = getattr(cfg, head)
     if len(parts) == 1:
@@ -261,8 +263,12 @@ def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
         if dataclasses.is_dataclass(hint):
             rows.extend(describe(hint, key + "."))
             continue
-        default = f.default if f.default is not _MISSING else (
-            f.default_factory() if f.default_factory is not _MISSING else "(required)"  # type: ignore[misc]
+        default = (
+            f.default
+            if f.default is not _MISSING
+            else (
+                f.default_factory() if f.default_factory is not _MISSING else "(required)"  # type: ignore[misc]
+            )
         )
         rows.append((key, repr(default), f.metadata.get("help", "")))
     return rows

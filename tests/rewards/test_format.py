@@ -43,6 +43,9 @@ def test_custom_pattern_and_unknown_template():
 
 def test_conversational_completion_and_pickle():
     reward = pickle.loads(pickle.dumps(FormatReward()))
-    conv = [[{"role": "assistant", "content": GOOD}], [{"role": "assistant", "content": [{"type": "text", "text": GOOD}]}]]
+    conv = [
+        [{"role": "assistant", "content": GOOD}],
+        [{"role": "assistant", "content": [{"type": "text", "text": GOOD}]}],
+    ]
     assert reward(conv) == [1.0, 1.0]
     assert reward.__name__ == "format"

@@ -45,8 +45,11 @@ def test_fastpath_decisions(gold, pred, expected):
 def test_fastpath_agrees_with_math_verify_on_corpus():
     # Every fast-path decision must equal math-verify's own verdict (a fast path that changes a verdict is a bug).
     inline = MathChecker(isolation="inline", use_fastpath=False)
-    pairs = {(wrap_latex(i.gold if not i.choices else "1"), wrap_latex(i.stated)) for i in make_corpus(64, 8, seed=3)
-             if i.stated is not None}
+    pairs = {
+        (wrap_latex(i.gold if not i.choices else "1"), wrap_latex(i.stated))
+        for i in make_corpus(64, 8, seed=3)
+        if i.stated is not None
+    }
     decided = [(g, p, fastpath.decide(g, p)) for g, p in sorted(pairs)]
     decided = [(g, p, d) for g, p, d in decided if d is not None]
     assert len(decided) > 100

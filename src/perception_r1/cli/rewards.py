@@ -15,12 +15,16 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 @app.command("score")
 def score(
-    input_path: Path = typer.Argument(..., help="JSONL: one {'response', 'answer', optional 'id', 'choices', "
-                                      "'visual_annotations'} object per line."),
+    input_path: Path = typer.Argument(
+        ..., help="JSONL: one {'response', 'answer', optional 'id', 'choices', 'visual_annotations'} object per line."
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Output JSONL: each input line plus the scores."),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip malformed lines (counted) instead of "
-                                      "stopping at the first one."),
-    format_template: str = typer.Option("think_answer", help="Format template (think_answer, perception_think_answer)."),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Skip malformed lines (counted) instead of stopping at the first one."
+    ),
+    format_template: str = typer.Option(
+        "think_answer", help="Format template (think_answer, perception_think_answer)."
+    ),
     weights: str = typer.Option("", help="Weights as JSON, e.g. '{\"accuracy\": 1.0}' (defaults: paper's)."),
     batch_size: int = typer.Option(256, help="Lines scored per batch (progress granularity)."),
     timeout_s: float = typer.Option(5.0, help="Time bound of one math-verify check."),

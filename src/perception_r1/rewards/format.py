@@ -19,9 +19,7 @@ from perception_r1.registry import Registry
 from perception_r1.rewards.base import Completion, RewardList, completion_text
 
 FORMAT_TEMPLATES: Registry[str] = Registry("format template", lazy_strings=False)
-FORMAT_TEMPLATES.register(
-    "think_answer", r"^<think>\n.*?\n</think>\n<answer>\n.*?\\boxed{.+?}.*?\n</answer>$"
-)
+FORMAT_TEMPLATES.register("think_answer", r"^<think>\n.*?\n</think>\n<answer>\n.*?\\boxed{.+?}.*?\n</answer>$")
 # The reference code's variant that asks the policy to state its perception first.
 FORMAT_TEMPLATES.register(
     "perception_think_answer",

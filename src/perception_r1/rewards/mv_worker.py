@@ -2,9 +2,11 @@
 
 Protocol: one JSON request per stdin line, ``[gold, pred, float_rounding, numeric_precision, strict]`` with
 already-wrapped LaTeX strings; one JSON reply per stdout line, ``[verdict, error]`` where verdict is
-``true``/``false``/``null``; the first line, ``["ready", null]``, is written once the imports are done. A separate interpreter (not ``multiprocessing``) is used so that the parent can be
-any thread of any program (a notebook, a ``python -`` script, a TRL event-loop thread) and can kill a worker
-stuck in sympy without side effects.
+``true``/``false``/``null``; the first line, ``["ready", null]``, is written once the imports are done.
+
+A separate interpreter (not ``multiprocessing``) is used so that the parent can be any thread of any program
+(a notebook, a ``python -`` script, a TRL event-loop thread) and can kill a worker stuck in sympy without side
+effects.
 """
 
 from __future__ import annotations

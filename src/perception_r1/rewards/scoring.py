@@ -117,7 +117,9 @@ def _validate(row: dict[str, Any], path: Path, line_no: int) -> dict[str, Any]:
     if choices is not None and not isinstance(choices, (list, dict, str)):
         raise JsonlError(path, line_no, "'choices' must be a list, an object or a string")
     annotations = row.get("visual_annotations")
-    if annotations is not None and not (isinstance(annotations, list) and all(isinstance(a, str) for a in annotations)):
+    if annotations is not None and not (
+        isinstance(annotations, list) and all(isinstance(a, str) for a in annotations)
+    ):
         raise JsonlError(path, line_no, "'visual_annotations' must be a list of strings")
     return row
 
@@ -163,8 +165,9 @@ class _Scorer:
         weights = dict(PAPER_WEIGHTS if options.weights is None else options.weights)
         unknown = sorted(set(weights) - set(PAPER_WEIGHTS))
         if unknown:
-            raise ValueError(f"unknown reward component(s) in weights: {', '.join(unknown)}; known: "
-                             f"{', '.join(PAPER_WEIGHTS)}")
+            raise ValueError(
+                f"unknown reward component(s) in weights: {', '.join(unknown)}; known: {', '.join(PAPER_WEIGHTS)}"
+            )
         self.weights = {name: float(weights.get(name, 0.0)) for name in self.components}
 
     def score(self, batch: list[dict[str, Any]], summary: ScoreSummary) -> list[dict[str, Any]]:
@@ -226,8 +229,13 @@ class _progress:
             return lambda done: None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                             TimeRemainingColumn(), transient=True)
+        self._bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        )
         self._bar.__enter__()
         task = self._bar.add_task("scoring", total=self.total)
         return lambda done: self._bar.update(task, completed=done)

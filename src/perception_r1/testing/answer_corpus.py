@@ -44,12 +44,20 @@ def _forms(kind: str, rng: random.Random) -> tuple[str, list[str], list[str], An
         return str(x), [str(x), f"{x}0"], [str(round(x + 0.1, 2)), str(round(x * 2, 2))], None
     if kind == "fraction":
         p, q = a, a + b
-        return f"\\frac{{{p}}}{{{q}}}", [f"\\frac{{{2 * p}}}{{{2 * q}}}", f"{p}/{q}", f"\\dfrac{{{p}}}{{{q}}}"], [
-            f"\\frac{{{q}}}{{{p}}}", f"\\frac{{{p + 1}}}{{{q}}}"], None
+        return (
+            f"\\frac{{{p}}}{{{q}}}",
+            [f"\\frac{{{2 * p}}}{{{2 * q}}}", f"{p}/{q}", f"\\dfrac{{{p}}}{{{q}}}"],
+            [f"\\frac{{{q}}}{{{p}}}", f"\\frac{{{p + 1}}}{{{q}}}"],
+            None,
+        )
     if kind == "radical":
         k, r = rng.randint(2, 9), rng.choice([2, 3, 5, 6, 7])
-        return f"{k}\\sqrt{{{r}}}", [f"{k}\\sqrt{{{r}}}", f"\\sqrt{{{k * k * r}}}", f"{k} \\sqrt {r}"], [
-            f"{k}", f"{k + 1}\\sqrt{{{r}}}", f"{k}\\sqrt{{{r + 1}}}"], None
+        return (
+            f"{k}\\sqrt{{{r}}}",
+            [f"{k}\\sqrt{{{r}}}", f"\\sqrt{{{k * k * r}}}", f"{k} \\sqrt {r}"],
+            [f"{k}", f"{k + 1}\\sqrt{{{r}}}", f"{k}\\sqrt{{{r + 1}}}"],
+            None,
+        )
     if kind == "pi":
         return f"{a}\\pi", [f"{a}\\pi", f"{a} \\pi", f"\\pi \\cdot {a}"], [str(a), f"{a + 1}\\pi", f"{a}"], None
     if kind == "degree":

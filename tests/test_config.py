@@ -1,0 +1,109 @@
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytest
+
+from perception_r1.config import (
+    ConfigError,
+    apply_overrides,
+    describe,
+    from_dict,
+    load_config,
+    option,
+    parse_overrides,
+    to_dict,
+)
+
+
+@dataclass
+class Inner:
+    lr: float = option(1e-6, "learning rate")
+    steps: int = option(10, "number of steps")
+    mode: Literal["a", "b"] = option("a", "mode")
+
+
+@dataclass
+class Outer:
+    name: str = option("run", "run name")
+    flag: bool = option(False, "a switch")
+    tags: list[str] = option(factory=list, help="tags")
+    maybe: int | None = option(None, "optional number")
+    params: dict = option(factory=dict, help="free-form parameters")
+    inner: Inner = field(default_factory=Inner, metadata={"help": "nested section"})
+
+
+@pytest.mark.parametrize(
+    ("data", "check"),
+    [
+        ({}, lambda c: c.inner.lr == 1e-6),  # all defaults
+        ({"inner": {"lr": "3e-4"}}, lambda c: c.inner.lr == 3e-4),  # YAML string number coerced
+        ({"flag": "yes"}, lambda c: c.flag is True),  # boolean spellings
+        ({"tags": "a,b"}, lambda c: c.tags == ["a", "b"]),  # comma list
+        ({"maybe": None}, lambda c: c.maybe is None),  # optional null
+        ({"params": {"k": 1}}, lambda c: c.params == {"k": 1}),  # free-form mapping
+    ],
+)
+def test_from_dict_valid(data, check):
+    assert check(from_dict(Outer, data))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"nme": "x"}, "nme: unknown key (did you mean 'name'?)"),  # typo at top level
+        ({"inner": {"lr_rate": 1}}, "inner.lr_rate: unknown key"),  # typo in a section, dotted path
+        ({"inner": {"steps": "many"}}, "inner.steps: expected int"),  # wrong type
+        ({"inner": {"mode": "c"}}, "inner.mode: 'c' is not one of"),  # literal choice
+        ({"flag": "perhaps"}, "flag: expected true/false"),  # bad boolean
+        ({"inner": 3}, "expected a mapping"),  # section given a scalar
+        ({"name": None}, "null is not allowed"),  # non-optional null
+    ],
+)
+def test_from_dict_errors(data, message):
+    with pytest.raises(ConfigError) as info:
+        from_dict(Outer, data)
+    assert message in str(info.value)
+
+
+def test_overrides_and_yaml(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: base\ninner:\n  steps: 3\n")
+    overrides = parse_overrides(["--inner.lr", "0.5", "flag=true", "--name=x"])
+    cfg = load_config(Outer, recipe, overrides)
+    assert (cfg.name, cfg.flag, cfg.inner.steps, cfg.inner.lr) == ("x", True, 3, 0.5)
+    assert to_dict(cfg)["inner"] == {"lr": 0.5, "steps": 3, "mode": "a"}
+    with pytest.raises(ConfigError, match="did you mean 'steps'"):
+        apply_overrides(cfg, {"inner.step": "1"})
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--inner.lr"], "has no value"),  # dangling flag
+        (["stray"], "cannot read override"),  # positional junk
+    ],
+)
+def test_parse_overrides_errors(args, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_overrides(args)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a: [", "not valid YAML"),  # syntax error
+        ("- 1\n- 2\n", "expected a mapping"),  # top level list
+    ],
+)
+def test_load_yaml_errors(tmp_path, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        load_config(Outer, path)
+    with pytest.raises(ConfigError, match="no such recipe"):
+        load_config(Outer, tmp_path / "missing.yaml")
+
+
+def test_describe_lists_nested_help():
+    rows = {key: help_text for key, _, help_text in describe(Outer)}
+    assert rows["inner.lr"] == "learning rate" and rows["tags"] == "tags"
