@@ -28,18 +28,51 @@ def score(
     weights: str = typer.Option("", help="Weights as JSON, e.g. '{\"accuracy\": 1.0}' (defaults: paper's)."),
     batch_size: int = typer.Option(256, help="Lines scored per batch (progress granularity)."),
     timeout_s: float = typer.Option(5.0, help="Time bound of one math-verify check."),
+    judge_config: Path | None = typer.Option(None, help="YAML with JudgeConfig keys; enables 'perception'."),
+    judge_backend: str | None = typer.Option(None, help="Judge backend: openai, transformers or rule."),
+    judge_base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
+    judge_model: str | None = typer.Option(None, help="Judge model name (server) or path (transformers)."),
+    judge_max_concurrency: int | None = typer.Option(None, help="Concurrent judge requests."),
+    judge_timeout_s: float | None = typer.Option(None, help="Per-request judge timeout in seconds."),
+    judge_max_retries: int | None = typer.Option(None, help="Retries of a failed judge request."),
+    judge_cache_path: str | None = typer.Option(None, help="SQLite cache of judge replies."),
+    judge_structured_output: bool | None = typer.Option(
+        None, "--judge-structured-output/--no-judge-structured-output", help="JSON-schema constrained verdicts."
+    ),
 ) -> None:
-    """Score each response for accuracy, format and repetition and write the weighted overall score."""
+    """Score each response for accuracy, format, repetition (and perception when a judge is configured).
+
+    The judge's API key is read from the environment variable named by its ``api_key_env`` (default
+    ``PERCEPTION_R1_JUDGE_API_KEY``); it is never printed or written.
+    """
+    from perception_r1.judge.config import judge_config_from_cli
+
     try:
         weight_map: dict[str, Any] | None = json.loads(weights) if weights else None
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--weights is not valid JSON: {exc}") from None
+    judge_overrides = {
+        "backend": judge_backend,
+        "base_url": judge_base_url,
+        "model": judge_model,
+        "max_concurrency": judge_max_concurrency,
+        "timeout_s": judge_timeout_s,
+        "max_retries": judge_max_retries,
+        "cache_path": judge_cache_path,
+        "structured_output": judge_structured_output,
+    }
+    try:
+        judge = judge_config_from_cli(judge_config, judge_overrides)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     options = ScoreOptions(
         skip_invalid=skip_invalid,
         format_template=format_template,
         weights=weight_map,
         batch_size=batch_size,
         timeout_s=timeout_s,
+        judge=judge,
     )
     try:
         summary = score_file(input_path, output, options)
