@@ -1,0 +1,148 @@
+"""``perception-r1 data ...``: dataset commands (the synthetic geometry testbed; curation steps follow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+@app.command("synth")
+def synth(
+    n: int = typer.Option(..., "--n", min=1, help="Number of problems (train + test)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same options give identical output."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output folder (train/, test/, README.md, summary.json)."),
+    difficulty: int = typer.Option(1, "--difficulty", min=1, max=3, help="1 (easy) to 3 (hard)."),
+    test_fraction: float = typer.Option(0.2, "--test-fraction", min=0.0, max=0.99, help="Share of problems in test."),
+    fmt: str = typer.Option("disk", "--format", help="'disk' (datasets folders) or 'parquet' (one file per split)."),
+    size: int = typer.Option(224, "--size", min=112, max=448, help="Image side in pixels."),
+    families: str = typer.Option("", "--families", help="Comma-separated families (default: all)."),
+) -> None:
+    """Render a synthetic geometry testbed with exact visual annotations."""
+    from perception_r1.data.synth import write_testbed
+    from perception_r1.registry import UnknownNameError
+
+    chosen = [f.strip() for f in families.split(",") if f.strip()] or None
+    try:
+        summary = write_testbed(
+            output,
+            n=n,
+            seed=seed,
+            difficulty=difficulty,
+            test_fraction=test_fraction,
+            fmt=fmt,
+            size=size,
+            families=chosen,
+        )
+    except (ValueError, UnknownNameError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+
+
+def _llm_config(config_file: Path | None, base_url: str | None, model: str | None, cache_path: str | None):
+    """An LLMConfig from an optional YAML file plus command-line overrides."""
+    from perception_r1.config import load_config
+    from perception_r1.llm.config import LLMConfig
+
+    overrides = {k: v for k, v in (("base_url", base_url), ("model", model), ("cache_path", cache_path)) if v}
+    return load_config(LLMConfig, config_file, overrides)
+
+
+def _load_rows(input_path: str, split: str | None, columns: str, limit: int | None) -> list[dict]:
+    from perception_r1.data.io import load_examples
+    from perception_r1.data.schema import SchemaError
+
+    try:
+        mapping = json.loads(columns) if columns else {}
+        return load_examples(input_path, split=split, columns=mapping, check_images=False, limit=limit)
+    except (SchemaError, FileNotFoundError, json.JSONDecodeError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _finish(result, output: Path) -> None:
+    from perception_r1.data.curate.common import write_step
+
+    paths = write_step(output, result)
+    typer.echo(json.dumps({"summary": result.summary, "outputs": paths}, indent=2, ensure_ascii=False, default=str))
+
+
+_LLM_FILE = typer.Option(None, "--llm-config", help="YAML file with LLM client settings (perception_r1.llm.config).")
+_BASE_URL = typer.Option(None, "--base-url", help="OpenAI-compatible base URL (overrides the file).")
+_MODEL = typer.Option(None, "--model", help="Model name (overrides the file).")
+_CACHE = typer.Option(None, "--cache-path", help="SQLite reply cache: makes the step resumable.")
+
+
+@app.command("distill")
+def distill_cmd(
+    input_path: str = typer.Argument(..., help="Dataset: hf:<id>, parquet/JSONL/JSON file or datasets folder."),
+    output: Path = typer.Option(..., "-o", "--output", help="Step folder (data.parquet, rejects.jsonl, summary)."),
+    split: str = typer.Option(None, "--split", help="Split of a hub dataset or DatasetDict folder."),
+    columns: str = typer.Option("", "--columns", help='Column renames as JSON, e.g. \'{"problem": "question"}\'.'),
+    limit: int = typer.Option(None, "--limit", help="Use only the first N rows."),
+    k: int = typer.Option(4, "--k", min=1, help="Solutions per problem."),
+    temperature: float = typer.Option(1.0, "--temperature", help="Teacher sampling temperature."),
+    llm_config: Path = _LLM_FILE,
+    base_url: str = _BASE_URL,
+    model: str = _MODEL,
+    cache_path: str = _CACHE,
+) -> None:
+    """Ask a teacher MLLM for k solutions per problem (images attached)."""
+    from perception_r1.data.curate.distill import DistillOptions, distill
+
+    rows = _load_rows(input_path, split, columns, limit)
+    teacher = _llm_config(llm_config, base_url, model, cache_path)
+    _finish(distill(rows, teacher, DistillOptions(k=k, temperature=temperature)), output)
+
+
+@app.command("filter")
+def filter_cmd(
+    input_path: str = typer.Argument(..., help="Output of 'data distill' (its data.parquet)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Step folder."),
+    select: str = typer.Option("first", "--select", help="Correct trajectory to keep: first or shortest."),
+) -> None:
+    """Keep trajectories whose final answer verifies against the ground truth; one per problem."""
+    from perception_r1.data.curate.filtering import filter_trajectories
+
+    rows = _load_rows(input_path, None, "", None)
+    try:
+        result = filter_trajectories(rows, select=select)
+    except (ValueError, KeyError) as exc:
+        raise typer.BadParameter(str(exc).strip("'\"")) from None
+    _finish(result, output)
+
+
+@app.command("annotate")
+def annotate_cmd(
+    input_path: str = typer.Argument(..., help="Output of 'data filter' (its data.parquet)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Step folder."),
+    llm_config: Path = _LLM_FILE,
+    base_url: str = _BASE_URL,
+    model: str = _MODEL,
+    cache_path: str = _CACHE,
+) -> None:
+    """Extract atomic visual statements from each kept CoT with a text LLM."""
+    from perception_r1.data.curate.annotate import annotate
+
+    rows = _load_rows(input_path, None, "", None)
+    _finish(annotate(rows, _llm_config(llm_config, base_url, model, cache_path)), output)
+
+
+@app.command("build")
+def build_cmd(
+    recipe_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Data recipe YAML."),
+    overrides: list[str] = typer.Argument(None, help="Overrides such as output_dir=out teacher.base_url=URL."),
+) -> None:
+    """Run a whole curation recipe (load, distill, filter, annotate, write)."""
+    from perception_r1.config import ConfigError, parse_overrides
+    from perception_r1.data.curate.recipe import build, load_recipe
+    from perception_r1.data.schema import SchemaError
+
+    try:
+        recipe = load_recipe(recipe_path, parse_overrides(overrides or []))
+        summary = build(recipe)
+    except (ConfigError, SchemaError, FileNotFoundError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(json.dumps({k: summary[k] for k in ("counts", "retention", "rejects", "outputs")}, indent=2))

@@ -1,0 +1,86 @@
+"""``perception-r1 data synth`` through the real CLI app."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from perception_r1.cli.main import build_app
+from perception_r1.data.io import load_examples
+
+
+def test_synth_writes_splits_readme_and_summary(tmp_path) -> None:
+    out = tmp_path / "tb"
+    args = ["data", "synth", "--n", "12", "--seed", "3", "-o", str(out), "--size", "112", "--test-fraction", "0.25"]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["splits"]["train"]["rows"] + summary["splits"]["test"]["rows"] == 12
+    assert summary["splits"]["test"]["rows"] >= 3
+    rows = load_examples(out / "train") + load_examples(out / "test")
+    assert len({r["id"] for r in rows}) == 12
+    assert (out / "README.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--families", "triangle_angel_sum"], "did you mean 'triangle_angle_sum'"),  # typo in a family name
+        (["--format", "csv"], "fmt must be 'disk' or 'parquet'"),  # unsupported output format
+        (["--difficulty", "5"], "less than or equal to 3"),  # outside 1..3
+    ],
+)
+def test_synth_rejects_bad_options(tmp_path, extra, message) -> None:
+    args = ["data", "synth", "--n", "2", "-o", str(tmp_path / "x"), *extra]
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(build_app(), args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.replace("│", " ").split())  # rich draws a box around errors
+    assert not (tmp_path / "x" / "summary.json").exists()
+
+
+def _responder(body: dict) -> str:
+    """Fake teacher (answers 7 except for [wrong]) and annotator (two facts)."""
+    from perception_r1.testing.fake_openai_server import last_user_text
+
+    text = last_user_text(body)
+    if text.startswith("You extract visual facts"):
+        return "<info1>AB = 7</info1>\n<info2>AB ∥ CD</info2>"
+    answer = 8 if "[wrong]" in text else 7
+    return f"<think>\nAB = 7\n</think>\n<answer>\n\\boxed{{{answer}}}\n</answer>"
+
+
+def test_curation_commands_chain(tmp_path) -> None:
+    # distill -> filter -> annotate through the CLI against a fake teacher/annotator on 127.0.0.1.
+    from PIL import Image
+
+    from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "img.png")
+    rows = [
+        {"id": t, "images": ["img.png"], "problem": f"<image>Find x. [{t}]", "answer": "7"} for t in ("ok", "wrong")
+    ]
+    (tmp_path / "in.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    runner, app = CliRunner(env={"COLUMNS": "250"}), build_app()
+    with FakeOpenAIServer(responder=_responder) as server:
+        common = ["--base-url", server.base_url, "--cache-path", str(tmp_path / "cache.sqlite")]
+        steps = [
+            ["distill", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "d"), "--k", "1", *common],
+            ["filter", str(tmp_path / "d" / "data.parquet"), "-o", str(tmp_path / "f")],
+            ["annotate", str(tmp_path / "f" / "data.parquet"), "-o", str(tmp_path / "a"), *common],
+        ]
+        for step in steps:
+            result = runner.invoke(app, ["data", *step])
+            assert result.exit_code == 0, result.output
+    final = load_examples(tmp_path / "a" / "data.parquet")
+    assert [(r["id"], r["visual_annotations"]) for r in final] == [("ok", ["AB = 7", "AB ∥ CD"])]
+    rejects = [json.loads(x) for x in (tmp_path / "f" / "rejects.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rejects] == ["wrong"]
+
+
+def test_build_rejects_unknown_recipe_keys(tmp_path) -> None:
+    (tmp_path / "r.yaml").write_text("teachr: {}\n")
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(build_app(), ["data", "build", str(tmp_path / "r.yaml")])
+    assert result.exit_code == 2
+    assert "did you mean 'teacher'" in " ".join(result.output.replace("│", " ").split())

@@ -1,0 +1,233 @@
+"""Synthetic geometry testbed: determinism, annotations true to the drawing, answers, CoT format, splits."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+
+import pytest
+
+from perception_r1.data.facts import format_number, parse_fact
+from perception_r1.data.io import load_examples
+from perception_r1.data.synth import FAMILIES, generate_problems, split_by_key, write_testbed
+from perception_r1.judge.rule import rule_verdicts
+
+FORMAT = re.compile(r"^<think>\n.*?\n</think>\n<answer>\n.*?\\boxed{.+?}.*?\n</answer>$", re.DOTALL)
+
+
+def _problems(difficulty: int, per_family: int = 8, size: int = 224):
+    n = per_family * len(FAMILIES)
+    return generate_problems(n, seed=difficulty * 101, difficulty=difficulty, size=size)
+
+
+ALL = [(d, s, p) for d in (1, 2, 3) for s, k in ((224, 6), (112, 3)) for p in _problems(d, per_family=k, size=s)]
+IDS = [f"d{d}-{s}px-{i}-{p.family}" for i, (d, s, p) in enumerate(ALL)]
+
+
+def _angle(pts, name: str) -> float:
+    p, v, q = (pts[ch] for ch in name)
+    a1 = math.atan2(p[1] - v[1], p[0] - v[0])
+    a2 = math.atan2(q[1] - v[1], q[0] - v[0])
+    d = abs(math.degrees(a1 - a2)) % 360
+    return min(d, 360 - d)
+
+
+def _dist(pts, seg: str) -> float:
+    (x1, y1), (x2, y2) = pts[seg[0]], pts[seg[1]]
+    return math.hypot(x2 - x1, y2 - y1)
+
+
+def _line_angle(pts, seg: str) -> float:
+    (x1, y1), (x2, y2) = pts[seg[0]], pts[seg[1]]
+    return math.degrees(math.atan2(y2 - y1, x2 - x1)) % 180
+
+
+def _check_fact_in_drawing(problem, text: str) -> None:
+    """The fact is true of the drawn coordinates (angles to 0.01°, lengths to a common scale)."""
+    fact, pts = parse_fact(text), problem.points
+    if fact.kind == "angle":
+        assert _angle(pts, fact.labels[0]) == pytest.approx(fact.value, abs=0.01), text
+    elif fact.kind in ("parallel", "perpendicular"):
+        diff = abs(_line_angle(pts, fact.labels[0]) - _line_angle(pts, fact.labels[1])) % 180
+        expected = 0.0 if fact.kind == "parallel" else 90.0
+        assert min(diff, 180 - diff) == pytest.approx(expected, abs=0.01), text
+    elif fact.kind == "isosceles":
+        assert _dist(pts, fact.labels[1]) == pytest.approx(_dist(pts, fact.labels[2]), rel=1e-6), text
+    elif fact.kind == "rectangle":
+        quad = fact.labels[0]
+        for i in range(4):
+            assert _angle(pts, quad[i - 1] + quad[i] + quad[(i + 1) % 4]) == pytest.approx(90, abs=0.01), text
+    elif fact.kind in ("radius", "diameter"):
+        (name,) = fact.labels
+        cx, cy, r_px = problem.circles[name]
+        for other, (x, y) in pts.items():  # every named point but the centre lies on the circle
+            if other != name:
+                assert math.hypot(x - cx, y - cy) == pytest.approx(r_px, rel=1e-6), text
+
+
+def _value_text(fact) -> str:
+    return format_number(fact.value) + ("°" if fact.kind == "angle" else "")
+
+
+@pytest.mark.parametrize(("difficulty", "size", "problem"), ALL, ids=IDS)
+def test_every_annotation_is_drawn_and_true(difficulty, size, problem) -> None:
+    values = {(lb.target, lb.text) for lb in problem.labels if lb.role == "value"}
+    for text in problem.annotations + problem.distractors:
+        _check_fact_in_drawing(problem, text)
+        fact = parse_fact(text)
+        if fact.value is None:
+            continue
+        # The value written in the image, next to what it measures, is the annotated value.
+        if fact.kind == "angle":
+            target = f"angle {fact.labels[0]}"
+        elif fact.kind == "length":
+            target = fact.labels[0]
+        else:  # radius/diameter: the drawn segment carries the value
+            target = next(lb.target for lb in problem.labels if lb.role == "value")
+        assert (target, _value_text(fact)) in values or (target[::-1], _value_text(fact)) in values, text
+    # All length facts (annotations and decoys) share one scale: the figure is drawn to scale.
+    lengths = [parse_fact(t) for t in problem.annotations + problem.distractors if parse_fact(t).kind == "length"]
+    if difficulty == 1 or problem.family not in ("triangle_angle_sum", "isosceles_triangle"):
+        scales = [_dist(problem.points, f.labels[0]) / f.value for f in lengths]
+        assert max(scales, default=1) == pytest.approx(min(scales, default=1), rel=1e-6)
+
+
+@pytest.mark.parametrize(("difficulty", "size", "problem"), ALL, ids=IDS)
+def test_labels_are_legible_and_inside(difficulty, size, problem) -> None:
+    boxes = [lb.bbox for lb in problem.labels]
+    for x0, y0, x1, y1 in boxes:
+        assert 0 <= x0 < x1 <= size and 0 <= y0 < y1 <= size
+    for i, a in enumerate(boxes):  # no two labels overlap
+        for b in boxes[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+    font_px = max(10, round(size / 15))
+    for lb in problem.labels:  # each point name sits next to its point
+        if lb.role == "point":
+            x, y = problem.points[lb.target]
+            assert math.hypot(lb.xy[0] - x, lb.xy[1] - y) < 2.5 * font_px, lb
+    assert problem.image.size == (size, size)
+
+
+def _solve(problem) -> float | str:
+    """Answer computed from the annotations and the question only (not from the generator's code path)."""
+    facts = [parse_fact(t) for t in problem.annotations]
+    angles = {f.labels[0]: f.value for f in facts if f.kind == "angle"}
+    lengths = {f.labels[0]: f.value for f in facts if f.kind == "length"}
+    asked = re.search(r"find the (?:measure of angle (\w+)|length of (\w+)|(\w+) of)", problem.problem, re.I)
+    if problem.family == "triangle_angle_sum":
+        return 180 - sum(angles.values())
+    if problem.family == "isosceles_triangle":
+        iso = next(f for f in facts if f.kind == "isosceles")
+        apex = (set(iso.labels[1]) & set(iso.labels[2])).pop()
+        ((name, x),) = angles.items()
+        return (180 - x) / 2 if name[1] == apex else 180 - 2 * x
+    if problem.family == "right_triangle":
+        perp = next(f for f in facts if f.kind == "perpendicular")
+        right_vertex = (set(perp.labels[0]) & set(perp.labels[1])).pop()
+        target = asked.group(2)
+        if right_vertex not in target:  # hypotenuse
+            return math.hypot(*lengths.values())
+        hyp = next(v for s, v in lengths.items() if right_vertex not in s)
+        leg = next(v for s, v in lengths.items() if right_vertex in s)
+        return math.sqrt(hyp**2 - leg**2)
+    if problem.family == "rectangle":
+        w, h = lengths.values()
+        return w * h if asked.group(3) == "area" else 2 * (w + h)
+    if problem.family == "circle":
+        (f,) = facts
+        r = f.value if f.kind == "radius" else f.value / 2
+        quantity = asked.group(3)
+        return {"radius": r, "diameter": 2 * r, "circumference": f"{format_number(2 * r)}\\pi"}.get(
+            quantity, f"{format_number(r * r)}\\pi"
+        )
+    # parallel lines: the answer is the marked angle or its supplement, and equals the drawn target angle.
+    ((_, x),) = angles.items()
+    target = asked.group(1)
+    drawn = _angle(problem.points, target)
+    assert round(drawn) in (x, 180 - x)
+    return round(drawn)
+
+
+@pytest.mark.parametrize(("difficulty", "size", "problem"), ALL, ids=IDS)
+def test_answer_follows_from_annotations_and_cot_format(difficulty, size, problem) -> None:
+    expected = _solve(problem)
+    assert problem.answer == (expected if isinstance(expected, str) else format_number(expected))
+    assert FORMAT.fullmatch(problem.cot)
+    assert f"\\boxed{{{problem.answer}}}" in problem.cot
+    # The teacher CoT states every annotation, as the rule judge reads them.
+    assert rule_verdicts(problem.annotations, problem.cot) == [1] * len(problem.annotations)
+    # The question needs the figure: it states no number, and has one image placeholder.
+    assert problem.problem.startswith("<image>") and problem.problem.count("<image>") == 1
+    assert not re.search(r"\d", problem.problem)
+
+
+def test_generation_is_deterministic() -> None:
+    def snapshot(seed: int):
+        out = []
+        for p in generate_problems(12, seed=seed, difficulty=3, size=160):
+            buffer = io.BytesIO()
+            p.image.save(buffer, format="PNG")
+            out.append((p.problem, p.answer, p.annotations, p.distractors, p.cot, buffer.getvalue()))
+        return out
+
+    assert snapshot(7) == snapshot(7)  # same seed: identical text and pixels
+    assert snapshot(7) != snapshot(8)  # another seed: different problems
+    # Item i does not depend on n: a longer run extends a shorter one.
+    assert [p.problem for p in generate_problems(6, seed=7)] == [p.problem for p in generate_problems(12, seed=7)][:6]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"difficulty": 4}, "difficulty must be one of"),  # out-of-range knob
+        ({"size": 64}, "size must be between"),  # too small to read
+        ({"n": -1}, "n must be >= 0"),  # negative count
+    ],
+)
+def test_bad_generation_options(kwargs, message) -> None:
+    args = {"n": 2, "seed": 0} | kwargs
+    with pytest.raises(ValueError, match=message):
+        generate_problems(args.pop("n"), args.pop("seed"), **args)
+
+
+def test_difficulty_changes_the_distribution() -> None:
+    # Easy: letters from A, no rotation decoys; hard: decoy labels appear in the triangle families.
+    easy = generate_problems(36, seed=1, difficulty=1, size=112)
+    hard = generate_problems(36, seed=1, difficulty=3, size=112)
+    assert not any(p.distractors for p in easy)
+    assert any(p.distractors for p in hard if p.family == "triangle_angle_sum")
+    assert {p.problem for p in easy}.isdisjoint({p.problem for p in hard})
+
+
+@pytest.fixture(scope="module")
+def easy_problems():
+    return generate_problems(120, seed=3, difficulty=1, size=112)  # easy: many repeated keys, the hard case
+
+
+@pytest.mark.parametrize("test_fraction", [0.0, 0.2, 0.5])  # none, typical, half
+def test_split_has_no_overlap(test_fraction, easy_problems) -> None:
+    problems = easy_problems
+    train, test = split_by_key(problems, test_fraction, seed=3)
+    assert sorted(train + test) == list(range(120))
+    assert {problems[i].key for i in train}.isdisjoint({problems[i].key for i in test})
+    assert len(test) >= round(120 * test_fraction)
+    with pytest.raises(ValueError, match="test_fraction"):
+        split_by_key(problems, 1.0, seed=3)
+
+
+def test_write_testbed_round_trip(tmp_path) -> None:
+    summary = write_testbed(tmp_path / "tb", n=24, seed=5, difficulty=2, test_fraction=0.25, fmt="parquet", size=112)
+    train = load_examples(tmp_path / "tb" / "train.parquet", check_images=True)
+    test = load_examples(tmp_path / "tb" / "test.parquet", check_images=True)
+    assert len(train) + len(test) == 24 and summary["splits"]["test"]["rows"] == len(test)
+    keys = {
+        split: {tuple(json.loads(r["meta"])["key"]) for r in rows} for split, rows in [("tr", train), ("te", test)]
+    }
+    assert keys["tr"].isdisjoint(keys["te"])
+    assert {r["id"] for r in train}.isdisjoint({r["id"] for r in test})
+    row = train[0]
+    assert row["source"] == "synth" and row["visual_annotations"] and FORMAT.fullmatch(row["cot"])
+    assert (tmp_path / "tb" / "README.md").read_text().count("|") > 6
+    assert json.loads((tmp_path / "tb" / "summary.json").read_text()) == json.loads(json.dumps(summary))
