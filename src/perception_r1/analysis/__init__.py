@@ -1,0 +1,1 @@
+"""Statistical analysis of evaluation results: McNemar's test and the paper's perception analysis."""

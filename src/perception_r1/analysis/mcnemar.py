@@ -1,0 +1,213 @@
+"""McNemar's test for paired binary outcomes (e.g. "is model A's perception correct" vs model B's).
+
+Only the discordant pairs matter: ``b`` = items where A is 1 and B is 0, ``c`` = items where A is 0 and B is 1.
+The paper (reference section 7) used the *exact* two-sided test: under the null hypothesis each discordant pair
+goes either way with probability 1/2, so ``b ~ Binomial(b + c, 1/2)`` and
+
+    p = min(1, 2 * P(X <= min(b, c))),   X ~ Binomial(b + c, 1/2).
+
+The chi-square variant with Edwards' continuity correction is available as ``method="chi2"``; on small counts
+it is only an approximation, and the paper's figures are the exact ones.
+
+Example:
+    >>> round(mcnemar(2, 10).p_value, 3)
+    0.039
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from perception_r1.io_utils import JsonlError, iter_jsonl
+
+METHODS = ("exact", "chi2")
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    """Outcome of a McNemar test.
+
+    Attributes:
+        b: Discordant pairs where A is positive and B negative.
+        c: Discordant pairs where A is negative and B positive.
+        n_pairs: All paired items (concordant ones included); equals ``b + c`` when only counts were given.
+        p_value: Two-sided p-value.
+        method: ``"exact"`` or ``"chi2"``.
+        statistic: The chi-square statistic (``None`` for the exact test).
+        extra: Pairing details when computed from files (both_positive, both_negative, unpaired counts).
+    """
+
+    b: int
+    c: int
+    n_pairs: int
+    p_value: float
+    method: str
+    statistic: float | None = None
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` payload: ``b``, ``c``, ``n_pairs``, ``p_value``, ``method`` plus pairing details."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("extra", "statistic")}
+        if self.statistic is not None:
+            out["statistic"] = self.statistic
+        out.update(self.extra)
+        return out
+
+
+def exact_p_value(b: int, c: int) -> float:
+    """Exact two-sided binomial McNemar p-value, computed with integer arithmetic (no rounding drift).
+
+    Args:
+        b, c: Discordant counts (non-negative integers).
+
+    Returns:
+        ``min(1, 2 * P(X <= min(b, c)))`` with ``X ~ Binomial(b + c, 1/2)``; 1.0 when ``b + c == 0``.
+    """
+    _check_counts(b, c)
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1))
+    # The binomial(n, 1/2) distribution is symmetric, so doubling the smaller tail is the two-sided value
+    # (identical to the "minlike" definition used by scipy.stats.binomtest for p = 1/2).
+    return float(min(Fraction(1), Fraction(2 * tail, 2**n)))
+
+
+def chi2_p_value(b: int, c: int) -> tuple[float, float]:
+    """Chi-square McNemar test with Edwards' continuity correction.
+
+    Returns:
+        ``(statistic, p_value)`` where ``statistic = max(0, |b - c| - 1)^2 / (b + c)`` and the p-value is the
+        upper tail of a chi-square with one degree of freedom. The ``max(0, .)`` keeps ``b == c`` at
+        statistic 0 (p = 1) instead of letting the correction overshoot. ``(0.0, 1.0)`` when ``b + c == 0``.
+    """
+    _check_counts(b, c)
+    n = b + c
+    if n == 0:
+        return 0.0, 1.0
+    stat = max(0.0, abs(b - c) - 1.0) ** 2 / n
+    # Survival function of chi2(df=1): P(Z^2 > x) = erfc(sqrt(x / 2)).
+    return stat, math.erfc(math.sqrt(stat / 2.0))
+
+
+def mcnemar(b: int, c: int, method: str = "exact", n_pairs: int | None = None) -> McNemarResult:
+    """Run McNemar's test on discordant counts.
+
+    Args:
+        b, c: Discordant counts.
+        method: ``"exact"`` (default, as in the paper) or ``"chi2"`` (continuity-corrected).
+        n_pairs: Total number of pairs if known (defaults to ``b + c``).
+
+    Raises:
+        ValueError: for negative/non-integer counts or an unknown method.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown McNemar method {method!r}; known: {', '.join(METHODS)}")
+    if method == "exact":
+        return McNemarResult(b, c, b + c if n_pairs is None else n_pairs, exact_p_value(b, c), method)
+    stat, p = chi2_p_value(b, c)
+    return McNemarResult(b, c, b + c if n_pairs is None else n_pairs, p, method, statistic=stat)
+
+
+def _check_counts(b: Any, c: Any) -> None:
+    for name, v in (("b", b), ("c", c)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"discordant count {name} must be a non-negative integer, got {v!r}")
+
+
+def get_field(row: Mapping[str, Any], key: str) -> Any:
+    """Read ``key`` from ``row``; a dotted key (``metadata.correct``) descends into nested mappings.
+
+    Raises:
+        KeyError: naming the missing part of the path.
+    """
+    if key in row:
+        return row[key]
+    value: Any = row
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            raise KeyError(part)
+        value = value[part]
+    return value
+
+
+def as_binary(value: Any) -> int:
+    """Map ``True/False``, ``1/0`` (int or float) to 1/0.
+
+    Raises:
+        ValueError: for anything else (strings, None, other numbers), so a mis-chosen field fails loudly.
+    """
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return int(value)
+    raise ValueError(f"expected a binary value (true/false or 0/1), got {value!r}")
+
+
+def load_binary(path: str | Path, key: str, id_field: str = "id") -> dict[str, int]:
+    """Read ``{id: 0/1}`` from a JSONL file.
+
+    Raises:
+        ValueError: naming the file and line for malformed JSON, a missing id or key, a non-binary value or a
+            duplicate id.
+    """
+    out: dict[str, int] = {}
+    for line_no, row in iter_jsonl(path):
+        if isinstance(row, JsonlError):
+            raise ValueError(str(row))
+        try:
+            item_id = str(get_field(row, id_field))
+        except KeyError:
+            raise ValueError(f"{path}:{line_no}: no id field {id_field!r} (use --id-field)") from None
+        try:
+            raw = get_field(row, key)
+        except KeyError:
+            raise ValueError(f"{path}:{line_no}: item {item_id!r} has no field {key!r}") from None
+        try:
+            value = as_binary(raw)
+        except ValueError as exc:
+            raise ValueError(f"{path}:{line_no}: item {item_id!r}, field {key!r}: {exc}") from None
+        if item_id in out:
+            raise ValueError(f"{path}:{line_no}: duplicate id {item_id!r}")
+        out[item_id] = value
+    return out
+
+
+def pair_counts(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    """Contingency counts of two ``{id: 0/1}`` maps over their shared ids.
+
+    Returns:
+        ``b`` (A=1, B=0), ``c`` (A=0, B=1), ``both_positive``, ``both_negative``, ``n_pairs``, ``unpaired_a``
+        (ids only in A) and ``unpaired_b`` (ids only in B).
+    """
+    shared = a.keys() & b.keys()
+    counts = {"b": 0, "c": 0, "both_positive": 0, "both_negative": 0}
+    for item_id in shared:
+        x, y = a[item_id], b[item_id]
+        name = "both_positive" if x and y else "b" if x else "c" if y else "both_negative"
+        counts[name] += 1
+    counts.update(n_pairs=len(shared), unpaired_a=len(a.keys() - shared), unpaired_b=len(b.keys() - shared))
+    return counts
+
+
+def mcnemar_files(
+    path_a: str | Path, path_b: str | Path, key: str, id_field: str = "id", method: str = "exact"
+) -> McNemarResult:
+    """McNemar's test on binary field ``key`` of two JSONL files paired by ``id_field``.
+
+    Raises:
+        ValueError: for unreadable rows (see :func:`load_binary`) or when the files share no id.
+    """
+    a = load_binary(path_a, key, id_field)
+    b = load_binary(path_b, key, id_field)
+    counts = pair_counts(a, b)
+    if counts["n_pairs"] == 0:
+        raise ValueError(f"{path_a} and {path_b} share no {id_field!r} ({len(a)} and {len(b)} items)")
+    res = mcnemar(counts["b"], counts["c"], method=method, n_pairs=counts["n_pairs"])
+    extra = {k: counts[k] for k in ("both_positive", "both_negative", "unpaired_a", "unpaired_b")}
+    return McNemarResult(res.b, res.c, res.n_pairs, res.p_value, res.method, res.statistic, extra)

@@ -1,0 +1,207 @@
+"""The paper's perception analysis (reference section 7): on a seeded subset of problems with visual annotations,
+label each of two models' responses as perception-correct or not with a judge, then test the discordant pairs
+with McNemar's exact test and list the discordant items.
+
+Inputs:
+    * annotations: JSONL rows with an id and either ``annotations`` (list of strings) or ``visual_key_info``
+      (the reference ``<info1>...</info1>`` string);
+    * two response files, e.g. ``items/mathvista.jsonl`` of two ``perception-r1 eval`` runs (``id``,
+      ``response``, ``metadata``).
+
+A response is perception-correct when its judge score (fraction of annotations reflected) is at least
+``threshold``. A failed judgment (judge error) is never counted as "incorrect": its item leaves the test and is
+listed under ``failed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perception_r1.analysis.mcnemar import get_field, mcnemar
+from perception_r1.io_utils import JsonlError, iter_jsonl
+
+
+def _rows(path: str | Path) -> list[dict[str, Any]]:
+    out = []
+    for _, row in iter_jsonl(path):
+        if isinstance(row, JsonlError):
+            raise ValueError(str(row))
+        out.append(row)
+    return out
+
+
+def load_annotations(path: str | Path, id_field: str = "id") -> dict[str, list[str]]:
+    """``{id: [annotation, ...]}`` from ``annotations`` lists or ``visual_key_info`` strings.
+
+    Raises:
+        ValueError: naming the file and id for a row without annotations, malformed ``visual_key_info`` or a
+            duplicate id.
+    """
+    from perception_r1.data.schema import parse_visual_key_info
+
+    out: dict[str, list[str]] = {}
+    for line_no, row in iter_jsonl(path):
+        if isinstance(row, JsonlError):
+            raise ValueError(str(row))
+        if id_field not in row:
+            raise ValueError(f"{path}:{line_no}: no id field {id_field!r}")
+        item_id = str(row[id_field])
+        if isinstance(row.get("annotations"), list):
+            anns = [str(a) for a in row["annotations"]]
+        elif row.get("visual_key_info") is not None:
+            try:
+                anns = parse_visual_key_info(row["visual_key_info"])
+            except ValueError as exc:
+                raise ValueError(f"{path}:{line_no}: item {item_id!r}: {exc}") from None
+        else:
+            raise ValueError(f"{path}:{line_no}: item {item_id!r} has neither 'annotations' nor 'visual_key_info'")
+        if item_id in out:
+            raise ValueError(f"{path}:{line_no}: duplicate id {item_id!r}")
+        out[item_id] = anns
+    return out
+
+
+def _matches(row: Mapping[str, Any], where: Mapping[str, str]) -> bool:
+    for key, wanted in where.items():
+        try:
+            value = get_field(row, key)
+        except KeyError:
+            return False
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if wanted not in [str(v) for v in values]:
+            return False
+    return True
+
+
+def select_items(
+    annotations: Mapping[str, list[str]],
+    responses_a: Mapping[str, Mapping[str, Any]],
+    responses_b: Mapping[str, Mapping[str, Any]],
+    n: int | None,
+    seed: int,
+    where: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Seeded sample of ``n`` ids that have annotations and a response from both models (and match ``where``
+    on model A's record: dotted field -> value, list fields match by membership). Sorted before sampling, so the
+    subset depends only on the ids and the seed."""
+    pool = sorted(
+        i
+        for i in annotations
+        if annotations[i]
+        and responses_a.get(i, {}).get("response")
+        and responses_b.get(i, {}).get("response")
+        and _matches(responses_a[i], where or {})
+    )
+    if n is None or n >= len(pool):
+        return pool
+    return sorted(random.Random(seed).sample(pool, n))
+
+
+@dataclass
+class PerceptionReport:
+    """Result of the analysis: labels per model, the McNemar test and the discordant items."""
+
+    ids: list[str]
+    labels: dict[str, dict[str, dict[str, Any]]]  # model -> id -> {"correct", "score", "verdicts", "status"}
+    test: dict[str, Any]
+    discordant: dict[str, list[str]]
+    failed: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n_selected": len(self.ids),
+            "mcnemar": self.test,
+            "discordant": self.discordant,
+            "failed": self.failed,
+            "labels": self.labels,
+        }
+
+
+def judge_labels(judge: Any, cases: Sequence[tuple[str, list[str], str]], threshold: float) -> dict[str, dict]:
+    """Judge ``(id, annotations, response)`` cases; returns ``{id: {"correct", "score", "verdicts", "status",
+    "error"}}`` with ``correct = score >= threshold`` (``None`` for a failed judgment)."""
+    judgments = asyncio.run(_judge_all(judge, [(a, r) for _, a, r in cases]))
+    out = {}
+    for (item_id, _, _), j in zip(cases, judgments, strict=True):
+        ok = j.status == "ok" and j.score is not None
+        out[item_id] = {
+            "correct": (j.score >= threshold) if ok else None,
+            "score": j.score,
+            "verdicts": j.verdicts,
+            "status": j.status,
+            "error": j.error,
+        }
+    return out
+
+
+async def _judge_all(judge: Any, cases: list[tuple[list[str], str]]) -> list[Any]:
+    try:
+        return await judge.ajudge(cases)
+    finally:
+        await judge.aclose()
+
+
+def analyze_perception(
+    annotations: Mapping[str, list[str]],
+    responses: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    ids: Sequence[str],
+    judge_factory: Any,
+    threshold: float = 1.0,
+    method: str = "exact",
+) -> PerceptionReport:
+    """Label both models' responses on ``ids`` and run McNemar on the pairs where both judgments succeeded.
+
+    Args:
+        responses: ``{model name: {id: record with "response"}}`` for exactly two models (A first).
+        judge_factory: Zero-argument callable building a judge (one per model: judges close after use).
+        threshold: Minimum judge score for "perception correct" (1.0: every annotation reflected).
+
+    Raises:
+        ValueError: unless exactly two models are given, or for a threshold outside [0, 1].
+    """
+    if len(responses) != 2:
+        raise ValueError(f"the analysis compares two models, got {len(responses)}")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be within [0, 1], got {threshold}")
+    (name_a, resp_a), (name_b, resp_b) = responses.items()
+    labels = {
+        name: judge_labels(judge_factory(), [(i, annotations[i], resp[i]["response"]) for i in ids], threshold)
+        for name, resp in ((name_a, resp_a), (name_b, resp_b))
+    }
+    failed = {name: [i for i in ids if labels[name][i]["correct"] is None] for name in labels}
+    paired = [i for i in ids if labels[name_a][i]["correct"] is not None and labels[name_b][i]["correct"] is not None]
+    b_ids = [i for i in paired if labels[name_a][i]["correct"] and not labels[name_b][i]["correct"]]
+    c_ids = [i for i in paired if not labels[name_a][i]["correct"] and labels[name_b][i]["correct"]]
+    result = mcnemar(len(b_ids), len(c_ids), method=method, n_pairs=len(paired))
+    test = result.to_json()
+    test.update(model_a=name_a, model_b=name_b, threshold=threshold)
+    discordant = {f"{name_a} only": b_ids, f"{name_b} only": c_ids}
+    return PerceptionReport(list(ids), labels, test, discordant, failed)
+
+
+def markdown_report(report: PerceptionReport, annotations: Mapping[str, list[str]]) -> str:
+    """Human-readable report: the test, then each discordant item with its annotations and both verdict lists."""
+    t = report.test
+    a, b = t["model_a"], t["model_b"]
+    lines = [
+        f"# Perception analysis: {a} vs {b}",
+        "",
+        f"- items selected: {len(report.ids)}; paired (both judged): {t['n_pairs']}",
+        f"- perception correct = judge score >= {t['threshold']}",
+        f"- discordant: {a} only = {t['b']}, {b} only = {t['c']}",
+        f"- McNemar ({t['method']}): p = {t['p_value']:.4g}",
+    ]
+    for name, ids in report.failed.items():
+        if ids:
+            lines.append(f"- failed judgments for {name} (left out): {', '.join(ids)}")
+    for title, ids in report.discordant.items():
+        lines += ["", f"## Perception correct for {title} ({len(ids)})", ""]
+        for i in ids:
+            va, vb = report.labels[a][i]["verdicts"], report.labels[b][i]["verdicts"]
+            lines.append(f"- `{i}`: {a} {va}, {b} {vb}; annotations: " + "; ".join(annotations[i]))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,138 @@
+"""``perception-r1 analyze``: McNemar's test and the perception analysis of two models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def _group() -> None:
+    """Statistical analysis of evaluation results."""  # a callback keeps subcommands even when there is one
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command("mcnemar")
+def mcnemar_cmd(
+    files: list[Path] = typer.Argument(None, help="Two JSONL files (model A, model B) paired by id."),
+    key: str = typer.Option(None, "--key", help="Binary field to compare (dotted paths descend into objects)."),
+    id_field: str = typer.Option("id", "--id-field", help="Field that identifies an item in both files."),
+    counts: tuple[int, int] = typer.Option(
+        (-1, -1), "--counts", help="Discordant counts B C (A-only positives, B-only positives) instead of files."
+    ),
+    method: str = typer.Option("exact", "--method", help="exact (binomial, two-sided) or chi2 (continuity-corr.)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON object instead of text."),
+) -> None:
+    """McNemar's test on paired binary outcomes (exact two-sided binomial by default)."""
+    from perception_r1.analysis.mcnemar import mcnemar, mcnemar_files
+
+    files = files or []
+    use_counts = counts != (-1, -1)
+    try:
+        if use_counts:
+            if files:
+                _fail("give either two files or --counts B C, not both")
+            result = mcnemar(counts[0], counts[1], method=method)
+        else:
+            if len(files) != 2:
+                _fail(f"expected two JSONL files (A B) or --counts B C; got {len(files)} file(s)")
+            if not key:
+                _fail("--key FIELD is required with files (the binary field to compare)")
+            for f in files:
+                if not f.is_file():
+                    _fail(f"{f}: no such file")
+            result = mcnemar_files(files[0], files[1], key, id_field=id_field, method=method)
+    except ValueError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(result.to_json()))
+        return
+    typer.echo(f"McNemar ({result.method}): b={result.b} c={result.c} n_pairs={result.n_pairs}")
+    if result.statistic is not None:
+        typer.echo(f"chi-square statistic: {result.statistic:.4f}")
+    typer.echo(f"p-value: {result.p_value:.4g}")
+    for name, value in result.extra.items():
+        typer.echo(f"{name}: {value}")
+    if result.extra.get("unpaired_a") or result.extra.get("unpaired_b"):
+        typer.echo("note: unpaired items were left out of the test", err=True)
+
+
+def _load_responses(path: Path, id_field: str) -> dict[str, dict]:
+    from perception_r1.io_utils import JsonlError, iter_jsonl
+
+    out: dict[str, dict] = {}
+    for line_no, row in iter_jsonl(path):
+        if isinstance(row, JsonlError):
+            _fail(str(row))
+        if id_field not in row:
+            _fail(f"{path}:{line_no}: no id field {id_field!r}")
+        out[str(row[id_field])] = row
+    return out
+
+
+def _parse_where(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            _fail(f"--where expects FIELD=VALUE, got {pair!r}")
+        out[key] = value
+    return out
+
+
+@app.command("perception")
+def perception_cmd(
+    responses_a: Path = typer.Argument(..., help="Model A responses (JSONL with id, response), e.g. items/x.jsonl."),
+    responses_b: Path = typer.Argument(..., help="Model B responses (same ids)."),
+    annotations: Path = typer.Option(..., "--annotations", help="JSONL: id + annotations list or visual_key_info."),
+    output_dir: Path = typer.Option(Path("perception_analysis"), "--output-dir", "-o", help="Report folder."),
+    n: int = typer.Option(50, "--n", help="Items in the seeded subset (the paper used 50); 0 = all."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the subset."),
+    where: list[str] = typer.Option([], "--where", help="FIELD=VALUE filter on model A's records (repeatable)."),
+    threshold: float = typer.Option(1.0, "--threshold", help="Judge score needed for 'perception correct'."),
+    method: str = typer.Option("exact", "--method", help="McNemar method: exact or chi2."),
+    name_a: str = typer.Option("A", "--name-a", help="Label of model A."),
+    name_b: str = typer.Option("B", "--name-b", help="Label of model B."),
+    id_field: str = typer.Option("id", "--id-field", help="Id field in all three files."),
+    judge_backend: str = typer.Option("rule", "--judge", help="Judge backend: rule, openai or transformers."),
+    judge_base_url: str = typer.Option(None, "--judge-base-url", help="OpenAI-compatible URL of the judge."),
+    judge_model: str = typer.Option(None, "--judge-model", help="Judge model name."),
+) -> None:
+    """Label two models' perception with a judge on a seeded subset, then McNemar + discordant items report."""
+    from perception_r1.analysis.perception import analyze_perception, load_annotations, markdown_report, select_items
+    from perception_r1.io_utils import atomic_write_json, atomic_write_text
+    from perception_r1.judge.config import judge_config_from_cli
+    from perception_r1.judge.judges import JUDGE_BACKENDS, build_judge
+    from perception_r1.registry import UnknownNameError
+
+    if name_a == name_b:
+        _fail("--name-a and --name-b must differ")
+    for f in (responses_a, responses_b, annotations):
+        if not f.is_file():
+            _fail(f"{f}: no such file")
+    try:
+        cfg = judge_config_from_cli(None, {"backend": judge_backend, "base_url": judge_base_url, "model": judge_model})
+        JUDGE_BACKENDS.get(cfg.backend)  # fail fast on an unknown backend, before reading anything
+        anns = load_annotations(annotations, id_field)
+        resp_a, resp_b = _load_responses(responses_a, id_field), _load_responses(responses_b, id_field)
+        ids = select_items(anns, resp_a, resp_b, n or None, seed, _parse_where(where))
+        if not ids:
+            _fail("no item has annotations and a response from both models (check ids and --where)")
+        report = analyze_perception(
+            anns, {name_a: resp_a, name_b: resp_b}, ids, lambda: build_judge(cfg), threshold, method
+        )
+    except (UnknownNameError, ValueError) as exc:
+        _fail(str(exc))
+    atomic_write_json(output_dir / "perception_analysis.json", report.to_json())
+    atomic_write_text(output_dir / "report.md", markdown_report(report, anns))
+    t = report.test
+    typer.echo(f"{len(ids)} items; {name_a} only: {t['b']}, {name_b} only: {t['c']}; p = {t['p_value']:.4g}")
+    typer.echo(f"wrote {output_dir}/report.md and perception_analysis.json")

@@ -1,0 +1,133 @@
+"""``perception-r1 eval``: evaluate a model on the paper's benchmarks; ``eval rescore DIR`` re-scores stored
+generations without loading a model; ``eval table DIR...`` compares evaluated models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _parse_kv(pairs: list[str]) -> dict[str, object]:
+    import yaml
+
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            _fail(f"--backend-opt expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = yaml.safe_load(value)  # numbers and booleans become typed values
+    return out
+
+
+def _llm_config(extract: bool, grade: bool, base_url: str | None, model: str | None):  # noqa: ANN202
+    from perception_r1.eval.llm_grading import LLMGradingConfig
+    from perception_r1.llm.config import LLMConfig
+
+    client = LLMConfig()
+    if base_url:
+        client.base_url = base_url
+    if model:
+        client.model = model
+    return LLMGradingConfig(extract=extract, grade=grade, client=client)
+
+
+@app.callback(invoke_without_command=True)
+def eval_cmd(
+    ctx: typer.Context,
+    model: str = typer.Option(None, "--model", help="Model folder (transformers/vllm) or served model name (openai)."),
+    benchmarks: str = typer.Option("all", "--benchmarks", "-b", help="Comma-separated benchmarks, or 'all'."),
+    output_dir: Path = typer.Option(Path("eval_out"), "--output-dir", "-o", help="Output folder (resumable)."),
+    backend: str = typer.Option("transformers", "--backend", help="transformers, vllm or openai."),
+    limit: int = typer.Option(None, "--limit", help="Only the first N items of each subset."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Local copies of the benchmarks (default: the hub)."),
+    model_name: str = typer.Option(None, "--model-name", help="Label in tables (default: the folder name)."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Prompts per generation call."),
+    max_new_tokens: int = typer.Option(4096, "--max-new-tokens", help="Generation budget per response."),
+    backend_opt: list[str] = typer.Option([], "--backend-opt", help="Backend keyword KEY=VALUE (repeatable)."),
+    llm_extract: bool = typer.Option(False, "--llm-extract", help="LLM extraction fallback (LLM client layer)."),
+    llm_grade: bool = typer.Option(False, "--llm-grade", help="LLM grading as in the paper (rules as fallback)."),
+    llm_base_url: str = typer.Option(
+        None, "--llm-base-url", help="OpenAI-compatible URL of the extraction/grading LLM."
+    ),
+    llm_model: str = typer.Option(None, "--llm-model", help="Model name of the extraction/grading LLM."),
+) -> None:
+    """Evaluate a model on the paper's benchmarks (see `eval rescore` and `eval table` too)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not model:
+        typer.echo(ctx.get_help())
+        _fail("--model is required (or use a subcommand: rescore, table)")
+    from perception_r1.eval.runner import EvalConfig, run_eval
+    from perception_r1.registry import UnknownNameError
+
+    cfg = EvalConfig(
+        model=model,
+        benchmarks=benchmarks,
+        output_dir=str(output_dir),
+        backend=backend,
+        model_name=model_name,
+        limit=limit,
+        data_dir=str(data_dir) if data_dir else None,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        backend_options=_parse_kv(backend_opt),
+        llm=_llm_config(llm_extract, llm_grade, llm_base_url, llm_model),
+    )
+    try:
+        result = run_eval(cfg)
+    except (UnknownNameError, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    _print_summary(result)
+
+
+def _print_summary(result) -> None:  # noqa: ANN001
+    for name, summary in result.summaries.items():
+        overall = summary.get("overall")
+        shown = "n/a" if overall is None else f"{overall:.1f}"
+        typer.echo(f"{name}: {shown} ({summary.get('scored', 0)} scored, {summary.get('errors', 0)} errors)")
+    typer.echo(f"wrote {result.output_dir}/summary.json, table.md, chart.png")
+
+
+@app.command("rescore")
+def rescore_cmd(
+    output_dir: Path = typer.Argument(..., help="An evaluation folder written by `perception-r1 eval`."),
+    llm_extract: bool = typer.Option(False, "--llm-extract", help="LLM extraction fallback (LLM client layer)."),
+    llm_grade: bool = typer.Option(False, "--llm-grade", help="LLM grading as in the paper (rules as fallback)."),
+    llm_base_url: str = typer.Option(None, "--llm-base-url", help="OpenAI-compatible URL of the LLM."),
+    llm_model: str = typer.Option(None, "--llm-model", help="Model name of the LLM."),
+) -> None:
+    """Recompute extraction, scores, summary and reports from stored generations (no model is loaded)."""
+    from perception_r1.eval.runner import rescore
+    from perception_r1.registry import UnknownNameError
+
+    llm = _llm_config(llm_extract, llm_grade, llm_base_url, llm_model) if (llm_extract or llm_grade) else None
+    try:
+        result = rescore(output_dir, llm_config=llm)
+    except (UnknownNameError, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    _print_summary(result)
+
+
+@app.command("table")
+def table_cmd(
+    run_dirs: list[Path] = typer.Argument(..., help="Evaluation folders, one per model (in row order)."),
+    out: Path = typer.Option(Path("eval_report"), "--output-dir", "-o", help="Where table.md and chart.png go."),
+    paper: bool = typer.Option(True, "--paper/--no-paper", help="Add the paper's Table 1 rows for reference."),
+) -> None:
+    """Compare any number of evaluated models side by side (Markdown table and PNG chart)."""
+    from perception_r1.eval.report import write_reports
+
+    try:
+        table, chart = write_reports(run_dirs, out, with_paper=paper)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    typer.echo(table.read_text(encoding="utf-8"))
+    typer.echo(f"wrote {table} and {chart}")

@@ -1,0 +1,106 @@
+"""Answer extraction for evaluation, built on the reward helpers in :mod:`perception_r1.rewards.answer`.
+
+Order (the first that yields an answer wins):
+    1. :func:`~perception_r1.rewards.answer.extract_final_answer`: the last ``<answer>`` block (its last
+       ``\\boxed{}``, else its text), or without a block the last ``\\boxed{}`` of the response;
+       a plain-text answer block such as "The answer is B." is reduced to "B" by rule 2's phrases.
+    2. The last "Answer: X" / "The (final) answer is X" phrase of the response (to the end of its line).
+    3. A one-line response that is an option letter form ("B", "(B)", "B. 12", "B) 12"): the whole line, which
+       the scorer maps to the option (a bare "A right angle" is not read as a letter).
+    4. Otherwise ``None``; an optional LLM extraction fallback (:func:`llm_extract`) may then be asked.
+
+Example:
+    >>> extract_answer("so the result follows. Final answer: $12$.")
+    ('12', 'phrase')
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from perception_r1.rewards.answer import extract_answer_block, extract_final_answer, last_boxed
+
+# "Answer: X", "answer is X", "final answer is: X" (case-insensitive); the value runs to the end of the line.
+_PHRASE = re.compile(r"(?:final\s+answer|answer)\s*(?:is\s*:?|:|：)\s*(?P<value>[^\n]+)", re.IGNORECASE)
+_OPTION_LINE = re.compile(r"^\s*(?:[\(\[][A-Z][\)\]]|[A-Z][.:)])(?:\s.*)?$|^\s*[A-Z]\s*$")
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|mathrm|mathbf)\{([^{}]*)\}")
+
+
+def clean_answer(text: str) -> str:
+    """Strip math delimiters, ``\\text{}`` wrappers, surrounding emphasis and a trailing full stop."""
+    out = text.strip().rstrip(".").strip()  # "$x$." : the full stop sits outside the delimiters
+    for left, right in (("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**")):
+        if out.startswith(left) and out.endswith(right) and len(out) >= len(left) + len(right):
+            out = out[len(left) : len(out) - len(right)].strip()
+    out = _TEXT_CMD.sub(r"\1", out).strip()
+    return out.rstrip(".").strip()
+
+
+def answer_phrase(text: str) -> str | None:
+    """Value of the last "Answer: X" / "the answer is X" phrase in ``text``, cleaned; ``None`` if absent."""
+    matches = list(_PHRASE.finditer(text))
+    if not matches:
+        return None
+    value = matches[-1].group("value")
+    boxed = last_boxed(value)
+    return clean_answer(boxed if boxed is not None else value) or None
+
+
+def extract_answer(response: str | None) -> tuple[str | None, str]:
+    """Extract the final answer of ``response``.
+
+    Returns:
+        ``(answer, how)``: ``how`` is ``"answer_block"``, ``"boxed"``, ``"phrase"``, ``"option_line"`` or
+        ``"none"`` (answer ``None``).
+    """
+    if not response:
+        return None, "none"
+    answer = extract_final_answer(response)
+    if answer is not None:
+        block = extract_answer_block(response)
+        if block is not None:
+            if last_boxed(block) is None:
+                answer = answer_phrase(answer) or answer
+            return clean_answer(answer) or None, "answer_block"
+        return clean_answer(answer) or None, "boxed"
+    phrase = answer_phrase(response)
+    if phrase:
+        return phrase, "phrase"
+    line = response.strip()
+    if "\n" not in line and _OPTION_LINE.match(line):
+        return clean_answer(line), "option_line"
+    return None, "none"
+
+
+LLM_EXTRACT_PROMPT = (
+    "Below is a question and a model's response. Extract the model's final answer only: an option letter for a "
+    "multiple-choice question, otherwise the final value or expression. Reply with the answer alone, or NONE if "
+    "the response gives no final answer.\n\nQuestion:\n{question}\n\nResponse:\n{response}"
+)
+
+
+def llm_extract(client: Any, items: Sequence[tuple[str, str]]) -> list[str | None]:
+    """Ask an LLM to extract final answers, for responses where :func:`extract_answer` found none.
+
+    Args:
+        client: An :class:`perception_r1.llm.client.LLMClient`.
+        items: ``(question, response)`` pairs.
+
+    Returns:
+        One cleaned answer per pair; ``None`` when the LLM said NONE or the request failed.
+    """
+    import asyncio
+
+    from perception_r1.llm.client import ChatRequest
+
+    if not items:
+        return []
+    requests = [ChatRequest.user(LLM_EXTRACT_PROMPT.format(question=q, response=r)) for q, r in items]
+    results = asyncio.run(client.agenerate(requests))
+    out: list[str | None] = []
+    for res in results:
+        text = clean_answer(res.text or "") if res.ok else ""
+        out.append(None if not text or text.upper() == "NONE" else text)
+    return out

@@ -1,0 +1,116 @@
+"""Optional LLM stages of evaluation, as the paper's reference evaluation used them (reference section 8):
+
+* extraction fallback: when the rules find no final answer, an LLM is asked to extract it;
+* grading: an LLM decides whether the extracted answer matches the gold answer (the paper used
+  Qwen2.5-72B-Instruct). A failed or unreadable verdict keeps the rule-based verdict and is counted
+  (``graded_by = "rule_fallback"``), never turned into a silent "wrong".
+
+Both go through the LLM client layer (:mod:`perception_r1.llm`): any OpenAI-compatible server, with retries and
+an optional SQLite cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from perception_r1.config import option
+from perception_r1.eval.extract import llm_extract
+from perception_r1.llm.config import LLMConfig
+
+GRADE_PROMPT = (
+    "Decide whether a model's final answer to a question matches the ground-truth answer. Equivalent forms count "
+    "as a match (2/4 and 0.5; an option letter and that option's text). Reply with exactly one word: yes or no."
+    "\n\nQuestion:\n{question}\n\nGround truth: {gold}\nModel answer: {answer}"
+)
+_YES_NO = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
+
+
+@dataclass
+class LLMGradingConfig:
+    """Which LLM stages run, and the LLM that runs them."""
+
+    extract: bool = option(False, "ask the LLM for the final answer when the rules find none")
+    grade: bool = option(False, "let the LLM decide correctness (the paper's evaluation); rules are the fallback")
+    client: LLMConfig = option(factory=LLMConfig, help="LLM endpoint (perception_r1.llm.config.LLMConfig)")
+
+
+def parse_yes_no(text: str | None) -> bool | None:
+    """``True`` for a reply starting with yes, ``False`` for no, ``None`` otherwise."""
+    m = _YES_NO.match(text or "")
+    return None if m is None else m.group(1).lower() == "yes"
+
+
+class LLMStages:
+    """Runs the enabled stages on lists of records (dicts, modified in place)."""
+
+    def __init__(self, cfg: LLMGradingConfig) -> None:
+        self.cfg = cfg
+
+    def _client(self) -> Any:
+        from perception_r1.llm.client import build_client
+
+        return build_client(self.cfg.client)  # per call: a client is bound to the event loop it first runs on
+
+    def extract_missing(self, records: list[dict[str, Any]]) -> None:
+        """Fill ``extracted`` (``extraction = "llm"``) where the rules found nothing."""
+        if not self.cfg.extract:
+            return
+        todo = [r for r in records if r.get("extracted") is None and r.get("response")]
+        if not todo:
+            return
+        answers = llm_extract(_SyncClient(self._client()), [(r.get("prompt") or "", r["response"]) for r in todo])
+        for rec, ans in zip(todo, answers, strict=True):
+            if ans is not None:
+                rec["extracted"], rec["extraction"] = ans, "llm"
+
+    def grade(self, records: list[dict[str, Any]]) -> None:
+        """Replace rule verdicts with LLM verdicts; keep the rule verdict where the LLM gave none."""
+        if not self.cfg.grade:
+            return
+        from perception_r1.llm.client import ChatRequest
+
+        todo = [r for r in records if r.get("extracted") is not None]
+        requests = [
+            ChatRequest.user(GRADE_PROMPT.format(question=r.get("prompt") or "", gold=_gold(r), answer=r["extracted"]))
+            for r in todo
+        ]
+        results = asyncio.run(_run(self._client(), requests)) if requests else []
+        for rec, res in zip(todo, results, strict=True):
+            verdict = parse_yes_no(res.text) if res.ok else None
+            rec["correct"], rec["graded_by"] = (
+                (verdict, "llm") if verdict is not None else (rec["correct"], "rule_fallback")
+            )
+
+
+def _gold(rec: dict[str, Any]) -> str:
+    """The gold answer with its option text, so the grader can accept either form."""
+    gold = str(rec.get("gold"))
+    text = (rec.get("choices") or {}).get(gold)
+    return f"{gold} ({text})" if text and text != gold else gold
+
+
+async def _run(client: Any, requests: list[Any]) -> list[Any]:
+    try:
+        return await client.agenerate(requests)
+    finally:
+        await client.aclose()
+
+
+class _SyncClient:
+    """Adapter so :func:`llm_extract` (which runs ``asyncio.run(client.agenerate(...))``) closes the client."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def agenerate(self, requests: list[Any]) -> list[Any]:
+        return await _run(self._client, requests)
+
+
+def build_stages(cfg: LLMGradingConfig | None) -> LLMStages | None:
+    """``None`` when no stage is enabled (no client is built then)."""
+    if cfg is None or not (cfg.extract or cfg.grade):
+        return None
+    return LLMStages(cfg)

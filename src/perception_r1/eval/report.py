@@ -1,0 +1,150 @@
+"""Reports over any number of evaluated models: a Markdown table (models as rows, benchmarks as columns, like the
+paper's Table 1, optionally with the paper's rows for reference) and a grouped PNG bar chart.
+
+Each model is an evaluation folder holding ``summary.json`` (:mod:`perception_r1.eval.runner`). A cell is the
+benchmark's headline figure (``overall``; for WeMath the loose score, for MMMU-Pro the mean of its two settings)
+and is empty when the benchmark was not evaluated. A second table gives the items scored and the error items.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from perception_r1.eval.benchmarks import BENCHMARKS
+from perception_r1.io_utils import atomic_open, atomic_write_text
+
+# Reference section 7 (accuracy %), by benchmark name.
+PAPER_TABLE1: dict[str, dict[str, float]] = {
+    "Qwen2.5-VL-7B (paper)": {
+        "mathvista": 68.1, "mathverse": 47.4, "mathvision": 25.1, "wemath": 61.4,
+        "mmmu": 55.2, "mmmu_pro": 37.0, "mmstar": 63.1, "emma": 24.9,
+    },
+    "Perception-R1-7B (paper)": {
+        "mathvista": 74.2, "mathverse": 54.3, "mathvision": 28.6, "wemath": 72.0,
+        "mmmu": 60.8, "mmmu_pro": 41.4, "mmstar": 64.5, "emma": 27.5,
+    },
+}  # fmt: skip
+
+
+def load_summary(run_dir: str | Path) -> dict[str, Any]:
+    """``summary.json`` of an evaluation folder.
+
+    Raises:
+        FileNotFoundError: naming the folder when it has no summary.
+    """
+    path = Path(run_dir) / "summary.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: no summary.json (not an evaluation folder?)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _rows(summaries: Sequence[dict[str, Any]], with_paper: bool) -> tuple[list[str], list[tuple[str, dict]]]:
+    """Benchmark columns (registry order restricted to those present) and (label, {bench: value}) rows."""
+    rows = [(s["model_name"], {b: v.get("overall") for b, v in s["benchmarks"].items()}) for s in summaries]
+    # Columns are the evaluated benchmarks; the paper's rows alone show all eight.
+    present = {b for _, vals in rows for b in vals}
+    if with_paper:
+        if not summaries:
+            present = {b for vals in PAPER_TABLE1.values() for b in vals}
+        rows += [(label, dict(vals)) for label, vals in PAPER_TABLE1.items()]
+    columns = [b for b in _ORDER if b in present] + sorted(present - set(_ORDER))
+    return columns, rows
+
+
+_ORDER = ["mathvista", "mathverse", "mathvision", "wemath", "mmmu", "mmmu_pro", "mmstar", "emma"]
+
+
+def _title(bench: str) -> str:
+    return BENCHMARKS.get(bench).title if bench in BENCHMARKS else bench
+
+
+def _fmt(value: Any) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def markdown_table(summaries: Sequence[dict[str, Any]], with_paper: bool = False) -> str:
+    """The comparison table, plus a counts table for the evaluated models.
+
+    Args:
+        summaries: ``summary.json`` contents, one per model (any number, in column order).
+        with_paper: Append the paper's Table 1 rows (reference section 7) for reference.
+    """
+    columns, rows = _rows(summaries, with_paper)
+    lines = ["| model | " + " | ".join(_title(c) for c in columns) + " |", "|---|" + "---|" * len(columns)]
+    for label, vals in rows:
+        lines.append(f"| {label} | " + " | ".join(_fmt(vals.get(c)) for c in columns) + " |")
+    notes = ["", "Accuracy in %. WeMath: loose score (strict score and plain accuracy in summary.json); "
+             "MMMU-Pro: mean of standard-10 and vision."]  # fmt: skip
+    if summaries:
+        notes += ["", "| model | benchmark | items | scored | errors | no answer |", "|---|---|---|---|---|---|"]
+        for s in summaries:
+            for bench, v in s["benchmarks"].items():
+                notes.append(
+                    f"| {s['model_name']} | {bench} | {v.get('n_items', '')} | {v.get('scored', '')} | "
+                    f"{v.get('errors', '')} | {v.get('no_answer', '')} |"
+                )
+    return "\n".join(lines + notes) + "\n"
+
+
+def breakdown_markdown(summary: dict[str, Any]) -> str:
+    """One model's per-benchmark details: each official breakdown as a table, plus WeMath's and MMMU-Pro's extras."""
+    lines = [f"# {summary['model_name']}: breakdowns", ""]
+    for bench, s in summary["benchmarks"].items():
+        lines += [f"## {_title(bench)}", "", f"overall: {_fmt(s.get('overall'))} ({s.get('scored')} scored, "
+                  f"{s.get('errors')} errors, {s.get('no_answer')} without an answer)", ""]  # fmt: skip
+        if "four_dim" in s:
+            fd = s["four_dim"]
+            lines += ["| WeMath | IK | IG | CM | RM | score |", "|---|---|---|---|---|---|"]
+            for mode in ("strict", "loose"):
+                m = fd[mode]
+                lines.append(f"| {mode} | " + " | ".join(_fmt(m[f"{k}_pct"]) for k in ("IK", "IG", "CM", "RM"))
+                             + f" | {_fmt(m['score'])} |")  # fmt: skip
+            lines += ["", f"plain accuracy: {_fmt(s.get('accuracy'))}; composite problems: {fd['n_problems']} "
+                      f"(incomplete: {fd['incomplete']})", ""]  # fmt: skip
+        for field_name, values in s.get("breakdowns", {}).items():
+            lines += [f"| {field_name} | accuracy | n |", "|---|---|---|"]
+            lines += [f"| {v} | {_fmt(r['accuracy'])} | {r['n']} |" for v, r in values.items()]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def bar_chart(summaries: Sequence[dict[str, Any]], path: str | Path, with_paper: bool = False) -> None:
+    """Grouped bars: one group per benchmark, one bar per model (paper rows hatched)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # headless: never open a window
+    import matplotlib.pyplot as plt
+
+    columns, rows = _rows(summaries, with_paper)
+    width = 0.8 / max(len(rows), 1)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(columns) + 2), 4.0))
+    for i, (label, vals) in enumerate(rows):
+        xs = [j + (i - (len(rows) - 1) / 2) * width for j in range(len(columns))]
+        heights = [vals.get(c) or 0.0 for c in columns]
+        ax.bar(xs, heights, width, label=label, hatch="//" if label in PAPER_TABLE1 else None)
+    ax.set_xticks(range(len(columns)))
+    ax.set_xticklabels([_title(c) for c in columns], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120)
+    plt.close(fig)
+
+
+def write_reports(run_dirs: Sequence[str | Path], out_dir: str | Path, with_paper: bool = True) -> tuple[Path, Path]:
+    """Write ``table.md`` and ``chart.png`` comparing the models in ``run_dirs`` into ``out_dir``.
+
+    Returns:
+        The two paths.
+    """
+    summaries = [load_summary(d) for d in run_dirs]
+    out = Path(out_dir)
+    table, chart = out / "table.md", out / "chart.png"
+    atomic_write_text(table, markdown_table(summaries, with_paper))
+    bar_chart(summaries, chart, with_paper)
+    return table, chart

@@ -1,0 +1,294 @@
+"""Evaluation runner: generate (resumably), extract, score, summarise; and rescoring from stored generations.
+
+Output folder layout (``-o DIR``)::
+
+    run.json                    model, backend and generation settings (a resumed run must match them)
+    generations/<bench>.jsonl   one line per item: id, prompt, response, error (the resumable cache)
+    items/<bench>.jsonl         scored records: id, benchmark, prompt, response, extracted, extraction, gold,
+                                choices, correct, graded_by, error, metadata
+    summary.json                per-benchmark summaries (:mod:`perception_r1.eval.metrics`)
+    breakdowns.md               the official breakdowns as tables (WeMath IK/IG/CM/RM too)
+    table.md, chart.png         written by :mod:`perception_r1.eval.report`
+
+A generation is reused when its stored prompt equals the current one and it has a response; anything else (new
+items, changed prompts, earlier errors) is generated again. The cache is rewritten atomically after each chunk,
+so an interrupted run loses at most one chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perception_r1.config import option
+from perception_r1.eval import llm_grading
+from perception_r1.eval.benchmarks import Benchmark, get_benchmark, parse_benchmark_list
+from perception_r1.eval.data import EvalItem, iter_items, load_images
+from perception_r1.eval.extract import extract_answer
+from perception_r1.eval.generation import GENERATORS, Generation, GenRequest
+from perception_r1.eval.metrics import summarize
+from perception_r1.eval.prompts import build_prompt
+from perception_r1.eval.scoring import score_item
+from perception_r1.io_utils import JsonlError, atomic_write_json, atomic_write_jsonl, atomic_write_text, iter_jsonl
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalConfig:
+    """Settings of ``perception-r1 eval``."""
+
+    model: str = option(help="model folder (transformers/vllm) or model name (openai)")
+    benchmarks: str = option("all", "comma-separated benchmark names, or 'all'")
+    output_dir: str = option("eval_out", "output folder (resumable)")
+    backend: str = option("transformers", "generation backend: transformers, vllm or openai")
+    model_name: str | None = option(None, "label of the model in tables (default: the model folder's name)")
+    limit: int | None = option(None, "evaluate only the first N items of each subset")
+    data_dir: str | None = option(None, "folder with local copies of the benchmarks (None: the hub)")
+    batch_size: int = option(8, "prompts per generation call")
+    max_new_tokens: int = option(4096, "generation budget per response (the paper used 4096)")
+    backend_options: dict[str, Any] = option(factory=dict, help="extra keyword arguments of the backend")
+    llm: llm_grading.LLMGradingConfig = option(factory=llm_grading.LLMGradingConfig, help="optional LLM stages")
+
+
+def _generation_key(cfg: EvalConfig) -> dict[str, Any]:
+    return {"model": cfg.model, "backend": cfg.backend, "max_new_tokens": cfg.max_new_tokens}
+
+
+def _check_run_file(out: Path, cfg: EvalConfig) -> None:
+    """Refuse to mix generations of different models or settings in one folder."""
+    run_file = out / "run.json"
+    key = _generation_key(cfg)
+    if run_file.is_file():
+        import json
+
+        stored = json.loads(run_file.read_text(encoding="utf-8"))
+        diff = {k: (stored.get(k), v) for k, v in key.items() if stored.get(k) != v}
+        if diff:
+            detail = ", ".join(f"{k}: stored {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+            raise ValueError(f"{out} holds generations made with other settings ({detail}); use another -o folder")
+    atomic_write_json(run_file, {**key, "model_name": model_label(cfg)})
+
+
+def model_label(cfg: EvalConfig) -> str:
+    """The model's label in tables: ``model_name`` or the last part of ``model``."""
+    return cfg.model_name or Path(cfg.model.rstrip("/")).name or cfg.model
+
+
+def load_generations(path: Path) -> dict[str, dict[str, Any]]:
+    """Stored generations by id; a torn or malformed line (interrupted write) is skipped with a warning."""
+    out: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return out
+    for _, row in iter_jsonl(path):
+        if isinstance(row, JsonlError):
+            logger.warning("skipping %s", row)
+            continue
+        out[str(row.get("id"))] = row
+    return out
+
+
+def _generate_chunk(
+    items: Sequence[EvalItem], prompts: dict[str, str], get_generator: Callable[[], Any]
+) -> list[dict[str, Any]]:
+    """Generate for ``items``; an item whose images fail to load gets an error entry and is not sent (and when no
+    item is left, no model is loaded)."""
+    entries: dict[str, dict[str, Any]] = {}
+    ready: list[tuple[EvalItem, GenRequest]] = []
+    for item in items:
+        try:
+            ready.append((item, GenRequest(prompts[item.id], load_images(item))))
+        except ValueError as exc:
+            entries[item.id] = {"id": item.id, "prompt": prompts[item.id], "response": None, "error": f"image: {exc}"}
+    if ready:
+        results: list[Generation] = get_generator().generate([r for _, r in ready])
+        for (item, _), gen in zip(ready, results, strict=True):
+            entries[item.id] = {"id": item.id, "prompt": prompts[item.id], "response": gen.text, "error": gen.error}
+    return [entries[i.id] for i in items]
+
+
+def generate_benchmark(
+    bench: Benchmark, items: list[EvalItem], out: Path, get_generator: Callable[[], Any], chunk: int
+) -> dict[str, dict[str, Any]]:
+    """Bring ``generations/<bench>.jsonl`` up to date for ``items``; returns the generations by id."""
+    path = out / "generations" / f"{bench.name}.jsonl"
+    cache = load_generations(path)
+    prompts = {item.id: build_prompt(item) for item in items}
+    todo = [
+        i
+        for i in items
+        if not (
+            i.id in cache and cache[i.id].get("prompt") == prompts[i.id] and cache[i.id].get("response") is not None
+        )
+    ]
+    logger.info("%s: %d items, %d cached, %d to generate", bench.name, len(items), len(items) - len(todo), len(todo))
+    for start in range(0, len(todo), chunk):
+        for entry in _generate_chunk(todo[start : start + chunk], prompts, get_generator):
+            cache[entry["id"]] = entry
+        atomic_write_jsonl(path, cache.values())
+    return cache
+
+
+def make_record(item: EvalItem, gen: dict[str, Any]) -> dict[str, Any]:
+    """The per-item record (unscored) from an item and its generation entry."""
+    return {
+        "id": item.id,
+        "benchmark": item.benchmark,
+        "prompt": gen.get("prompt"),
+        "response": gen.get("response"),
+        "extracted": None,
+        "extraction": None,
+        "gold": item.gold,
+        "choices": item.choices,
+        "correct": None,
+        "graded_by": None,
+        "error": gen.get("error"),
+        "metadata": item.metadata,
+    }
+
+
+def score_records(bench: Benchmark, records: list[dict[str, Any]], checker: Any, llm: Any = None) -> None:
+    """Fill ``extracted``, ``extraction``, ``correct`` and ``graded_by`` in place (error records stay unscored).
+
+    Args:
+        llm: An :class:`perception_r1.eval.llm_grading.LLMStages` for the optional extraction fallback and
+            LLM grading, or ``None`` for rule-based extraction and scoring only.
+    """
+    live = [r for r in records if not r.get("error")]
+    for rec in records:
+        if rec.get("error"):
+            rec.update(extracted=None, extraction=None, correct=None, graded_by=None)
+    for rec in live:
+        rec["extracted"], rec["extraction"] = extract_answer(rec.get("response"))
+    if llm is not None:
+        llm.extract_missing(live)
+    for rec in live:
+        rec["correct"] = score_item(
+            bench.scorer, rec["extracted"], rec["gold"], rec.get("choices") or {}, rec.get("metadata") or {}, checker
+        )
+        rec["graded_by"] = "rule"
+    if llm is not None:
+        llm.grade(live)
+
+
+@dataclass
+class RunResult:
+    """What a run produced: summaries by benchmark and the output folder."""
+
+    output_dir: Path
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _write_outputs(out: Path, label: str, model: str, summaries: dict[str, dict[str, Any]]) -> None:
+    from perception_r1.eval.report import breakdown_markdown, write_reports
+
+    summary = {"model_name": label, "model": model, "benchmarks": summaries}
+    atomic_write_json(out / "summary.json", summary)
+    atomic_write_text(out / "breakdowns.md", breakdown_markdown(summary))
+    write_reports([out], out)
+
+
+def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> RunResult:
+    """Evaluate ``cfg.model`` on ``cfg.benchmarks`` and write every output (see the module docstring).
+
+    Args:
+        checker: A :class:`~perception_r1.rewards.mathcheck.MathChecker` (default: a process-isolated one).
+        generator: A ready generator (tests); by default one is built from ``cfg.backend`` on first need, so a
+            fully cached rerun loads no model.
+
+    Raises:
+        perception_r1.registry.UnknownNameError: unknown benchmark or backend (lists the known ones).
+        ValueError: bad data rows, duplicate ids, or an output folder made with other settings.
+    """
+    benches = parse_benchmark_list(cfg.benchmarks)
+    if generator is None:
+        GENERATORS.get(cfg.backend)  # fail fast on an unknown backend name, before any data is loaded
+    out = Path(cfg.output_dir)
+    _check_run_file(out, cfg)
+    holder: list[Any] = [generator] if generator is not None else []
+
+    def get_generator() -> Any:
+        if not holder:
+            factory = GENERATORS.get(cfg.backend)
+            holder.append(
+                factory(
+                    model=cfg.model,
+                    max_new_tokens=cfg.max_new_tokens,
+                    batch_size=cfg.batch_size,
+                    **cfg.backend_options,
+                )
+            )
+        return holder[0]
+
+    checker = checker or _default_checker()
+    llm = llm_grading.build_stages(cfg.llm)
+    summaries: dict[str, dict[str, Any]] = {}
+    for bench in benches:
+        items = list(iter_items(bench, cfg.data_dir, cfg.limit))
+        _check_unique(bench, items)
+        gens = generate_benchmark(bench, items, out, get_generator, chunk=max(cfg.batch_size, 1) * 4)
+        records = [make_record(item, gens[item.id]) for item in items]
+        score_records(bench, records, checker, llm)
+        atomic_write_jsonl(out / "items" / f"{bench.name}.jsonl", records)
+        summaries[bench.name] = summarize(bench, records)
+    previous = _previous_summaries(out)
+    _write_outputs(out, model_label(cfg), cfg.model, {**previous, **summaries})
+    return RunResult(out, summaries)
+
+
+def _check_unique(bench: Benchmark, items: list[EvalItem]) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item.id in seen:
+            raise ValueError(f"{bench.name}: duplicate item id {item.id!r}")
+        seen.add(item.id)
+
+
+def _previous_summaries(out: Path) -> dict[str, dict[str, Any]]:
+    """Summaries of benchmarks evaluated earlier into the same folder (kept when a run adds benchmarks)."""
+    import json
+
+    path = out / "summary.json"
+    if not path.is_file():
+        return {}
+    return dict(json.loads(path.read_text(encoding="utf-8")).get("benchmarks", {}))
+
+
+def _default_checker() -> Any:
+    from perception_r1.rewards.mathcheck import MathChecker
+
+    return MathChecker()
+
+
+def rescore(output_dir: str | Path, checker: Any = None, llm_config: Any = None) -> RunResult:
+    """Recompute extraction, scores, summaries and reports from ``items/*.jsonl`` without loading any model.
+
+    Raises:
+        FileNotFoundError: when the folder has no ``items/*.jsonl``.
+        ValueError: for a malformed record line (file and line named).
+    """
+    import json
+
+    out = Path(output_dir)
+    files = sorted((out / "items").glob("*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"{out}: no items/*.jsonl to rescore (run `perception-r1 eval` first)")
+    checker = checker or _default_checker()
+    llm = llm_grading.build_stages(llm_config) if llm_config is not None else None
+    summaries: dict[str, dict[str, Any]] = {}
+    for path in files:
+        bench = get_benchmark(path.stem)
+        records = []
+        for _, row in iter_jsonl(path):
+            if isinstance(row, JsonlError):
+                raise ValueError(str(row))
+            records.append(row)
+        score_records(bench, records, checker, llm)
+        atomic_write_jsonl(path, records)
+        summaries[bench.name] = summarize(bench, records)
+    run = json.loads((out / "run.json").read_text(encoding="utf-8")) if (out / "run.json").is_file() else {}
+    _write_outputs(out, run.get("model_name") or out.name, run.get("model", ""), summaries)
+    return RunResult(out, summaries)
