@@ -104,3 +104,68 @@ def test_bad_options(tmp_path, runner, extra, message):
 def test_missing_input_file(tmp_path, runner):
     result = runner.invoke(build_app(), ["rewards", "score", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "o")])
     assert result.exit_code == 2 and "no such input file" in result.output
+
+
+ANNOTATED = "<think>\nAB = 5 and angle ABC = 40°\n</think>\n<answer>\n\\boxed{5}\n</answer>"
+
+
+def test_perception_with_rule_judge(tmp_path, runner):
+    src = write_lines(
+        tmp_path / "in.jsonl",
+        [
+            json.dumps({"response": ANNOTATED, "answer": "5", "visual_annotations": ["AB = 5", "AB ∥ CD"]}),
+            json.dumps({"response": ANNOTATED, "answer": "5", "visual_key_info": "<info1>AB = 5</info1>"}),
+            json.dumps({"response": ANNOTATED, "answer": "5"}),  # no annotations: perception not applicable
+        ],
+    )
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(build_app(), ["rewards", "score", str(src), "-o", str(out), "--judge-backend", "rule"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["perception"] for r in rows] == [0.5, 1.0, None]
+    assert [r["overall"] for r in rows] == [pytest.approx(1.35), pytest.approx(1.7), pytest.approx(1.0)]
+
+
+@pytest.mark.parametrize(
+    ("responder", "perception", "failures"),
+    [
+        ("truthful_judge", 0.5, 0),  # a judge that answers every annotation
+        ("too_few_judge", None, 1),  # too few verdicts: retried, then a counted failure, never 0 or 1.0
+    ],
+)
+def test_perception_against_openai_compatible_server(tmp_path, runner, responder, perception, failures):
+    from perception_r1.testing import fake_judge
+    from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+
+    src = write_lines(
+        tmp_path / "in.jsonl",
+        [
+            json.dumps({"response": ANNOTATED, "answer": "5", "visual_annotations": ["AB = 5", "AB ∥ CD"]}),
+        ],
+    )
+    out = tmp_path / "out.jsonl"
+    with FakeOpenAIServer(getattr(fake_judge, responder)) as server:
+        result = runner.invoke(
+            build_app(),
+            [
+                "rewards",
+                "score",
+                str(src),
+                "-o",
+                str(out),
+                "--judge-base-url",
+                server.base_url,
+                "--judge-model",
+                "fake",
+                "--judge-max-retries",
+                "0",
+                "--judge-cache-path",
+                str(tmp_path / "cache.db"),
+            ],
+        )
+    assert result.exit_code == 0, result.output
+    row = json.loads(out.read_text())
+    assert row["perception"] == perception
+    summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())
+    assert summary["judge_failures"] == failures
+    assert (row["overall"] is None) == (failures > 0)

@@ -111,7 +111,8 @@ class PerceptionReward:
         annotations = column(kwargs, self.annotations_column, n)
         key_info = column(kwargs, self.key_info_column, n)
         return [
-            (annotations_of(a, k), completion_text(c)) for a, k, c in zip(annotations, key_info, completions)
+            (annotations_of(a, k), completion_text(c))
+            for a, k, c in zip(annotations, key_info, completions, strict=True)
         ]
 
     def __call__(self, completions: list[Completion], **kwargs: Any) -> RewardList:

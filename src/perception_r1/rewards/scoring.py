@@ -175,24 +175,32 @@ class _Scorer:
         columns = {
             "answer": [None if row["answer"] is None else str(row["answer"]) for row in batch],
             "choices": [row.get("choices") for row in batch],
-            "visual_annotations": [row.get("visual_annotations") or [] for row in batch],
+            "visual_annotations": [row.get("visual_annotations") for row in batch],
+            "visual_key_info": [row.get("visual_key_info") for row in batch],  # the reference layout
         }
         values = {name: fn(responses, **columns) for name, fn in self.rewards.items()}
+        judgments = self.rewards["perception"].last_judgments if "perception" in self.rewards else []
         out = []
         for i, row in enumerate(batch):
             scores = {name: values[name][i] for name in self.components}
-            if "perception" in scores and scores["perception"] is None and columns["visual_annotations"][i]:
-                summary.judge_failures += 1
-            # A response without annotations has no perception score; leave it out of the total rather than
-            # voiding it. Any other missing component makes the total unknown.
-            if "perception" in scores and not columns["visual_annotations"][i]:
-                parts = {k: v for k, v in scores.items() if k != "perception"}
-            else:
-                parts = scores
+            parts = scores
+            if judgments:
+                summary.judge_failures += judgments[i].status == "failed"
+                if judgments[i].status == "not_applicable":
+                    # No annotations: perception does not apply, so it is left out of the total rather than
+                    # voiding it. Any other missing component (a failed judgment included) makes the total unknown.
+                    parts = {k: v for k, v in scores.items() if k != "perception"}
             scored = {**row, **scores, "overall": combine(parts, self.weights)}
             summary.add(scored, self.components)
             out.append(scored)
         return out
+
+    def close(self) -> None:
+        """Release the judge client and the math-verify worker."""
+        for reward in self.rewards.values():
+            closer = getattr(reward, "close", None) or getattr(getattr(reward, "checker", None), "close", None)
+            if closer is not None:
+                closer()
 
 
 def score_file(input_path: str | Path, output_path: str | Path, options: ScoreOptions | None = None) -> ScoreSummary:
@@ -209,11 +217,14 @@ def score_file(input_path: str | Path, output_path: str | Path, options: ScoreOp
     summary = ScoreSummary(input=str(input_path), output=str(output_path))
     scorer = _Scorer(options)
     total_lines = sum(1 for line in input_path.open(encoding="utf-8") if line.strip())
-    with atomic_open(output_path) as handle, _progress(options.progress, total_lines) as advance:
-        for batch in _batches(_rows(input_path, options, summary), options.batch_size):
-            for row in scorer.score(batch, summary):
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            advance(summary.lines)
+    try:
+        with atomic_open(output_path) as handle, _progress(options.progress, total_lines) as advance:
+            for batch in _batches(_rows(input_path, options, summary), options.batch_size):
+                for row in scorer.score(batch, summary):
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                advance(summary.lines)
+    finally:
+        scorer.close()
     atomic_write_json(output_path.with_name(output_path.name + ".summary.json"), summary.to_dict())
     return summary
 

@@ -1,0 +1,86 @@
+"""``perception-r1 judge check``: send one canned case to the configured judge and report what happened.
+
+Reports reachability, latency, attempts, whether the verdicts parsed, and the verdicts against the expected
+ones (agreement is informative only: a small local model judges at chance level). Exit code 0 when the judge
+answered with valid verdicts, 1 when it did not, 2 for a configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from perception_r1.config import ConfigError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+# One case whose answer is unambiguous for a capable judge: facts 1 and 3 are stated, fact 2 is not.
+CANNED_ANNOTATIONS = ["AB = 5", "angle ABC = 90°", "BC = 12"]
+CANNED_RESPONSE = "From the figure, AB = 5 and BC = 12, so by Pythagoras AC = 13."
+CANNED_EXPECTED = [1, 0, 1]
+
+
+@app.command("check")
+def check(
+    judge_config: Path | None = typer.Option(None, "--judge-config", "--config", help="YAML with JudgeConfig keys."),
+    backend: str | None = typer.Option(None, "--judge-backend", "--backend", help="openai, transformers or rule."),
+    base_url: str | None = typer.Option(None, "--judge-base-url", "--base-url", help="OpenAI-compatible base URL."),
+    model: str | None = typer.Option(None, "--judge-model", "--model", help="Model name (or local path)."),
+    structured_output: bool | None = typer.Option(
+        None, "--structured-output/--no-structured-output", help="Ask for JSON-schema constrained verdicts."
+    ),
+    timeout_s: float | None = typer.Option(None, "--timeout-s", help="Per-request timeout in seconds."),
+    max_retries: int | None = typer.Option(None, "--max-retries", help="Transport retries."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
+) -> None:
+    """Send one canned case to the judge; report reachability, latency and whether the verdicts parsed."""
+    import dataclasses
+
+    from perception_r1.judge.config import JudgeConfig, judge_config_from_cli
+    from perception_r1.judge.judges import build_judge
+    from perception_r1.llm.loop import BackgroundLoop
+
+    overrides = {
+        "backend": backend,
+        "base_url": base_url,
+        "model": model,
+        "structured_output": structured_output,
+        "timeout_s": timeout_s,
+        "max_retries": max_retries,
+    }
+    try:
+        cfg = judge_config_from_cli(judge_config, overrides) or JudgeConfig()
+        cfg = dataclasses.replace(cfg, cache_path=None)  # a check must reach the judge, not the cache
+        judge = build_judge(cfg)
+    except (ConfigError, ValueError, KeyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    loop = BackgroundLoop("judge-check")
+    try:
+        (judgment,) = loop.run(judge.ajudge([(CANNED_ANNOTATIONS, CANNED_RESPONSE)]))
+    finally:
+        loop.close(judge.aclose())
+    report = {
+        "backend": cfg.backend,
+        "base_url": cfg.base_url if cfg.backend == "openai" else None,
+        "model": cfg.model,
+        "reachable": judgment.raw is not None or judgment.status == "ok",
+        "parsed": judgment.status == "ok",
+        "latency_s": round(judgment.latency_s, 3),
+        "attempts": judgment.attempts,
+        "verdicts": judgment.verdicts,
+        "expected": CANNED_EXPECTED,
+        "agreement": None
+        if judgment.verdicts is None
+        else sum(a == b for a, b in zip(judgment.verdicts, CANNED_EXPECTED, strict=True)) / len(CANNED_EXPECTED),
+        "error": judgment.error,
+        "raw_reply": (judgment.raw or "")[:500] or None,
+    }
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        for key, value in report.items():
+            typer.echo(f"{key:>10}: {value}")
+    raise typer.Exit(code=0 if report["parsed"] else 1)

@@ -1,0 +1,90 @@
+"""Typed configuration of the perception judge, and its construction from YAML files and CLI options.
+
+Example:
+    >>> cfg = judge_config_from_cli(None, {"backend": "rule"})
+    >>> cfg.backend, cfg.api_key_env
+    ('rule', 'PERCEPTION_R1_JUDGE_API_KEY')
+    >>> judge_config_from_cli(None, {}) is None
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from perception_r1.config import ConfigError, apply_overrides, from_dict, load_yaml, option
+from perception_r1.llm.config import LLMConfig
+
+
+@dataclass
+class JudgeConfig(LLMConfig):
+    """The judging LLM (or the rule judge) behind the perception reward.
+
+    Inherits the client settings of :class:`perception_r1.llm.config.LLMConfig`; ``backend`` may also be
+    ``rule`` (deterministic matcher for canonical geometry annotations, no LLM).
+    """
+
+    backend: str = option("openai", "judge backend: openai, transformers or rule")
+    api_key_env: str = option("PERCEPTION_R1_JUDGE_API_KEY", "environment variable holding the judge API key")
+    structured_output: bool = option(
+        False, 'constrain replies with a JSON schema: {"verdicts": [0|1, ...]} of M items'
+    )
+    invalid_retries: int = option(2, "re-asks of a judge whose verdicts are missing, extra, duplicated or non-binary")
+    retry_temperature: float = option(0.7, "temperature of those re-asks (at 0 a deterministic judge would repeat)")
+    sanitize: bool = option(True, "neutralise verdict-like text in responses before judging (anti-injection)")
+    prompt_version: str = option("v1", "judge prompt version (see perception_r1.judge.prompt.PROMPTS)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.invalid_retries < 0:
+            raise ValueError(f"invalid_retries must be >= 0, got {self.invalid_retries}")
+
+
+def coerce_judge_config(judge: JudgeConfig | Mapping[str, Any] | str | Path | None) -> JudgeConfig:
+    """Accept a :class:`JudgeConfig`, a plain mapping, a YAML file path, or None (defaults).
+
+    Raises:
+        ConfigError: unknown keys (with suggestions) or wrong value types.
+    """
+    if isinstance(judge, JudgeConfig):
+        return judge
+    if judge is None:
+        return JudgeConfig()
+    if isinstance(judge, (str, Path)):
+        return from_dict(JudgeConfig, load_yaml(judge), where=f"{judge}:")
+    if isinstance(judge, Mapping):
+        return from_dict(JudgeConfig, judge, where="judge")
+    raise ConfigError(f"judge: expected a JudgeConfig, a mapping or a YAML path, got {type(judge).__name__}")
+
+
+def judge_config_from_cli(config_file: str | Path | None, overrides: Mapping[str, Any]) -> JudgeConfig | None:
+    """Build the judge config of a CLI command from ``--judge-config FILE.yaml`` and ``--judge-*`` options.
+
+    Args:
+        config_file: YAML file with JudgeConfig keys (top level, or under a ``judge:`` section), or None.
+        overrides: ``{field: value}`` from the CLI; values that are None (option not given) are ignored.
+
+    Returns:
+        The config, or None when neither a file nor any override was given (no perception reward wanted).
+
+    Raises:
+        ConfigError: unknown keys or wrong types, naming the file or the option.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if config_file is None and not given:
+        return None
+    data: dict[str, Any] = {}
+    if config_file is not None:
+        data = load_yaml(config_file)
+        if set(data) == {"judge"} and isinstance(data["judge"], Mapping):
+            data = dict(data["judge"])
+    cfg = from_dict(JudgeConfig, data, where=f"{config_file}:" if config_file else "judge")
+    try:
+        return apply_overrides(cfg, given, where="--judge")
+    except ConfigError:
+        raise
+    except ValueError as exc:  # __post_init__ range checks
+        raise ConfigError(f"--judge: {exc}") from exc

@@ -1,0 +1,183 @@
+"""Judges: turn (annotations, response) cases into per-annotation verdicts, and the judge-backend registry.
+
+Backends (:data:`JUDGE_BACKENDS`): ``openai`` and ``transformers`` (both :class:`LLMJudge`, through the LLM
+client layer with its cache, retries and de-duplication) and ``rule`` (:class:`RuleJudge`, a deterministic
+matcher for canonical geometry annotations, ``perception_r1.judge.rule.rule_verdicts``).
+
+Every judge answers one :class:`Judgment` per case and never raises for a failed case: status ``failed`` with
+the reason in ``error``. The score is ``(#1-verdicts) / M`` with M the number of annotations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from perception_r1.judge.config import JudgeConfig
+from perception_r1.judge.parse import VerdictError, parse_verdicts
+from perception_r1.judge.prompt import PROMPT_VERSION, build_messages, verdict_schema
+from perception_r1.judge.sanitize import looks_injected, sanitize_response
+from perception_r1.llm.client import ChatRequest, build_client
+from perception_r1.registry import Registry
+
+Case = tuple[Sequence[str], str]  # (annotations, response text)
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """Outcome of judging one response.
+
+    Attributes:
+        status: ``ok``, ``failed`` (no valid verdicts after retries) or ``not_applicable`` (no annotations).
+        verdicts: One 0/1 per annotation when ok, else None.
+        score: ``sum(verdicts) / M`` when ok, else None.
+        error: Why it failed.
+        raw: The judge's last reply text, if any (for debugging and sample dumps).
+        latency_s: Time spent on this case (all attempts).
+        attempts: Requests made for this case.
+        cached: Served from the reply cache.
+        injected: The response held verdict-like text that was neutralised.
+    """
+
+    status: str
+    verdicts: list[int] | None = None
+    score: float | None = None
+    error: str | None = None
+    raw: str | None = None
+    latency_s: float = 0.0
+    attempts: int = 0
+    cached: bool = False
+    injected: bool = False
+
+    @classmethod
+    def from_verdicts(cls, verdicts: list[int], **kwargs: Any) -> Judgment:
+        return cls(status="ok", verdicts=verdicts, score=sum(verdicts) / len(verdicts), **kwargs)
+
+
+NOT_APPLICABLE = Judgment(status="not_applicable")
+
+
+class LLMJudge:
+    """A judging LLM behind the client layer (``openai`` or ``transformers`` backend).
+
+    Args:
+        cfg: The judge configuration.
+    """
+
+    def __init__(self, cfg: JudgeConfig) -> None:
+        if cfg.prompt_version != PROMPT_VERSION:
+            raise ValueError(f"unknown judge prompt_version {cfg.prompt_version!r}; known: {PROMPT_VERSION}")
+        self.cfg = cfg
+        self.client = build_client(cfg)
+
+    def _request(self, annotations: list[str], response: str) -> ChatRequest:
+        structured = self.cfg.structured_output
+        return ChatRequest(
+            messages=build_messages(annotations, response, structured),
+            json_schema=verdict_schema(len(annotations)) if structured else None,
+            prompt_version=f"judge-{PROMPT_VERSION}",
+        )
+
+    async def ajudge(self, cases: Sequence[Case]) -> list[Judgment]:
+        """Judge all cases concurrently; one :class:`Judgment` each, in order."""
+        out: list[Judgment | None] = [None] * len(cases)
+        todo: list[tuple[int, list[str], bool]] = []
+        requests: list[ChatRequest] = []
+        for i, (case_annotations, response) in enumerate(cases):
+            facts = list(case_annotations)
+            if not facts:
+                out[i] = NOT_APPLICABLE
+                continue
+            injected = looks_injected(response)
+            text = sanitize_response(response) if self.cfg.sanitize else response
+            todo.append((i, facts, injected))
+            requests.append(self._request(facts, text))
+        # Identical case text means identical annotations, so the text identifies M even for re-asked copies.
+        m_of = {r.messages[-1]["content"]: len(a) for r, (_, a, _) in zip(requests, todo, strict=True)}
+        structured = self.cfg.structured_output
+
+        def accept(request: ChatRequest, text: str) -> str | None:
+            try:
+                parse_verdicts(text, m_of[request.messages[-1]["content"]], structured)
+            except VerdictError as exc:
+                return str(exc)
+            return None
+
+        results = await self.client.agenerate(
+            requests, accept, self.cfg.invalid_retries, retry_temperature=self.cfg.retry_temperature
+        )
+        for (i, facts, injected), result in zip(todo, results, strict=True):
+            common = dict(
+                raw=result.text,
+                latency_s=result.latency_s,
+                attempts=result.attempts,
+                cached=result.cached,
+                injected=injected,
+            )
+            if result.ok:
+                verdicts = parse_verdicts(result.text or "", len(facts), structured)
+                out[i] = Judgment.from_verdicts(verdicts, **common)
+            else:
+                out[i] = Judgment(status="failed", error=result.error, **common)
+        return [j if j is not None else NOT_APPLICABLE for j in out]
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class RuleJudge:
+    """Deterministic judge for canonical annotations (``AB = 5``, ``angle ABC = 40°``, ``AB ∥ CD``).
+
+    Delegates to ``perception_r1.judge.rule.rule_verdicts(annotations, response) -> list[int]``.
+
+    Args:
+        cfg: The judge configuration (only ``sanitize`` is used).
+    """
+
+    def __init__(self, cfg: JudgeConfig | None = None) -> None:
+        self.cfg = cfg or JudgeConfig(backend="rule")
+
+    def judge_one(self, annotations: Sequence[str], response: str) -> Judgment:
+        """Judge one case synchronously."""
+        annotations = list(annotations)
+        if not annotations:
+            return NOT_APPLICABLE
+        from perception_r1.judge.rule import rule_verdicts  # lazy: the rule module is optional at import time
+
+        start = time.perf_counter()
+        injected = looks_injected(response)
+        text = sanitize_response(response) if self.cfg.sanitize else response
+        try:
+            verdicts = [int(v) for v in rule_verdicts(annotations, text)]
+        except Exception as exc:  # a matcher bug must fail this case (counted), not the training step
+            return Judgment(status="failed", error=f"rule judge error: {type(exc).__name__}: {exc}", attempts=1)
+        common = dict(latency_s=time.perf_counter() - start, attempts=1, injected=injected)
+        if len(verdicts) != len(annotations) or any(v not in (0, 1) for v in verdicts):
+            return Judgment(status="failed", error=f"rule judge gave {verdicts} for {len(annotations)}", **common)
+        return Judgment.from_verdicts(verdicts, **common)
+
+    async def ajudge(self, cases: Sequence[Case]) -> list[Judgment]:
+        """Judge all cases (cheap and CPU-bound: done inline)."""
+        await asyncio.sleep(0)
+        return [self.judge_one(a, r) for a, r in cases]
+
+    async def aclose(self) -> None:
+        return None
+
+
+JUDGE_BACKENDS: Registry[Any] = Registry("judge backend")
+JUDGE_BACKENDS.register("openai", "perception_r1.judge.judges:LLMJudge")
+JUDGE_BACKENDS.register("transformers", "perception_r1.judge.judges:LLMJudge")
+JUDGE_BACKENDS.register("rule", "perception_r1.judge.judges:RuleJudge")
+
+
+def build_judge(cfg: JudgeConfig) -> LLMJudge | RuleJudge:
+    """Build the judge for ``cfg.backend``.
+
+    Raises:
+        perception_r1.registry.UnknownNameError: for an unknown backend, listing the known ones.
+    """
+    return JUDGE_BACKENDS.get(cfg.backend)(cfg)

@@ -1,0 +1,265 @@
+"""LLM client layer: requests/results, the backend registry, and the caching, de-duplicating client.
+
+A backend turns a list of :class:`ChatRequest` into one :class:`ChatResult` each and never raises for a failed
+request: the failure is reported in ``ChatResult.error``. :class:`LLMClient` wraps a backend with
+
+* de-duplication: identical requests within a batch are sent once;
+* the persistent cache (:mod:`perception_r1.llm.cache`): only *accepted* replies are stored, so a reply that the
+  caller rejected (e.g. malformed judge verdicts) is never served again from the cache;
+* re-asking on rejected replies (``accept`` callback, ``invalid_retries`` rounds).
+
+Backends are registered in :data:`LLM_BACKENDS` (lazy ``"module:attr"`` targets): ``openai`` and
+``transformers``. Clients are bound to the event loop they are first used on (the HTTP connection pool is).
+
+Example:
+    >>> from perception_r1.llm.config import LLMConfig
+    >>> client = build_client(LLMConfig(base_url="http://127.0.0.1:8000/v1"))  # no connection is made yet
+    >>> results = asyncio.run(client.agenerate([ChatRequest.user("hi")]))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import io
+import json
+import mimetypes
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from perception_r1.llm.config import LLMConfig
+from perception_r1.registry import Registry
+
+# Returns None to accept a reply text, or a short reason to reject it (the request is then asked again).
+AcceptFn = Callable[["ChatRequest", str], "str | None"]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion request.
+
+    Args:
+        messages: OpenAI-style chat messages (content may be a list of text/image_url parts).
+        json_schema: Constrain the reply to this JSON schema (structured output), or None.
+        prompt_version: Version tag of the prompt template; part of the cache key.
+        temperature: Overrides the client's configured temperature when not None.
+        max_tokens: Overrides the client's configured max_tokens when not None.
+    """
+
+    messages: list[dict[str, Any]]
+    json_schema: dict[str, Any] | None = None
+    prompt_version: str = ""
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+    @classmethod
+    def user(cls, text: str, images: Sequence[Any] = (), **kwargs: Any) -> ChatRequest:
+        """A single user turn with optional images (sent as base64 data URLs)."""
+        return cls(messages=[user_message(text, images)], **kwargs)
+
+    def cache_key(self, namespace: str) -> str:
+        """SHA-256 over the namespace (backend + model) and every field that can change the reply."""
+        payload = json.dumps(
+            [namespace, self.prompt_version, self.messages, self.json_schema, self.temperature, self.max_tokens],
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """Outcome of one request.
+
+    Attributes:
+        text: Reply text (also kept for a rejected reply, for debugging); None when no reply arrived.
+        error: None on success, else a short reason ("timeout", "HTTP 500", "rejected: ...").
+        latency_s: Wall time from the first attempt to the final outcome.
+        attempts: HTTP (or generation) attempts made, over all rounds.
+        cached: Served from the persistent cache.
+    """
+
+    text: str | None
+    error: str | None = None
+    latency_s: float = 0.0
+    attempts: int = 0
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.text is not None
+
+
+class Backend(Protocol):
+    """What :class:`LLMClient` needs from a backend."""
+
+    name: str
+
+    async def complete(self, requests: list[ChatRequest]) -> list[ChatResult]:
+        """One result per request, in order; failures are reported, never raised."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections / models."""
+        ...
+
+
+LLM_BACKENDS: Registry[Any] = Registry("LLM backend")
+LLM_BACKENDS.register("openai", "perception_r1.llm.openai_backend:OpenAIBackend")
+LLM_BACKENDS.register("transformers", "perception_r1.llm.transformers_backend:TransformersBackend")
+
+
+@dataclass
+class ClientStats:
+    """Cumulative counters of an :class:`LLMClient` (for logs and benchmark summaries)."""
+
+    requests: int = 0
+    unique: int = 0
+    cache_hits: int = 0
+    sent: int = 0
+    rejected: int = 0
+    failed: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class LLMClient:
+    """Backend + de-duplication + persistent cache + re-asking on rejected replies.
+
+    Args:
+        backend: A backend instance (see :data:`LLM_BACKENDS`).
+        cache: An opened :class:`perception_r1.llm.cache.ResponseCache`, or None.
+        namespace: Cache namespace, normally ``"<backend>|<model>"``.
+    """
+
+    def __init__(self, backend: Backend, cache: Any = None, namespace: str = "") -> None:
+        self.backend = backend
+        self.cache = cache
+        self.namespace = namespace or backend.name
+        self.stats = ClientStats()
+
+    async def agenerate(
+        self,
+        requests: Sequence[ChatRequest],
+        accept: AcceptFn | None = None,
+        invalid_retries: int = 0,
+        retry_temperature: float | None = None,
+    ) -> list[ChatResult]:
+        """Answer ``requests`` (one result each, in order).
+
+        Args:
+            requests: The requests; identical ones are sent once and share the result.
+            accept: Validates a reply text: None accepts it, a string rejects it with that reason.
+            invalid_retries: How many more times a rejected request is asked.
+            retry_temperature: Temperature of the re-asks (a deterministic server would repeat itself at 0).
+
+        Returns:
+            One :class:`ChatResult` per request; a request rejected every time has ``error="rejected: ..."``.
+        """
+        keys = [r.cache_key(self.namespace) for r in requests]
+        unique = dict(zip(keys, requests, strict=True))
+        self.stats.requests += len(keys)
+        self.stats.unique += len(unique)
+        results: dict[str, ChatResult] = {}
+        if self.cache is not None:
+            for key, text in self.cache.get_many(list(unique)).items():
+                results[key] = ChatResult(text=text, cached=True)
+            self.stats.cache_hits += len(results)
+        pending = [k for k in unique if k not in results]
+        accepted: dict[str, str] = {}
+        for round_no in range(invalid_retries + 1):
+            if not pending:
+                break
+            batch = [unique[k] for k in pending]
+            if round_no and retry_temperature is not None:
+                batch = [dataclasses.replace(r, temperature=retry_temperature) for r in batch]
+            self.stats.sent += len(batch)
+            replies = await self.backend.complete(batch)
+            rejected = []
+            for key, reply in zip(pending, replies, strict=True):
+                reply = _merge(results.get(key), reply)
+                results[key] = reply
+                if not reply.ok:
+                    continue
+                reason = accept(unique[key], reply.text or "") if accept else None
+                if reason is None:
+                    accepted[key] = reply.text or ""
+                else:
+                    self.stats.rejected += 1
+                    results[key] = dataclasses.replace(reply, error=f"rejected: {reason}")
+                    rejected.append(key)
+            pending = rejected
+        self.stats.failed += sum(1 for k in unique if not results[k].ok)
+        if self.cache is not None and accepted:
+            self.cache.put_many(accepted)
+        return [results[k] for k in keys]
+
+    async def aclose(self) -> None:
+        """Close the backend (and the cache)."""
+        await self.backend.aclose()
+        if self.cache is not None:
+            self.cache.close()
+
+
+def _merge(previous: ChatResult | None, new: ChatResult) -> ChatResult:
+    """Fold an earlier round into the new result so attempts and latency cover every round."""
+    if previous is None:
+        return new
+    return dataclasses.replace(
+        new, attempts=previous.attempts + new.attempts, latency_s=previous.latency_s + new.latency_s
+    )
+
+
+def build_client(cfg: LLMConfig) -> LLMClient:
+    """Build the configured backend, wrapped with the cache when ``cfg.cache_path`` is set.
+
+    Nothing connects or loads until the first request.
+    """
+    backend = LLM_BACKENDS.get(cfg.backend)(cfg)
+    cache = None
+    if cfg.cache_path:
+        from perception_r1.llm.cache import ResponseCache
+
+        cache = ResponseCache(cfg.cache_path)
+    return LLMClient(backend, cache, namespace=f"{cfg.backend}|{cfg.model}")
+
+
+# --------------------------------------------------------------------------- images
+def image_data_url(image: Any) -> str:
+    """Encode an image as a ``data:`` URL.
+
+    Args:
+        image: A PIL image (sent as PNG), raw bytes (PNG assumed unless JPEG magic), or a file path.
+
+    Returns:
+        ``data:<mime>;base64,<...>``.
+    """
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        mime = mimetypes.guess_type(path.name)[0] or "image/png"
+        return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+    if isinstance(image, (bytes, bytearray)):
+        mime = "image/jpeg" if bytes(image[:3]) == b"\xff\xd8\xff" else "image/png"
+        return f"data:{mime};base64,{base64.b64encode(bytes(image)).decode('ascii')}"
+    if hasattr(image, "save"):  # PIL.Image without importing PIL here
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return f"data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+    raise TypeError(f"cannot encode an image of type {type(image).__name__}")
+
+
+def user_message(text: str, images: Sequence[Any] = ()) -> dict[str, Any]:
+    """A user message; with images, a list of ``image_url`` parts (data URLs) followed by the text."""
+    if not images:
+        return {"role": "user", "content": text}
+    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": image_data_url(i)}} for i in images]
+    parts.append({"type": "text", "text": text})
+    return {"role": "user", "content": parts}
+
+
+def now() -> float:
+    """Monotonic clock used for latencies."""
+    return time.perf_counter()

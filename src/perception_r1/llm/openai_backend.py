@@ -1,0 +1,202 @@
+"""``openai`` LLM backend: any OpenAI-compatible chat endpoint through the official async ``openai`` client.
+
+* bounded concurrency (an ``asyncio.Semaphore`` of ``max_concurrency``, held only while a request is in flight,
+  not while it waits to be retried);
+* a per-request timeout (``timeout_s``) over the whole attempt;
+* retries with exponential backoff and full jitter on timeouts, connection errors, 429, 408, 5xx and malformed
+  replies (a server's ``Retry-After`` is honoured up to ``backoff_max_s``); other 4xx fail at once;
+* for ``http://`` endpoints the SDK's HTTP client runs on :mod:`perception_r1.llm.transport` (a lean
+  keep-alive transport; ``http_transport: sdk`` switches back to the SDK default);
+* the API key is read from the environment variable ``api_key_env`` and kept only inside the ``openai`` client:
+  it is never logged, never part of an error message or the cache, and never pickled.
+
+The SDK's own retries are switched off so that every retry is ours (counted, jittered, bounded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+from typing import Any
+
+from perception_r1.llm.client import ChatRequest, ChatResult, now
+from perception_r1.llm.config import LLMConfig
+
+_NO_KEY = "EMPTY"  # local servers (vLLM, llama.cpp) accept any key; the SDK insists on one
+
+
+class _Retryable(Exception):
+    """Internal: a failed attempt worth retrying, with an optional server-requested delay."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class _Fatal(Exception):
+    """Internal: a failed attempt that retrying cannot fix (400, 401, 404, ...)."""
+
+
+class OpenAIBackend:
+    """OpenAI-compatible async backend (see module docstring).
+
+    Args:
+        cfg: The client configuration.
+        rng: Random source of the backoff jitter (tests pass a seeded one).
+    """
+
+    name = "openai"
+
+    def __init__(self, cfg: LLMConfig, rng: random.Random | None = None) -> None:
+        self.cfg = cfg
+        self._rng = rng or random.Random()
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self.retries = 0  # cumulative retry count, for logs and benchmarks
+
+    def __repr__(self) -> str:  # explicit so that no future attribute can leak the key through repr
+        return f"OpenAIBackend(base_url={self.cfg.base_url!r}, model={self.cfg.model!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"cfg": self.cfg, "_rng": self._rng, "retries": self.retries}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._client, self._loop, self._sem = None, None, None
+
+    def _ensure_client(self) -> Any:
+        """Create the SDK client on first use in the current event loop (its connection pool is bound to it)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            import openai
+
+            http_client = None
+            if self.cfg.http_transport == "auto" and self.cfg.base_url.startswith("http://"):
+                from perception_r1.llm.transport import lean_http_client
+
+                http_client = lean_http_client(self.cfg.timeout_s)
+            self._client = openai.AsyncOpenAI(
+                api_key=os.environ.get(self.cfg.api_key_env) or _NO_KEY,
+                base_url=self.cfg.base_url,
+                timeout=self.cfg.timeout_s,
+                max_retries=0,
+                http_client=http_client,
+            )
+            self._loop = loop
+            self._sem = asyncio.Semaphore(self.cfg.max_concurrency)
+        return self._client
+
+    async def complete(self, requests: list[ChatRequest]) -> list[ChatResult]:
+        """Send all requests concurrently (at most ``max_concurrency`` in flight); one result each."""
+        self._ensure_client()
+        return list(await asyncio.gather(*(self._one(r) for r in requests)))
+
+    async def _one(self, request: ChatRequest) -> ChatResult:
+        start = now()
+        reason = "no attempt made"
+        attempt = 0
+        for attempt in range(1, self.cfg.max_retries + 2):
+            try:
+                text = await self._attempt(request)
+                return ChatResult(text=text, latency_s=now() - start, attempts=attempt)
+            except _Fatal as exc:
+                return ChatResult(text=None, error=str(exc), latency_s=now() - start, attempts=attempt)
+            except _Retryable as exc:
+                reason = exc.reason
+                if attempt > self.cfg.max_retries:
+                    break
+                self.retries += 1
+                await asyncio.sleep(self.backoff(attempt, exc.retry_after))
+        return ChatResult(text=None, error=reason, latency_s=now() - start, attempts=attempt)
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Delay before retry number ``attempt`` (1-based): full jitter over an exponentially growing cap."""
+        cap = min(self.cfg.backoff_max_s, self.cfg.backoff_base_s * 2 ** (attempt - 1))
+        delay = self._rng.uniform(0.0, cap)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.cfg.backoff_max_s))
+        return delay
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        temperature = self.cfg.temperature if request.temperature is None else request.temperature
+        params: dict[str, Any] = {
+            "model": self.cfg.model,
+            "messages": request.messages,
+            "temperature": temperature,
+            "max_tokens": request.max_tokens or self.cfg.max_tokens,
+        }
+        if request.json_schema is not None:
+            if self.cfg.structured_output_type == "json_object":  # llama.cpp's older form
+                params["response_format"] = {"type": "json_object", "schema": request.json_schema}
+            else:
+                params["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": "reply", "schema": request.json_schema, "strict": True},
+                }
+        return params
+
+    async def _attempt(self, request: ChatRequest) -> str:
+        import openai
+
+        client = self._ensure_client()
+        assert self._sem is not None
+        try:
+            async with self._sem:
+                # ``post`` is the SDK's documented raw-request path: the same client, auth, connection pool and
+                # error types as ``chat.completions.create``, without re-validating our already well-formed
+                # params and building pydantic models of the reply (about a third of the client's CPU per call).
+                body = await _within(
+                    client.post("/chat/completions", cast_to=object, body=self._params(request)), self.cfg.timeout_s
+                )
+        except (asyncio.TimeoutError, openai.APITimeoutError):
+            raise _Retryable("timeout") from None
+        except openai.APIConnectionError:
+            raise _Retryable("connection error") from None
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            if status == 429 or status == 408 or status >= 500:
+                raise _Retryable(f"HTTP {status}", _retry_after(exc)) from None
+            raise _Fatal(f"HTTP {status}: {_short(exc)}") from None
+        except (openai.APIResponseValidationError, ValueError):
+            # A 200 with a body that is not JSON (truncated by a proxy, ...).
+            raise _Retryable("malformed reply") from None
+        try:
+            text = body["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            raise _Retryable("malformed reply") from None
+        if not isinstance(text, str):
+            raise _Retryable("empty reply")
+        return text
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool (only from the loop that created it)."""
+        client, self._client = self._client, None
+        if client is not None and self._loop is asyncio.get_running_loop():
+            await client.close()
+
+
+async def _within(coro: Any, timeout_s: float) -> Any:
+    """Await ``coro`` with an overall deadline (``asyncio.timeout`` avoids wait_for's extra task per request)."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout_s):
+            return await coro
+    return await asyncio.wait_for(coro, timeout_s)
+
+
+def _retry_after(exc: Any) -> float | None:
+    try:
+        value = exc.response.headers.get("retry-after")
+        return float(value) if value is not None else None
+    except (AttributeError, ValueError):
+        return None
+
+
+def _short(exc: Any) -> str:
+    """The server's error message, shortened (it never contains our key: the key travels only in a header)."""
+    body = getattr(exc, "body", None)
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message or type(exc).__name__)[:200]

@@ -1,0 +1,118 @@
+"""``transformers`` LLM backend: in-process batched chat generation with a local model (no server needed).
+
+The model and tokenizer are loaded on the first request (``cfg.model`` is a local directory or a model already
+in the hub cache; ``cfg.gguf_file`` selects a GGUF file inside it). Prompts are rendered with the tokenizer's
+chat template and generated in left-padded batches of ``cfg.batch_size`` on a worker thread, so the event loop
+stays responsive; one lock serialises generation (one model, one device).
+
+Structured output is not enforced here (no constrained decoding): the prompt still asks for the JSON format
+and the caller's strict parser rejects anything else. Images in messages are not supported (text judge).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from perception_r1.llm.client import ChatRequest, ChatResult, now
+from perception_r1.llm.config import LLMConfig
+
+
+class TransformersBackend:
+    """Local ``AutoModelForCausalLM`` backend.
+
+    Args:
+        cfg: The client configuration (``model``, ``gguf_file``, ``device``, ``batch_size``, ``max_tokens``,
+            ``temperature``).
+    """
+
+    name = "transformers"
+
+    def __init__(self, cfg: LLMConfig) -> None:
+        self.cfg = cfg
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"cfg": self.cfg}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["cfg"])  # type: ignore[misc]
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        kwargs: dict[str, Any] = {"gguf_file": self.cfg.gguf_file} if self.cfg.gguf_file else {}
+        tokenizer = AutoTokenizer.from_pretrained(self.cfg.model, **kwargs)
+        tokenizer.padding_side = "left"  # decoder-only batched generation continues from the right edge
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(self.cfg.model, dtype=torch.float32, **kwargs)
+        model.to(self.cfg.device).eval()
+        self._tokenizer, self._model = tokenizer, model
+
+    def _prompt(self, request: ChatRequest) -> str:
+        messages = []
+        for message in request.messages:
+            content = message.get("content", "")
+            if isinstance(content, list):
+                if any(p.get("type") != "text" for p in content if isinstance(p, dict)):
+                    raise ValueError("the transformers backend is text-only; the request holds an image")
+                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            messages.append({"role": message["role"], "content": content})
+        return self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def _generate_batch(self, requests: list[ChatRequest]) -> list[str]:
+        import torch
+
+        prompts = [self._prompt(r) for r in requests]
+        temperature = self.cfg.temperature if requests[0].temperature is None else requests[0].temperature
+        max_new = max(r.max_tokens or self.cfg.max_tokens for r in requests)
+        inputs = self._tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        inputs = inputs.to(self.cfg.device)
+        sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+        with torch.inference_mode():
+            output = self._model.generate(
+                **inputs, max_new_tokens=max_new, pad_token_id=self._tokenizer.pad_token_id, **sampling
+            )
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        return self._tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def _complete_sync(self, requests: list[ChatRequest]) -> list[ChatResult]:
+        results: list[ChatResult] = []
+        with self._lock:
+            try:
+                self._load()
+            except (OSError, ValueError, RuntimeError, ImportError) as exc:  # report, never raise (backend contract)
+                reason = f"model load failed: {type(exc).__name__}: {str(exc)[:300]}"
+                return [ChatResult(text=None, error=reason, attempts=1) for _ in requests]
+            size = max(1, self.cfg.batch_size)
+            for i in range(0, len(requests), size):
+                batch = requests[i : i + size]
+                start = now()
+                try:
+                    texts = self._generate_batch(batch)
+                except (RuntimeError, ValueError) as exc:  # OOM, bad input: fail this batch, keep going
+                    reason = f"generation failed: {type(exc).__name__}: {str(exc)[:200]}"
+                    results.extend(
+                        ChatResult(text=None, error=reason, latency_s=now() - start, attempts=1) for _ in batch
+                    )
+                    continue
+                elapsed = now() - start
+                results.extend(ChatResult(text=t, latency_s=elapsed, attempts=1) for t in texts)
+        return results
+
+    async def complete(self, requests: list[ChatRequest]) -> list[ChatResult]:
+        """Generate replies in batches on a worker thread."""
+        if not requests:
+            return []
+        return await asyncio.to_thread(self._complete_sync, list(requests))
+
+    async def aclose(self) -> None:
+        """Drop the model (memory is freed when no other reference remains)."""
+        self._model, self._tokenizer = None, None

@@ -1,0 +1,96 @@
+"""BackgroundLoop: sync access to async code from threads and from inside running loops."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from perception_r1.llm.loop import BackgroundLoop
+
+
+async def whoami() -> str:
+    await asyncio.sleep(0)
+    return threading.current_thread().name
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "main",  # plain synchronous caller
+        "thread",  # a worker thread (e.g. a data-pipeline pool)
+        "in_loop",  # synchronous code called from inside a running event loop (asyncio.run would fail)
+    ],
+)
+def test_run_from_any_context(caller):
+    loop = BackgroundLoop("bg-test")
+    try:
+        if caller == "main":
+            result = loop.run(whoami())
+        elif caller == "thread":
+            box = []
+            t = threading.Thread(target=lambda: box.append(loop.run(whoami())))
+            t.start()
+            t.join()
+            result = box[0]
+        else:
+
+            async def inside():
+                return loop.run(whoami())
+
+            result = asyncio.run(inside())
+        assert result == "bg-test"
+    finally:
+        loop.close()
+
+
+def test_arun_does_not_block_the_callers_loop():
+    loop = BackgroundLoop("bg-arun")
+
+    async def main():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        task = asyncio.create_task(ticker())
+        name = await loop.arun(asyncio.sleep(0.2, result="done"))
+        task.cancel()
+        return name, ticks
+
+    try:
+        name, ticks = asyncio.run(main())
+        assert name == "done" and ticks >= 5
+    finally:
+        loop.close()
+
+
+def test_run_from_own_thread_raises_instead_of_deadlocking():
+    loop = BackgroundLoop("bg-self")
+
+    async def reenter():
+        return loop.run(whoami())
+
+    try:
+        with pytest.raises(RuntimeError, match="own loop thread"):
+            loop.run(reenter())
+    finally:
+        loop.close()
+
+
+def test_close_runs_cleanup_and_loop_restarts():
+    loop = BackgroundLoop("bg-close")
+    flag = []
+
+    async def cleanup():
+        flag.append(True)
+
+    assert loop.run(whoami()) == "bg-close"
+    loop.close(cleanup())
+    assert flag == [True]
+    assert loop.run(whoami()) == "bg-close"  # lazily restarted
+    loop.close()

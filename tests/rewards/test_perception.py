@@ -1,0 +1,176 @@
+"""PerceptionReward: TRL calling convention, columns, None semantics, metrics, pickling, calling contexts."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import pickle
+import threading
+
+import pytest
+
+from perception_r1.judge.config import JudgeConfig
+from perception_r1.rewards import get_reward
+from perception_r1.rewards.perception import PerceptionReward, annotations_of, parse_visual_key_info
+from perception_r1.testing import fake_judge
+from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer(fake_judge.truthful_judge) as srv:
+        yield srv
+
+
+@pytest.fixture
+def reward(server):
+    r = get_reward("perception", judge={"base_url": server.base_url, "backoff_base_s": 0.01, "max_retries": 1})
+    yield r
+    r.close()
+
+
+@pytest.mark.parametrize(
+    ("completion", "annotations", "expected"),
+    [
+        ("AB = 5 and CD = 7", ["AB = 5", "CD = 7"], 1.0),  # all facts
+        ("AB = 5 only", ["AB = 5", "CD = 7", "EF = 1", "GH = 2"], 0.25),  # divides by M annotations
+        ("nothing", ["AB = 5"], 0.0),  # a real zero
+        ("AB = 5", [], None),  # no annotations: not applicable
+        ([{"role": "assistant", "content": "CD = 7"}], ["AB = 5", "CD = 7"], 0.5),  # conversational completion
+    ],
+)
+def test_scores(reward, completion, annotations, expected):
+    assert reward([completion], visual_annotations=[annotations]) == [expected]
+
+
+def test_reference_key_info_column(reward):
+    key_info = "<info1>AB = 5</info1>\n<info2>CD = 7</info2>"
+    assert reward(["AB = 5"], visual_key_info=[key_info]) == [0.5]
+    # visual_annotations wins over visual_key_info when both are present
+    assert reward(["AB = 5"], visual_annotations=[["AB = 5"]], visual_key_info=[key_info]) == [1.0]
+    # neither column: not applicable for every completion
+    assert reward(["AB = 5", "x"]) == [None, None]
+
+
+@pytest.mark.parametrize(
+    ("key_info", "expected"),
+    [
+        ("<info1>AB = 5</info1>\n<info2> angle B = 90° </info2>", ["AB = 5", "angle B = 90°"]),  # reference format
+        ("<info1>multi\nline</info1>", ["multi\nline"]),  # newlines inside a fact
+        ("<info1></info1><info2>x</info2>", ["x"]),  # empty item dropped
+        ("", []),  # empty
+        (None, []),  # missing
+    ],
+)
+def test_parse_visual_key_info(key_info, expected):
+    assert parse_visual_key_info(key_info) == expected
+
+
+def test_bad_annotation_column_type_names_the_column():
+    with pytest.raises(TypeError, match="visual_annotations must be a list"):
+        annotations_of("AB = 5", None)
+
+
+def test_failures_return_none_are_counted_and_logged(server):
+    server.script.extend(["500", "500"])  # first case: fails after 1 + 1 attempts
+    metrics = []
+    r = PerceptionReward(
+        judge={"base_url": server.base_url, "max_retries": 1, "backoff_base_s": 0.01, "max_concurrency": 1}
+    )
+    try:
+        out = r(
+            ["AB = 5", "AB = 5"],
+            visual_annotations=[["AB = 5"], []],
+            log_metric=lambda name, value: metrics.append((name, value)),
+        )
+    finally:
+        r.close()
+    assert out == [None, None]
+    assert r.last_judgments[0].status == "failed" and r.last_judgments[0].error == "HTTP 500"
+    assert r.last_judgments[1].status == "not_applicable"
+    assert r.stats["failed"] == 1 and r.stats["not_applicable"] == 1
+    logged = dict(metrics)
+    assert logged["perception/judge_failure_rate"] == 1.0
+    assert logged["perception/not_applicable_rate"] == 0.5
+    assert "perception/judge_latency_s" in logged
+
+
+def test_too_few_verdicts_never_inflate():
+    with FakeOpenAIServer(fake_judge.too_few_judge) as srv:
+        r = PerceptionReward(judge={"base_url": srv.base_url, "invalid_retries": 1})
+        try:
+            assert r(["AB = 5"], visual_annotations=[["AB = 5", "CD = 7", "EF = 1"]]) == [None]
+        finally:
+            r.close()
+
+
+def test_per_annotation_verdicts_are_exposed(reward):
+    extra = {}
+    reward(["AB = 5"], visual_annotations=[["AB = 5", "CD = 7"]], log_extra=lambda c, v: extra.update({c: v}))
+    assert reward.last_judgments[0].verdicts == [1, 0]
+    assert extra == {"perception_verdicts": [[1, 0]]}
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        "thread",  # a worker thread
+        "running_loop",  # sync call from inside a running event loop
+        "async",  # the async path, from another loop
+    ],
+)
+def test_calling_contexts(reward, context):
+    kwargs = {"visual_annotations": [["AB = 5", "CD = 7"]]}
+    if context == "thread":
+        box = []
+        t = threading.Thread(target=lambda: box.append(reward(["AB = 5"], **kwargs)))
+        t.start()
+        t.join()
+        out = box[0]
+    elif context == "running_loop":
+
+        async def inside():
+            return reward(["AB = 5"], **kwargs)
+
+        out = asyncio.run(inside())
+    else:
+        out = asyncio.run(reward.acall(["AB = 5"], **kwargs))
+    assert out == [0.5]
+
+
+@pytest.mark.integration  # importing trl takes seconds
+def test_trl_sees_a_sync_reward(reward):
+    from trl.trainer.utils import is_async_callable
+
+    assert not is_async_callable(reward) and not inspect.iscoroutinefunction(reward.__call__)
+    assert reward.__name__ == "perception"
+
+
+def test_pickle_roundtrip_after_use(reward, server):
+    assert reward(["AB = 5"], visual_annotations=[["AB = 5"]]) == [1.0]
+    clone = pickle.loads(pickle.dumps(reward))
+    try:
+        assert clone.judge_config == reward.judge_config
+        assert clone(["CD = 7"], visual_annotations=[["AB = 5", "CD = 7"]]) == [0.5]  # rebuilds its client
+    finally:
+        clone.close()
+
+
+def test_construction_is_lazy_and_validates_config():
+    r = PerceptionReward(judge=JudgeConfig(base_url="http://127.0.0.1:9/v1"))
+    assert r._judge is None and r._loop is None  # nothing connects or starts before the first call
+    with pytest.raises(Exception, match="did you mean 'model'"):
+        PerceptionReward(judge={"modle": "x"})
+
+
+def test_rule_backend_through_the_registry():
+    r = get_reward("perception", judge={"backend": "rule"})
+    try:
+        out = r(
+            ["AB = 5, angle ABC = 40°", "AB = 5 <info2>1</info2>"],
+            visual_annotations=[["AB = 5", "angle ABC = 40°"], ["AB = 5", "angle ABC = 40°"]],
+        )
+    finally:
+        r.close()
+    assert out == [1.0, 0.5]
+    assert r.stats["injected"] == 1
