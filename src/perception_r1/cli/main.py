@@ -14,8 +14,15 @@ import typer
 # (command name, "module:attribute", help). Groups are typer apps; single commands are functions.
 _GROUPS: list[tuple[str, str, str]] = [
     ("rewards", "perception_r1.cli.rewards:app", "Score responses with the Perception-R1 rewards."),
+    ("judge", "perception_r1.cli.judge:app", "Check the perception judge (reachability, latency, verdicts)."),
+    ("model", "perception_r1.cli.model:app", "Build the tiny local Qwen2.5-VL of the embedded default."),
+    ("analyze", "perception_r1.cli.analyze:app", "Statistical analysis: McNemar test, perception analysis."),
+    ("eval", "perception_r1.cli.eval:app", "Evaluate a model on the paper's benchmarks; rescore; compare."),
+    ("data", "perception_r1.cli.data:app", "Datasets: synthetic geometry testbed; curation steps."),
 ]
-_COMMANDS: list[tuple[str, str]] = []
+_COMMANDS: list[tuple[str, str]] = [
+    ("train", "perception_r1.cli.train:train"),
+]
 
 
 def build_app() -> typer.Typer:

@@ -1,0 +1,109 @@
+"""``perception-r1 train [RECIPE.yaml] [--section.key value ...]``: GRPO training with the perception reward.
+
+Without a recipe it runs the embedded default (tiny local Qwen2.5-VL, synthetic testbed, rule judge, a few CPU
+steps). ``--dry-run`` validates the recipe, checks the data columns against the rewards when the data is local,
+and prints the launch sequence (judge server, vLLM server, accelerate launch) without loading a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:  # only for annotations: --help should not import more than it needs
+    from perception_r1.train.config import TrainConfig
+
+
+def split_recipe_and_overrides(recipe: Path | None, extra: list[str]) -> tuple[str | None, list[str]]:
+    """Recover the recipe and the override tokens, in command-line order.
+
+    Click gives the first positional-looking token to ``recipe`` even when it is an unknown ``--key`` option
+    (overrides are unknown options), so the tokens are re-joined and the recipe is the first token that is
+    neither an option nor a ``key=value`` pair (an existing file always counts as the recipe).
+    """
+    tokens = ([str(recipe)] if recipe is not None else []) + list(extra)
+    if tokens and (Path(tokens[0]).is_file() or not (tokens[0].startswith("-") or "=" in tokens[0])):
+        return tokens[0], tokens[1:]
+    return None, tokens
+
+
+def train(
+    ctx: typer.Context,
+    recipe: Path | None = typer.Argument(None, help="YAML recipe (default: the embedded CPU default)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the launch plan; train nothing."),
+    help_config: bool = typer.Option(False, "--help-config", help="List every recipe key with default and help."),
+    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved recipe as JSON."),
+) -> None:
+    """Train with GRPO (TRL) and the Perception-R1 rewards. Override any recipe key with --section.key VALUE."""
+    from perception_r1.config import ConfigError, describe, load_config, parse_overrides, to_dict
+    from perception_r1.train.config import TrainConfig, validate
+
+    if help_config:
+        for key, default, help_text in describe(TrainConfig):
+            typer.echo(f"{key:45s} {default:28s} {help_text}")
+        return
+    recipe_path, tokens = split_recipe_and_overrides(recipe, ctx.args)
+    try:
+        overrides = parse_overrides(tokens)
+        cfg = load_config(TrainConfig, recipe_path, overrides)
+        validate(cfg)
+    except (ConfigError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if print_config:
+        typer.echo(json.dumps(to_dict(cfg), indent=2))
+    if dry_run:
+        _dry_run(cfg, recipe_path, overrides)
+        return
+    _run(cfg)
+
+
+def _dry_run(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) -> None:
+    """Validate what can be validated without a model, then print the launch plan."""
+    from perception_r1.config import ConfigError
+    from perception_r1.train.launch import format_plan, launch_plan
+    from perception_r1.train.rewards import build_rewards, check_columns
+    from perception_r1.train.trainer import load_rows
+
+    try:
+        _, weights, names = build_rewards(cfg.rewards)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo("rewards: " + ", ".join(f"{w:g} x {n}" for n, w in zip(names, weights, strict=True)))
+    source = cfg.data.source
+    if source == "synth" or Path(source).exists():
+        try:
+            rows = load_rows(cfg.data)
+            check_columns(cfg.rewards, rows, where=f"data.source {source!r}")
+        except (ConfigError, ValueError, FileNotFoundError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"data: {len(rows)} examples from {source}; reward columns present")
+    else:
+        typer.echo(f"data: {source} is not on this machine; columns are checked when training starts")
+    typer.echo("\nlaunch sequence:\n")
+    typer.echo(format_plan(launch_plan(cfg, recipe, overrides)))
+
+
+def _run(cfg: TrainConfig) -> None:
+    """Train, printing progress (the trainer's progress bar) and the summary."""
+    import logging
+
+    from perception_r1.config import ConfigError
+    from perception_r1.train.trainer import run_training
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        summary = run_training(cfg)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(summary, indent=2))
+    out = Path(summary["output_dir"])
+    typer.echo(f"metrics: {out / 'metrics.jsonl'}\nplot: {out / 'reward_components.png'}")

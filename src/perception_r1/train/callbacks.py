@@ -1,0 +1,222 @@
+"""Observability of a GRPO run: metrics JSONL, sample completions, step-time split and the reward plot.
+
+Files written into the output folder (rank 0 only):
+
+* ``metrics.jsonl``: one row per logged step: every reward component's mean/std (``rewards/<name>/mean``),
+  ``reward``, ``frac_reward_zero_std`` (groups with zero reward variance, no learning signal), completion
+  lengths, anything the rewards logged through ``log_metric`` (judge failure rate, latency...), and
+  ``timing/*`` seconds spent in generation, each reward and the whole step.
+* ``samples.jsonl``: a few prompts/completions per logged step with their per-reward scores and the extra
+  columns rewards logged through ``log_extra`` (e.g. per-annotation verdicts).
+* ``reward_components.png``: reward component means over the steps, written at the end.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from perception_r1.io_utils import atomic_open, iter_jsonl
+
+METRICS_FILE = "metrics.jsonl"
+SAMPLES_FILE = "samples.jsonl"
+PLOT_FILE = "reward_components.png"
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalar: NaN/inf -> None (strict JSON readers reject NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _prompt_text(prompt: Any) -> str:
+    """Text of a (possibly multimodal) conversational prompt; images become ``<image>``."""
+    if isinstance(prompt, str):
+        return prompt
+    lines = []
+    for message in prompt or []:
+        content = message.get("content")
+        if isinstance(content, str):
+            lines.append(content)
+            continue
+        lines.append("".join("<image>" if p.get("type") == "image" else str(p.get("text") or "") for p in content))
+    return "\n".join(lines)
+
+
+def _truncate_rows_after(path: Path, step: int, key: str = "step") -> None:
+    """Drop rows logged after ``step`` (left by an interrupted run that is now resumed from ``step``)."""
+    if not path.is_file():
+        return
+    rows = [row for _, row in iter_jsonl(path) if isinstance(row, dict) and row.get(key, 0) <= step]
+    with atomic_open(path) as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+class StepTimes:
+    """Collects TRL's profiling durations (``GRPOTrainer.<block>`` -> seconds) between two logged steps.
+
+    TRL times generation, every reward function and the loss through ``trl.extras.profiling``, but only reports
+    the figures to wandb/mlflow; :meth:`recording` routes them here as well.
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[str, float] = defaultdict(float)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.pending[name.split(".", 1)[-1]] += seconds
+
+    def pop(self) -> dict[str, float]:
+        out, self.pending = dict(self.pending), defaultdict(float)
+        return out
+
+    @contextmanager
+    def recording(self) -> Iterator[StepTimes]:
+        """Within the block, every TRL profiling measurement is also added here (restored on exit)."""
+        from trl.extras.profiling import ProfilingContext
+
+        original = ProfilingContext._log_metrics
+        times = self
+
+        def _log_metrics(ctx: Any, duration: float) -> None:
+            times.add(ctx.name, duration)
+            original(ctx, duration)
+
+        ProfilingContext._log_metrics = _log_metrics  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            ProfilingContext._log_metrics = original  # type: ignore[method-assign]
+
+
+class MetricsCallback(TrainerCallback):
+    """Writes metrics.jsonl / samples.jsonl on every log and the reward plot at the end.
+
+    Args:
+        output_dir: Run folder.
+        reward_names: Reward component names (for the plot and the samples).
+        samples_per_step: Completions saved per logged step (0: none).
+        times: Step-time collector (see :class:`StepTimes`), or None.
+        plot: Write the PNG at the end of training.
+    """
+
+    def __init__(
+        self,
+        output_dir: str | Path,
+        reward_names: list[str],
+        samples_per_step: int = 4,
+        times: StepTimes | None = None,
+        plot: bool = True,
+    ) -> None:
+        self.dir = Path(output_dir)
+        self.reward_names = list(reward_names)
+        self.samples_per_step = samples_per_step
+        self.times = times
+        self.plot = plot
+        self.trainer: Any = None  # set by the trainer wiring: samples come from GRPOTrainer._logs
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.is_world_process_zero:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            # A resumed run starts at the checkpoint's step: rows the interrupted run wrote later are stale.
+            _truncate_rows_after(self.dir / METRICS_FILE, state.global_step)
+            _truncate_rows_after(self.dir / SAMPLES_FILE, state.global_step)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        row = {"step": state.global_step, "epoch": _clean(state.epoch)}
+        row.update({k: _clean(v) for k, v in logs.items() if isinstance(v, (int, float)) or v is None})
+        if self.times is not None:
+            row.update({f"timing/{k}": round(v, 4) for k, v in self.times.pop().items()})
+        with open(self.dir / METRICS_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        if "reward" in logs:  # a training log (not the end-of-run summary): its generation batch is fresh
+            self._write_samples(state.global_step)
+
+    def _write_samples(self, step: int) -> None:
+        logs = getattr(self.trainer, "_logs", None)  # TRL keeps the last generation batch here
+        if not self.samples_per_step or not logs or not logs.get("completion"):
+            return
+        completions = list(logs["completion"])[-self.samples_per_step :]
+        prompts = list(logs["prompt"])[-len(completions) :]
+        n = len(completions)
+        rewards = {name: list(values)[-n:] for name, values in logs.get("rewards", {}).items()}
+        extra = {name: list(values)[-n:] for name, values in logs.get("extra", {}).items()}
+        advantages = list(logs.get("advantages", []))[-n:]
+        with open(self.dir / SAMPLES_FILE, "a", encoding="utf-8") as handle:
+            for i in range(n):
+                completion = completions[i]
+                row = {
+                    "step": step,
+                    "prompt": _prompt_text(prompts[i]),
+                    "completion": _prompt_text(completion) if not isinstance(completion, str) else completion,
+                    "rewards": {k: _clean(v[i]) for k, v in rewards.items() if i < len(v)},
+                    "advantage": _clean(advantages[i]) if i < len(advantages) else None,
+                    **{k: v[i] for k, v in extra.items() if i < len(v)},
+                }
+                handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.is_world_process_zero and self.plot and (self.dir / METRICS_FILE).is_file():
+            plot_rewards(self.dir / METRICS_FILE, self.dir / PLOT_FILE, self.reward_names)
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a metrics.jsonl (malformed lines are skipped)."""
+    return [row for _, row in iter_jsonl(path) if isinstance(row, dict)]
+
+
+def plot_rewards(metrics_path: str | Path, out_path: str | Path, reward_names: list[str]) -> Path:
+    """Plot each reward component's mean (with a +-std band) and the total reward over steps.
+
+    Args:
+        metrics_path: metrics.jsonl of a run.
+        out_path: PNG to write (atomically).
+        reward_names: Components to draw (``rewards/<name>/mean`` and ``/std`` keys).
+
+    Returns:
+        ``out_path``.
+    """
+    # The object-oriented API with an Agg canvas: no pyplot global state, no display needed.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = [r for r in read_metrics(metrics_path) if any(k.startswith("rewards/") for k in r)]
+    names = [*reward_names, "total"]
+    ncols = min(3, len(names))
+    nrows = -(-len(names) // ncols)
+    fig = Figure(figsize=(4 * ncols, 2.8 * nrows), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    # One panel per component: components on different scales (a penalty near 0, a 0/1 accuracy) stay readable.
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        key = "reward" if name == "total" else f"rewards/{name}/mean"
+        std_key = "reward_std" if name == "total" else f"rewards/{name}/std"
+        pts = [(r["step"], r[key], r.get(std_key) or 0.0) for r in rows if r.get(key) is not None]
+        ax.set_title("total (weighted)" if name == "total" else name, fontsize=10)
+        ax.set_xlabel("step", fontsize=8)
+        ax.grid(alpha=0.3)
+        if not pts:
+            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
+            continue
+        steps, means, stds = zip(*pts, strict=True)
+        ax.plot(steps, means, marker="o", color="black" if name == "total" else f"C{i}")
+        lo = [m - s for m, s in zip(means, stds, strict=True)]
+        hi = [m + s for m, s in zip(means, stds, strict=True)]
+        ax.fill_between(steps, lo, hi, alpha=0.2, color="gray" if name == "total" else f"C{i}")
+    fig.suptitle("Reward components per step (mean; band = std over completions)")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    with atomic_open(out_path, "wb") as handle:
+        handle.write(buffer.getvalue())
+    return Path(out_path)

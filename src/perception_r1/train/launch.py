@@ -1,0 +1,125 @@
+"""The launch sequence of a recipe (printed by ``perception-r1 train RECIPE --dry-run``).
+
+Order: (1) serve the judge LLM (when a perception reward uses an OpenAI-compatible judge) and wait until it
+answers, (2) serve vLLM rollouts (``rollout.mode: vllm_server``) and wait, (3) launch training with Accelerate on
+every node. Nothing here starts a process; the commands are strings for a person or a job script.
+
+Example:
+    >>> from perception_r1.train.config import TrainConfig
+    >>> [step.title for step in launch_plan(TrainConfig())]
+    ['train']
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from perception_r1.train.config import TrainConfig
+
+
+@dataclass
+class Step:
+    """One step of the launch sequence: a title, the command, and a note (where it runs, what to wait for)."""
+
+    title: str
+    command: str
+    note: str = ""
+
+
+def _judge_config(cfg: TrainConfig) -> Any | None:
+    """The perception reward's judge config, or None when no perception reward is used."""
+    from perception_r1.judge.config import coerce_judge_config
+
+    for spec in cfg.rewards:
+        if spec.name == "perception":
+            return coerce_judge_config(spec.params.get("judge"))
+    return None
+
+
+def _judge_step(cfg: TrainConfig) -> Step | None:
+    judge = _judge_config(cfg)
+    if judge is None or judge.backend != "openai":
+        return None  # the rule and in-process transformers judges need no server
+    url = urlparse(judge.base_url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    command = cfg.launch.judge_serve or (
+        f"vllm serve {shlex.quote(judge.model)} --host 0.0.0.0 --port {port} "
+        f"--max-num-seqs {judge.max_concurrency} --max-model-len 8192"
+    )
+    wait = f"until curl -sf {judge.base_url.rstrip('/')}/models >/dev/null; do sleep 10; done"
+    return Step(
+        "judge server",
+        command,
+        f"on the judge machine/GPUs; then wait: {wait}; the key (if any) goes in ${judge.api_key_env}",
+    )
+
+
+def _rollout_step(cfg: TrainConfig, model_path: str) -> Step | None:
+    r = cfg.rollout
+    if r.mode != "vllm_server":
+        return None
+    command = (
+        f"CUDA_VISIBLE_DEVICES={r.server_gpus} trl vllm-serve --model {shlex.quote(model_path)} "
+        f"--tensor-parallel-size {r.tensor_parallel_size} --host {r.server_host} --port {r.server_port}"
+    )
+    wait = f"until curl -sf http://{r.server_host}:{r.server_port}/health/ >/dev/null; do sleep 10; done"
+    return Step("vLLM rollout server", command, f"on the training node, GPUs not used by training; then wait: {wait}")
+
+
+def _train_step(cfg: TrainConfig, recipe: str | None, overrides: Mapping[str, str]) -> Step:
+    train_args = ["train"] + ([recipe] if recipe else [])
+    for key, value in overrides.items():
+        train_args += [f"--{key}", str(value)]
+    args = " ".join(shlex.quote(a) for a in train_args)
+    la = cfg.launch
+    env = f"CUDA_VISIBLE_DEVICES={la.training_gpus} " if la.training_gpus else ""
+    if la.accelerate_config is None and la.num_processes == 1:
+        return Step("train", f"{env}perception-r1 {args}", "single process")
+    parts = [f"{env}accelerate launch"]
+    if la.accelerate_config:
+        parts.append(f"--config_file {shlex.quote(la.accelerate_config)}")
+    parts.append(f"--num_processes {la.num_processes} --num_machines {la.num_machines}")
+    if la.num_machines > 1:
+        parts.append(
+            f"--machine_rank $NODE_RANK --main_process_ip {la.main_process_ip} "
+            f"--main_process_port {la.main_process_port}"
+        )
+    parts.append(f"-m perception_r1.cli.main {args}")
+    note = "on every node (NODE_RANK = 0..num_machines-1)" if la.num_machines > 1 else "on the training node"
+    return Step("train", " ".join(parts), note)
+
+
+def launch_plan(
+    cfg: TrainConfig, recipe: str | None = None, overrides: Mapping[str, str] | None = None, model_path: str = ""
+) -> list[Step]:
+    """The ordered launch steps of a recipe.
+
+    Args:
+        cfg: The validated recipe.
+        recipe: The recipe file as given on the command line (repeated in the training command).
+        overrides: Command-line overrides (repeated in the training command).
+        model_path: Resolved policy path for the vLLM server (default: ``cfg.model.path``).
+
+    Returns:
+        Steps in launch order: judge server (if any), vLLM server (if any), training.
+    """
+    steps = [
+        _judge_step(cfg),
+        _rollout_step(cfg, model_path or cfg.model.path),
+        _train_step(cfg, recipe, overrides or {}),
+    ]
+    return [s for s in steps if s is not None]
+
+
+def format_plan(steps: list[Step]) -> str:
+    """Numbered, copy-pasteable text of the launch steps."""
+    lines = []
+    for i, step in enumerate(steps, start=1):
+        lines.append(f"# {i}. {step.title}" + (f" ({step.note})" if step.note else ""))
+        lines.append(step.command)
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,251 @@
+"""GRPO training on TRL: recipe -> dataset, prompts, rewards, GRPOConfig, GRPOTrainer -> trained model.
+
+:func:`run_training` is deliberately linear; every step is a small function that the CLI's ``--dry-run`` and
+the tests reuse without a model.
+
+Example:
+    >>> from perception_r1.train.config import TrainConfig
+    >>> summary = run_training(TrainConfig())  # doctest: +SKIP  (the embedded default: a few CPU steps)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from perception_r1.config import ConfigError, to_dict
+from perception_r1.io_utils import atomic_write_json
+from perception_r1.train.config import DataConfig, ModelConfig, TrainConfig, validate
+from perception_r1.train.rewards import build_rewards, check_columns
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model_path(model: ModelConfig) -> str:
+    """The model folder: ``tiny`` builds (once, cached) the local tiny Qwen2.5-VL; anything else is passed on."""
+    if model.path == "tiny":
+        from perception_r1.model.tiny import ensure_tiny_vlm
+
+        return str(ensure_tiny_vlm())
+    return model.path
+
+
+def load_rows(data: DataConfig) -> list[dict[str, Any]]:
+    """Schema rows of the training data (synthetic testbed generated in memory, or any loadable source).
+
+    Raises:
+        ConfigError: an empty dataset; SchemaError/FileNotFoundError from the loader name the file and row.
+    """
+    if data.source == "synth":
+        from perception_r1.data.synth import generate_problems, to_row
+
+        difficulty = int(data.synth_params.get("difficulty", 1))
+        problems = generate_problems(data.synth_n, data.synth_seed, **data.synth_params)
+        rows = [to_row(p, f"synth-{data.synth_seed}-{i}", difficulty) for i, p in enumerate(problems)]
+        rows = rows[: data.limit] if data.limit is not None else rows
+    else:
+        from perception_r1.data.io import load_examples
+
+        rows = load_examples(
+            data.source, kind=data.kind, split=data.split, config=data.config, columns=data.columns, limit=data.limit
+        )
+    if not rows:
+        raise ConfigError(f"data.source {data.source!r}: no examples")
+    return rows
+
+
+def build_dataset(rows: list[dict[str, Any]], processor: Any, max_prompt_length: int | None) -> tuple[Any, int]:
+    """``datasets.Dataset`` with ``prompt`` + schema columns; examples over ``max_prompt_length`` are dropped.
+
+    Returns:
+        ``(dataset, n_dropped)``.
+    """
+    from datasets import Dataset
+
+    from perception_r1.train.prompts import prompt_token_count, training_rows
+
+    examples = training_rows(rows)
+    kept = []
+    for ex in examples:
+        if max_prompt_length is None or prompt_token_count(processor, ex["prompt"], ex["images"]) <= max_prompt_length:
+            kept.append(ex)
+    if not kept:
+        raise ConfigError(f"grpo.max_prompt_length={max_prompt_length}: every prompt is longer; raise the limit")
+    return Dataset.from_list(kept), len(examples) - len(kept)
+
+
+def load_policy(model: ModelConfig, path: str) -> tuple[Any, Any, Any]:
+    """Model, processor and optional PEFT config.
+
+    Returns:
+        ``(model, processor, peft_config or None)``; the vision tower is frozen when asked.
+    """
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    kwargs: dict[str, Any] = {}
+    if model.min_pixels is not None:
+        kwargs["min_pixels"] = model.min_pixels
+    if model.max_pixels is not None:
+        kwargs["max_pixels"] = model.max_pixels
+    processor = AutoProcessor.from_pretrained(path, **kwargs)
+    dtype = "auto" if model.dtype == "auto" else getattr(torch, model.dtype)
+    load_kwargs: dict[str, Any] = {"dtype": dtype}
+    if model.attn_implementation:
+        load_kwargs["attn_implementation"] = model.attn_implementation
+    policy = AutoModelForImageTextToText.from_pretrained(path, **load_kwargs)
+    if model.freeze_vision_tower:
+        visual = getattr(getattr(policy, "model", policy), "visual", None)
+        if visual is None:
+            raise ConfigError(f"model.freeze_vision_tower: {path} has no vision tower named 'visual'")
+        visual.requires_grad_(False)
+    peft_config = None
+    if model.lora.enabled:
+        from peft import LoraConfig
+
+        # Adapters on the language model only: the vision blocks reuse names like gate_proj/up_proj.
+        names = "|".join(model.lora.target_modules)
+        peft_config = LoraConfig(
+            r=model.lora.r,
+            lora_alpha=model.lora.alpha,
+            lora_dropout=model.lora.dropout,
+            target_modules=rf".*language_model.*\.({names})",
+            task_type="CAUSAL_LM",
+        )
+    return policy, processor, peft_config
+
+
+def grpo_args(cfg: TrainConfig, reward_weights: list[float]) -> Any:
+    """``trl.GRPOConfig`` from the recipe."""
+    from trl import GRPOConfig
+
+    g, r, out = cfg.grpo, cfg.rollout, cfg.output
+    rollout: dict[str, Any] = {"use_vllm": r.mode != "hf"}
+    if r.mode == "vllm_colocate":
+        rollout.update(
+            vllm_mode="colocate",
+            vllm_gpu_memory_utilization=r.gpu_memory_utilization,
+            vllm_tensor_parallel_size=r.tensor_parallel_size,
+        )
+    elif r.mode == "vllm_server":
+        rollout.update(vllm_mode="server", vllm_server_host=r.server_host, vllm_server_port=r.server_port)
+    return GRPOConfig(
+        output_dir=out.dir,
+        num_generations=g.num_generations,
+        temperature=g.temperature,
+        top_p=g.top_p,
+        loss_type=g.loss_type,
+        beta=g.beta,
+        epsilon=g.epsilon,
+        epsilon_high=g.epsilon_high,
+        num_iterations=g.num_iterations,
+        scale_rewards=g.scale_rewards,
+        multi_objective_aggregation=g.multi_objective_aggregation,
+        reward_weights=reward_weights,
+        max_completion_length=g.max_completion_length,
+        per_device_train_batch_size=g.per_device_train_batch_size,
+        gradient_accumulation_steps=g.gradient_accumulation_steps,
+        steps_per_generation=g.steps_per_generation,
+        learning_rate=g.learning_rate,
+        weight_decay=g.weight_decay,
+        warmup_steps=g.warmup_ratio,  # a float in [0, 1) is a ratio in transformers 5
+        lr_scheduler_type=g.lr_scheduler_type,
+        max_grad_norm=g.max_grad_norm,
+        num_train_epochs=g.num_train_epochs,
+        max_steps=g.max_steps if g.max_steps > 0 else -1,
+        seed=g.seed,
+        data_seed=g.seed,
+        shuffle_dataset=g.shuffle_dataset,
+        gradient_checkpointing=cfg.model.gradient_checkpointing,
+        bf16=cfg.model.dtype == "bfloat16",
+        fp16=cfg.model.dtype == "float16",
+        report_to=cfg.logging.report_to,
+        logging_steps=cfg.logging.logging_steps,
+        save_strategy="steps",
+        save_steps=out.save_steps,
+        save_total_limit=out.save_total_limit,
+        remove_unused_columns=False,
+        **rollout,
+    )
+
+
+def resume_checkpoint(cfg: TrainConfig) -> str | None:
+    """Checkpoint to resume from: the latest in the output folder (``auto``), none, or an explicit path."""
+    if cfg.output.resume == "never":
+        return None
+    if cfg.output.resume != "auto":
+        if not Path(cfg.output.resume).is_dir():
+            raise ConfigError(f"output.resume: {cfg.output.resume}: no such checkpoint folder")
+        return cfg.output.resume
+    from transformers.trainer_utils import get_last_checkpoint
+
+    out = Path(cfg.output.dir)
+    return get_last_checkpoint(str(out)) if out.is_dir() else None
+
+
+def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> dict[str, Any]:
+    """Train a policy with GRPO as the recipe says; write metrics, samples, plot, checkpoints and final model.
+
+    Args:
+        cfg: The recipe.
+        extra_callbacks: More ``TrainerCallback`` objects (tests, benchmarks).
+
+    Returns:
+        Summary: output dir, steps, examples, dropped examples, resumed checkpoint, wall seconds, final path.
+
+    Raises:
+        ConfigError: invalid recipe or a dataset lacking the columns the rewards need (before any model load).
+    """
+    from trl import GRPOTrainer
+
+    from perception_r1.train.callbacks import MetricsCallback, StepTimes
+
+    started = time.perf_counter()
+    validate(cfg)
+    rows = load_rows(cfg.data)
+    check_columns(cfg.rewards, rows, where=f"data.source {cfg.data.source!r}")
+    funcs, weights, names = build_rewards(cfg.rewards)
+    path = resolve_model_path(cfg.model)
+    policy, processor, peft_config = load_policy(cfg.model, path)
+    dataset, dropped = build_dataset(rows, processor, cfg.grpo.max_prompt_length)
+    out = Path(cfg.output.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "recipe.json", to_dict(cfg))
+    times = StepTimes()
+    metrics_cb = MetricsCallback(out, names, cfg.logging.samples_per_step, times, cfg.logging.plot)
+    trainer = GRPOTrainer(
+        model=policy,
+        reward_funcs=funcs,
+        args=grpo_args(cfg, weights),
+        train_dataset=dataset,
+        processing_class=processor,
+        peft_config=peft_config,
+        callbacks=[metrics_cb, *(extra_callbacks or [])],
+    )
+    metrics_cb.trainer = trainer
+    checkpoint = resume_checkpoint(cfg)
+    log.info(
+        "training %s on %d examples (%d dropped as too long); resume from %s", path, len(dataset), dropped, checkpoint
+    )
+    with times.recording():
+        trainer.train(resume_from_checkpoint=checkpoint)
+    final = None
+    if cfg.output.save_final:
+        final = out / "final"
+        trainer.save_model(str(final))
+        processor.save_pretrained(str(final))
+    summary = {
+        "output_dir": str(out),
+        "model": path,
+        "steps": trainer.state.global_step,
+        "examples": len(dataset),
+        "dropped_too_long": dropped,
+        "resumed_from": checkpoint,
+        "final_model": str(final) if final else None,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "rewards": dict(zip(names, weights, strict=True)),
+    }
+    atomic_write_json(out / "summary.json", summary)
+    return summary
