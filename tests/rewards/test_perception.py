@@ -174,3 +174,42 @@ def test_rule_backend_through_the_registry():
         r.close()
     assert out == [1.0, 0.5]
     assert r.stats["injected"] == 1
+
+
+@pytest.mark.parametrize(
+    ("scores", "failed", "prompts", "expected"),
+    [
+        ([1.0, None, 0.0, None], [False, True, False, True], ["p", "p", "q", "q"], [1.0, 1.0, 0.0, 0.0]),  # per group
+        ([0.5, None, None], [False, True, False], ["p", "p", "p"], [0.5, 0.5, None]),  # n/a None is kept
+        ([None, None], [True, True], ["p", "p"], [None, None]),  # whole group failed: nothing to impute
+        ([1.0, None], [False, True], None, [1.0, None]),  # no prompts (outside TRL): nothing imputed
+        # conversational prompts are compared by value
+        ([1.0, None], [False, True], [[{"role": "user", "content": "x"}]] * 2, [1.0, 1.0]),
+    ],
+)
+def test_impute_group_mean(scores, failed, prompts, expected):
+    from perception_r1.rewards.perception import impute_group_mean
+
+    assert impute_group_mean(scores, failed, prompts) == expected
+
+
+def test_group_mean_failure_policy_is_neutral_and_still_counted(server):
+    server.script.extend(["500"])  # the first request fails and, with no retries, so does its judgment
+    r = PerceptionReward(
+        judge={"base_url": server.base_url, "max_retries": 0, "max_concurrency": 1}, failure_policy="group_mean"
+    )
+    try:
+        out = r(
+            ["AB = 5", "AB = 5 and CD = 7", "CD = 7"],
+            visual_annotations=[["AB = 5", "CD = 7"]] * 3,
+            prompts=["p", "p", "p"],
+        )
+    finally:
+        r.close()
+    assert r.last_judgments[0].status == "failed" and r.stats["failed"] == 1
+    assert out == [pytest.approx(0.75), 1.0, 0.5]  # the failure gets the mean of its group's valid scores
+
+
+def test_unknown_failure_policy():
+    with pytest.raises(ValueError, match="failure_policy"):
+        PerceptionReward(judge={"backend": "rule"}, failure_policy="zero")

@@ -10,7 +10,10 @@ Outcomes per completion:
     * ``None`` when the judgment failed (timeouts, HTTP errors or invalid verdicts after every retry); failures
       are counted (``stats``) and logged as ``perception/judge_failure_rate``.
 
-Making ``None`` neutral in training: TRL turns ``None`` into NaN. With the default
+Making a failed judgment neutral in training, two ways. ``failure_policy="group_mean"`` (used by the paper
+recipe) scores it with the mean of the valid scores of the same prompt's other completions, so the completion
+gets no perception advantage of its own under any aggregation. Or keep ``None``: TRL turns it into NaN. With the
+default
 ``multi_objective_aggregation="sum_then_normalize"`` the NaN is dropped by ``nansum``, i.e. it counts as a
 perception reward of 0 for that sample. Set ``multi_objective_aggregation="normalize_then_sum"`` in the
 ``GRPOConfig``: each reward is normalised per group with ``nanmean``/``nanstd``, and the NaN contributes nothing
@@ -61,6 +64,32 @@ def annotations_of(row_annotations: Any, row_key_info: Any) -> list[str]:
     return parse_visual_key_info(row_key_info)
 
 
+def impute_group_mean(scores: RewardList, failed: Sequence[bool], prompts: Sequence[Any] | None) -> RewardList:
+    """Replace failed scores by the mean valid score of completions sharing their prompt.
+
+    Args:
+        scores: One score (or None) per completion.
+        failed: Per completion, whether its judgment failed (not-applicable Nones are left alone).
+        prompts: The prompt of each completion (TRL's ``prompts`` kwarg); without it nothing is imputed.
+
+    Example:
+        >>> impute_group_mean([1.0, None, 0.0, None], [False, True, False, True], ["p", "p", "q", "q"])
+        [1.0, 1.0, 0.0, 0.0]
+    """
+    if prompts is None:
+        return list(scores)
+    keys = [repr(p) for p in prompts]  # conversational prompts are lists of dicts: compare by value
+    groups: dict[str, list[float]] = {}
+    for key, score in zip(keys, scores, strict=True):
+        if score is not None:
+            groups.setdefault(key, []).append(score)
+    out = list(scores)
+    for i, (key, is_failed) in enumerate(zip(keys, failed, strict=True)):
+        if is_failed and groups.get(key):
+            out[i] = sum(groups[key]) / len(groups[key])
+    return out
+
+
 class PerceptionReward:
     """TRL-compatible perception reward (see module docstring).
 
@@ -68,6 +97,10 @@ class PerceptionReward:
         judge: A :class:`JudgeConfig`, a mapping of its fields, a YAML path, or None (defaults).
         annotations_column: Column holding a list of annotation strings.
         key_info_column: Column in the reference ``<infoN>`` format, used when the first is absent.
+        failure_policy: ``"none"``: a failed judgment scores ``None``. ``"group_mean"``: it scores the mean of
+            the valid scores of the completions of the same prompt in this call (neutral for the GRPO advantage
+            under any ``multi_objective_aggregation``); ``None`` when the whole group failed. Failures are
+            counted either way.
 
     Attributes:
         last_judgments: The :class:`perception_r1.judge.judges.Judgment` of each completion of the last call
@@ -81,8 +114,12 @@ class PerceptionReward:
         judge: JudgeConfig | Mapping[str, Any] | str | None = None,
         annotations_column: str = "visual_annotations",
         key_info_column: str = "visual_key_info",
+        failure_policy: str = "none",
     ) -> None:
+        if failure_policy not in ("none", "group_mean"):
+            raise ValueError(f"failure_policy must be 'none' or 'group_mean', got {failure_policy!r}")
         self.__name__ = "perception"
+        self.failure_policy = failure_policy
         self.judge_config = coerce_judge_config(judge)
         self.annotations_column = annotations_column
         self.key_info_column = key_info_column
@@ -156,7 +193,10 @@ class PerceptionReward:
         log_extra = kwargs.get("log_extra")
         if callable(log_extra):  # TRL's completions table: per-annotation verdicts, or the failure reason
             log_extra("perception_verdicts", [j.verdicts if j.status == "ok" else j.error for j in judgments])
-        return [j.score if j.status == "ok" else None for j in judgments]
+        scores = [j.score if j.status == "ok" else None for j in judgments]
+        if self.failure_policy == "group_mean":
+            scores = impute_group_mean(scores, [j.status == "failed" for j in judgments], kwargs.get("prompts"))
+        return scores
 
     def close(self) -> None:
         """Close the judge client and stop the private loop (optional; both are daemon resources)."""
