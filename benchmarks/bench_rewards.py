@@ -85,7 +85,7 @@ def main() -> None:
         fmt(completions)
         best = min(best, time.perf_counter() - start)
         stats = dict(acc.checker.stats)
-        acc.checker.close()
+        acc.close()
 
     agree = sum(a == b for a, b in zip(ours, base_scores, strict=True))
     n = len(items)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import datasets
 import pytest
@@ -201,4 +202,22 @@ def test_writers_are_atomic_and_replace(tmp_path) -> None:
     write_disk(_rows(3), tmp_path / "out")
     write_disk(_rows(1), tmp_path / "out")
     assert len(load_examples(tmp_path / "out")) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_failed_folder_swap_keeps_the_previous_version(tmp_path, monkeypatch) -> None:
+    # The new folder cannot be moved into place: the old version must be restored, not deleted.
+    write_disk(_rows(3), tmp_path / "out")
+    real_rename = Path.rename
+
+    def rename(self, target):
+        if Path(target) == tmp_path / "out" and self.name.startswith(".out.") and not self.name.endswith(".old"):
+            raise OSError("disk full")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(OSError, match="disk full"):
+        write_disk(_rows(1), tmp_path / "out")
+    monkeypatch.undo()
+    assert len(load_examples(tmp_path / "out")) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

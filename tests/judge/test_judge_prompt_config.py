@@ -91,3 +91,17 @@ def test_coerce_judge_config(value, backend):
 def test_coerce_rejects_other_types():
     with pytest.raises(ConfigError, match="expected a JudgeConfig"):
         coerce_judge_config(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "file_text",
+    [
+        "backend: rule\n",  # top-level keys
+        "judge:\n  backend: rule\n",  # a `judge:` section, as the CLI's --judge-config accepts
+    ],
+)
+def test_coerce_judge_config_from_yaml(tmp_path, file_text):
+    path = tmp_path / "judge.yaml"
+    path.write_text(file_text)
+    assert coerce_judge_config(path).backend == "rule"
+    assert coerce_judge_config(str(path)).backend == "rule"

@@ -19,15 +19,7 @@ RESPONSE = "We read AB = 5 and angle ABC = 40° from the figure."  # states 2 of
 def judge_cases(server, cases, **cfg):
     params = dict(base_url=server.base_url, timeout_s=0.5, max_retries=2, backoff_base_s=0.01, backoff_max_s=0.02)
     params.update(cfg)
-    judge = build_judge(JudgeConfig(**params))
-
-    async def go():
-        try:
-            return await judge.ajudge(cases)
-        finally:
-            await judge.aclose()
-
-    return asyncio.run(go())
+    return fake_judge.judge_sync(JudgeConfig(**params), cases)
 
 
 @pytest.mark.parametrize(
@@ -144,3 +136,15 @@ def test_rule_backend_failure_is_a_failed_judgment(monkeypatch):
     monkeypatch.setattr(rule, "rule_verdicts", boom)
     judgment = RuleJudge().judge_one(["AB = 5"], "x")
     assert judgment.status == "failed" and "cannot parse" in judgment.error
+
+
+def test_invalid_cached_reply_fails_the_case_instead_of_raising(tmp_path):
+    # A cache written under an older parser may hold a reply the parser now rejects: the case fails, counted.
+    cfg = JudgeConfig(base_url="http://127.0.0.1:9/v1", cache_path=str(tmp_path / "cache.sqlite"))
+    judge = LLMJudge(cfg)
+    key = judge._request(list(ANNOTATIONS), RESPONSE).cache_key(judge.client.namespace)
+    judge.client.cache.put_many({key: "<info1>1</info1>"})
+    judge.client.cache.close()
+    (judgment,) = fake_judge.judge_sync(cfg, [(ANNOTATIONS, RESPONSE)])
+    assert judgment.status == "failed" and judgment.error.startswith("rejected: expected 3 verdicts")
+    assert judgment.cached

@@ -5,7 +5,6 @@ only - a 135M model judges at chance level, so judgment quality is never asserte
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import subprocess
 import sys
@@ -16,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from perception_r1.judge.config import JudgeConfig
-from perception_r1.judge.judges import build_judge
 from perception_r1.rewards.perception import PerceptionReward
+from perception_r1.testing.fake_judge import judge_sync
 from perception_r1.testing.fake_openai_server import free_port
 
 pytestmark = pytest.mark.integration
@@ -104,21 +103,9 @@ def judge_config(base_url: str, **kw) -> JudgeConfig:
     return JudgeConfig(**params)
 
 
-def run_judge(cfg: JudgeConfig, cases):
-    judge = build_judge(cfg)
-
-    async def go():
-        try:
-            return await judge.ajudge(cases)
-        finally:
-            await judge.aclose()
-
-    return asyncio.run(go())
-
-
 def test_structured_output_gives_exactly_m_verdicts(llama_server):
     # The JSON-schema grammar forces {"verdicts": [...]} with exactly M binary items: always parseable.
-    judgments = run_judge(judge_config(llama_server, structured_output=True), CASES[:1])
+    judgments = judge_sync(judge_config(llama_server, structured_output=True), CASES[:1])
     for (facts, _), judgment in zip(CASES[:1], judgments, strict=True):
         assert judgment.status == "ok", judgment
         assert len(judgment.verdicts) == len(facts) and set(judgment.verdicts) <= {0, 1}
@@ -127,7 +114,7 @@ def test_structured_output_gives_exactly_m_verdicts(llama_server):
 
 def test_tag_format_plumbing(llama_server):
     # Free-form tags from a 135M model may or may not be valid; either way the outcome is well defined.
-    (judgment,) = run_judge(judge_config(llama_server, invalid_retries=0), CASES[:1])
+    (judgment,) = judge_sync(judge_config(llama_server, invalid_retries=0), CASES[:1])
     assert judgment.raw is not None  # the server answered
     assert judgment.status in ("ok", "failed")
     if judgment.status == "failed":

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import pickle
 import random
+import socket
 
 import pytest
 
@@ -215,3 +216,11 @@ def test_image_data_url_from_pil_and_path(tmp_path):
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LLMConfig(**kwargs)
+
+
+def test_fake_server_on_a_taken_port_fails_at_once():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(RuntimeError, match="did not start: "):
+            FakeOpenAIServer(port=taken.getsockname()[1]).start()

@@ -94,3 +94,16 @@ def test_close_runs_cleanup_and_loop_restarts():
     assert flag == [True]
     assert loop.run(whoami()) == "bg-close"  # lazily restarted
     loop.close()
+
+
+def test_close_stops_the_thread_when_cleanup_fails():
+    loop = BackgroundLoop("bg-close-fail")
+
+    async def failing_cleanup():
+        raise OSError("cannot close the client")
+
+    loop.run(whoami())
+    thread = loop._thread
+    with pytest.raises(OSError, match="cannot close"):
+        loop.close(failing_cleanup())
+    assert thread is not None and not thread.is_alive()  # the loop thread is not leaked

@@ -17,7 +17,7 @@ def reward():
     # One worker process for the whole module keeps the suite fast; it is the default isolation mode.
     r = AccuracyReward()
     yield r
-    r.checker.close()
+    r.close()
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_pickle_roundtrip(reward):
     clone = pickle.loads(pickle.dumps(reward))
     assert clone.__name__ == "accuracy"
     assert clone([boxed("7")], answer=["7"]) == [1.0]
-    clone.checker.close()
+    clone.close()
 
 
 def test_registry_builds_accuracy_and_lists_known_names():

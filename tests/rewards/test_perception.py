@@ -11,7 +11,7 @@ import pytest
 
 from perception_r1.judge.config import JudgeConfig
 from perception_r1.rewards import get_reward
-from perception_r1.rewards.perception import PerceptionReward, annotations_of, parse_visual_key_info
+from perception_r1.rewards.perception import PerceptionReward, annotations_of
 from perception_r1.testing import fake_judge
 from perception_r1.testing.fake_openai_server import FakeOpenAIServer
 
@@ -56,14 +56,26 @@ def test_reference_key_info_column(reward):
     ("key_info", "expected"),
     [
         ("<info1>AB = 5</info1>\n<info2> angle B = 90° </info2>", ["AB = 5", "angle B = 90°"]),  # reference format
-        ("<info1>multi\nline</info1>", ["multi\nline"]),  # newlines inside a fact
-        ("<info1></info1><info2>x</info2>", ["x"]),  # empty item dropped
+        ("<info1>multi\nline</info1>", ["multi line"]),  # newlines inside a fact are collapsed
         ("", []),  # empty
         (None, []),  # missing
     ],
 )
 def test_parse_visual_key_info(key_info, expected):
-    assert parse_visual_key_info(key_info) == expected
+    assert annotations_of(None, key_info) == expected
+
+
+@pytest.mark.parametrize(
+    "key_info",
+    [
+        "<info1></info1><info2>x</info2>",  # an empty item would shrink M
+        "<info1>AB = 5</info1>\n<info2>CD = 7",  # an unclosed item would shrink M
+        "<info1>a</info1><info1>b</info1>",  # a duplicated number
+    ],
+)
+def test_malformed_key_info_is_an_error_not_a_smaller_m(key_info):
+    with pytest.raises(ValueError, match="visual_key_info"):
+        annotations_of(None, key_info)
 
 
 def test_bad_annotation_column_type_names_the_column():

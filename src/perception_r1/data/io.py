@@ -325,12 +325,18 @@ def write_disk(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     old = path.with_name(f".{path.name}.old")
+    moved_old = False
     try:
         ds.save_to_disk(str(tmp), num_shards=1)  # an empty dataset needs one shard to be loadable
         if path.exists():
             shutil.rmtree(old, ignore_errors=True)
             path.rename(old)
+            moved_old = True
         tmp.rename(path)
+    except BaseException:
+        if moved_old and not path.exists():  # put the previous version back rather than leave nothing
+            old.rename(path)
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)

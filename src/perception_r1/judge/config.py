@@ -35,7 +35,7 @@ class JudgeConfig(LLMConfig):
     invalid_retries: int = option(2, "re-asks of a judge whose verdicts are missing, extra, duplicated or non-binary")
     retry_temperature: float = option(0.7, "temperature of those re-asks (at 0 a deterministic judge would repeat)")
     sanitize: bool = option(True, "neutralise verdict-like text in responses before judging (anti-injection)")
-    prompt_version: str = option("v1", "judge prompt version (see perception_r1.judge.prompt.PROMPTS)")
+    prompt_version: str = option("v1", "judge prompt version (see perception_r1.judge.prompt.PROMPT_VERSION)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -43,8 +43,17 @@ class JudgeConfig(LLMConfig):
             raise ValueError(f"invalid_retries must be >= 0, got {self.invalid_retries}")
 
 
+def _judge_yaml(path: str | Path) -> dict[str, Any]:
+    """JudgeConfig keys of a YAML file: its top level, or its ``judge:`` section when that is all it holds."""
+    data = load_yaml(path)
+    if set(data) == {"judge"} and isinstance(data["judge"], Mapping):
+        return dict(data["judge"])
+    return data
+
+
 def coerce_judge_config(judge: JudgeConfig | Mapping[str, Any] | str | Path | None) -> JudgeConfig:
-    """Accept a :class:`JudgeConfig`, a plain mapping, a YAML file path, or None (defaults).
+    """Accept a :class:`JudgeConfig`, a plain mapping, a YAML file path (top level or a ``judge:`` section), or
+    None (defaults).
 
     Raises:
         ConfigError: unknown keys (with suggestions) or wrong value types.
@@ -54,7 +63,7 @@ def coerce_judge_config(judge: JudgeConfig | Mapping[str, Any] | str | Path | No
     if judge is None:
         return JudgeConfig()
     if isinstance(judge, (str, Path)):
-        return from_dict(JudgeConfig, load_yaml(judge), where=f"{judge}:")
+        return from_dict(JudgeConfig, _judge_yaml(judge), where=f"{judge}:")
     if isinstance(judge, Mapping):
         return from_dict(JudgeConfig, judge, where="judge")
     raise ConfigError(f"judge: expected a JudgeConfig, a mapping or a YAML path, got {type(judge).__name__}")
@@ -76,11 +85,7 @@ def judge_config_from_cli(config_file: str | Path | None, overrides: Mapping[str
     given = {k: v for k, v in overrides.items() if v is not None}
     if config_file is None and not given:
         return None
-    data: dict[str, Any] = {}
-    if config_file is not None:
-        data = load_yaml(config_file)
-        if set(data) == {"judge"} and isinstance(data["judge"], Mapping):
-            data = dict(data["judge"])
+    data = _judge_yaml(config_file) if config_file is not None else {}
     cfg = from_dict(JudgeConfig, data, where=f"{config_file}:" if config_file else "judge")
     try:
         return apply_overrides(cfg, given, where="--judge")

@@ -54,6 +54,7 @@ class Judgment:
 
     @classmethod
     def from_verdicts(cls, verdicts: list[int], **kwargs: Any) -> Judgment:
+        """An ``ok`` judgment with ``score = sum(verdicts) / len(verdicts)`` (``verdicts`` has exactly M items)."""
         return cls(status="ok", verdicts=verdicts, score=sum(verdicts) / len(verdicts), **kwargs)
 
 
@@ -117,14 +118,19 @@ class LLMJudge:
                 cached=result.cached,
                 injected=injected,
             )
-            if result.ok:
-                verdicts = parse_verdicts(result.text or "", len(facts), structured)
-                out[i] = Judgment.from_verdicts(verdicts, **common)
-            else:
+            if not result.ok:
                 out[i] = Judgment(status="failed", error=result.error, **common)
+                continue
+            try:  # a cached reply was never re-checked by ``accept`` (e.g. a cache written by an older parser)
+                verdicts = parse_verdicts(result.text or "", len(facts), structured)
+            except VerdictError as exc:
+                out[i] = Judgment(status="failed", error=f"rejected: {exc}", **common)
+                continue
+            out[i] = Judgment.from_verdicts(verdicts, **common)
         return [j if j is not None else NOT_APPLICABLE for j in out]
 
     async def aclose(self) -> None:
+        """Close the LLM client (connections, cache)."""
         await self.client.aclose()
 
 
@@ -153,7 +159,10 @@ class RuleJudge:
         try:
             verdicts = [int(v) for v in rule_verdicts(annotations, text)]
         except Exception as exc:  # a matcher bug must fail this case (counted), not the training step
-            return Judgment(status="failed", error=f"rule judge error: {type(exc).__name__}: {exc}", attempts=1)
+            error = f"rule judge error: {type(exc).__name__}: {exc}"
+            return Judgment(
+                status="failed", error=error, latency_s=time.perf_counter() - start, attempts=1, injected=injected
+            )
         common = dict(latency_s=time.perf_counter() - start, attempts=1, injected=injected)
         if len(verdicts) != len(annotations) or any(v not in (0, 1) for v in verdicts):
             return Judgment(status="failed", error=f"rule judge gave {verdicts} for {len(annotations)}", **common)
@@ -165,6 +174,7 @@ class RuleJudge:
         return [self.judge_one(a, r) for a, r in cases]
 
     async def aclose(self) -> None:
+        """Nothing to release."""
         return None
 
 

@@ -91,6 +91,7 @@ class ChatResult:
 
     @property
     def ok(self) -> bool:
+        """A reply arrived and was accepted."""
         return self.error is None and self.text is not None
 
 

@@ -63,9 +63,12 @@ class BackgroundLoop:
             if cleanup is not None:
                 cleanup.close()
             return
-        if cleanup is not None:
-            asyncio.run_coroutine_threadsafe(cleanup, loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(30)
-        loop.close()
+        try:
+            if cleanup is not None:
+                asyncio.run_coroutine_threadsafe(cleanup, loop).result(30)
+        finally:  # a failing or hanging cleanup must not leave the loop thread running
+            loop.call_soon_threadsafe(loop.stop)
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(30)
+            if not loop.is_running():
+                loop.close()

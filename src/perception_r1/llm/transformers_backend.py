@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from typing import Any, cast
 
 from perception_r1.llm.client import ChatRequest, ChatResult, now
 from perception_r1.llm.config import LLMConfig
@@ -84,7 +84,11 @@ class TransformersBackend:
         return self._tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
 
     def _complete_sync(self, requests: list[ChatRequest]) -> list[ChatResult]:
-        results: list[ChatResult] = []
+        results: list[ChatResult | None] = [None] * len(requests)
+        # A batch is sampled with one temperature: group requests by theirs (order kept within a group).
+        groups: dict[float, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault(self.cfg.temperature if r.temperature is None else r.temperature, []).append(i)
         with self._lock:
             try:
                 self._load()
@@ -92,20 +96,21 @@ class TransformersBackend:
                 reason = f"model load failed: {type(exc).__name__}: {str(exc)[:300]}"
                 return [ChatResult(text=None, error=reason, attempts=1) for _ in requests]
             size = max(1, self.cfg.batch_size)
-            for i in range(0, len(requests), size):
-                batch = requests[i : i + size]
-                start = now()
-                try:
-                    texts = self._generate_batch(batch)
-                except (RuntimeError, ValueError) as exc:  # OOM, bad input: fail this batch, keep going
-                    reason = f"generation failed: {type(exc).__name__}: {str(exc)[:200]}"
-                    results.extend(
-                        ChatResult(text=None, error=reason, latency_s=now() - start, attempts=1) for _ in batch
-                    )
-                    continue
-                elapsed = now() - start
-                results.extend(ChatResult(text=t, latency_s=elapsed, attempts=1) for t in texts)
-        return results
+            for indices in groups.values():
+                for start_at in range(0, len(indices), size):
+                    batch = indices[start_at : start_at + size]
+                    start = now()
+                    try:
+                        texts = self._generate_batch([requests[i] for i in batch])
+                    except (RuntimeError, ValueError) as exc:  # OOM, bad input: fail this batch, keep going
+                        reason = f"generation failed: {type(exc).__name__}: {str(exc)[:200]}"
+                        texts, error = [None] * len(batch), reason
+                    else:
+                        error = None
+                    elapsed = now() - start
+                    for i, text in zip(batch, texts, strict=True):
+                        results[i] = ChatResult(text=text, error=error, latency_s=elapsed, attempts=1)
+        return cast(list[ChatResult], results)  # every index belongs to exactly one group
 
     async def complete(self, requests: list[ChatRequest]) -> list[ChatResult]:
         """Generate replies in batches on a worker thread."""

@@ -42,6 +42,7 @@ class LeanAsyncTransport(httpx2.AsyncBaseTransport):
         self._idle: dict[tuple[str, int], list[Conn]] = {}
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        """Send ``request`` on an idle (or new) connection and return the complete response."""
         url = request.url
         if url.scheme != "http":
             raise httpx2.UnsupportedProtocol(f"LeanAsyncTransport only speaks http://, not {url.scheme}://")
@@ -90,6 +91,7 @@ class LeanAsyncTransport(httpx2.AsyncBaseTransport):
         return conn, False
 
     async def aclose(self) -> None:
+        """Close every idle connection."""
         for conns in self._idle.values():
             for _, writer in conns:
                 writer.close()

@@ -84,3 +84,7 @@ class AccuracyReward:
         if n:
             log_metric(kwargs)("accuracy/unscored_frac", sum(s is None for s in scores) / n)
         return scores
+
+    def close(self) -> None:
+        """Stop the math-verify worker process (restarted on demand)."""
+        self.checker.close()

@@ -33,22 +33,13 @@ Example:
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from perception_r1.data.schema import parse_visual_key_info
 from perception_r1.judge.config import JudgeConfig, coerce_judge_config
 from perception_r1.rewards.base import Completion, RewardList, column, completion_text, log_metric
-
-_KEY_INFO = re.compile(r"<info(\d+)>(.*?)</info\1>", re.DOTALL)
-
-
-def parse_visual_key_info(text: str | None) -> list[str]:
-    """Annotations from the reference format ``<info1>..</info1>\\n<info2>..</info2>`` (empty items dropped)."""
-    if not text:
-        return []
-    return [item.strip() for _, item in _KEY_INFO.findall(text) if item.strip()]
 
 
 def annotations_of(row_annotations: Any, row_key_info: Any) -> list[str]:
@@ -56,6 +47,8 @@ def annotations_of(row_annotations: Any, row_key_info: Any) -> list[str]:
 
     Raises:
         TypeError: when ``visual_annotations`` is neither None nor a list of strings.
+        ValueError: a malformed ``visual_key_info`` (unclosed, duplicated or empty item): dropping an item would
+            shrink M and inflate the reward, so bad data stops the caller instead.
     """
     if row_annotations is not None:
         if isinstance(row_annotations, str) or not isinstance(row_annotations, Sequence):

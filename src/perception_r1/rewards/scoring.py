@@ -198,9 +198,8 @@ class _Scorer:
     def close(self) -> None:
         """Release the judge client and the math-verify worker."""
         for reward in self.rewards.values():
-            closer = getattr(reward, "close", None) or getattr(getattr(reward, "checker", None), "close", None)
-            if closer is not None:
-                closer()
+            if hasattr(reward, "close"):
+                reward.close()
 
 
 def score_file(input_path: str | Path, output_path: str | Path, options: ScoreOptions | None = None) -> ScoreSummary:
@@ -218,7 +217,7 @@ def score_file(input_path: str | Path, output_path: str | Path, options: ScoreOp
     scorer = _Scorer(options)
     total_lines = sum(1 for line in input_path.open(encoding="utf-8") if line.strip())
     try:
-        with atomic_open(output_path) as handle, _progress(options.progress, total_lines) as advance:
+        with atomic_open(output_path) as handle, _Progress(options.progress, total_lines) as advance:
             for batch in _batches(_rows(input_path, options, summary), options.batch_size):
                 for row in scorer.score(batch, summary):
                     handle.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -229,7 +228,7 @@ def score_file(input_path: str | Path, output_path: str | Path, options: ScoreOp
     return summary
 
 
-class _progress:
+class _Progress:
     """A rich progress bar over input lines (a no-op when disabled)."""
 
     def __init__(self, enabled: bool, total: int) -> None:

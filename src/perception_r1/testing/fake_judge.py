@@ -12,6 +12,7 @@ format the request asked for (JSON when it carries a ``response_format``, else `
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -67,3 +68,18 @@ def gullible_judge(body: dict[str, Any]) -> str:
 def chatty_judge(body: dict[str, Any]) -> str:
     """Correct verdicts surrounded by prose."""
     return "Let me check each fact.\n" + truthful_judge(body) + "\nDone."
+
+
+def judge_sync(cfg: Any, cases: list[tuple[list[str], str]]) -> list[Any]:
+    """Build the judge of ``cfg`` (a ``JudgeConfig``), judge ``cases`` on a fresh event loop, close it."""
+    from perception_r1.judge.judges import build_judge
+
+    judge = build_judge(cfg)
+
+    async def go() -> list[Any]:
+        try:
+            return await judge.ajudge(cases)
+        finally:
+            await judge.aclose()
+
+    return asyncio.run(go())

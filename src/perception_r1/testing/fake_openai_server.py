@@ -132,20 +132,31 @@ class FakeOpenAIServer:
     def start(self) -> FakeOpenAIServer:
         """Start serving on a background thread; returns when the socket is listening."""
         ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
+        failure: list[BaseException] = []
+        loop = self._loop = asyncio.new_event_loop()
 
         def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._server = self._loop.run_until_complete(
-                asyncio.start_server(self._handle, "127.0.0.1", self.port, backlog=1024)
-            )
-            ready.set()
-            self._loop.run_forever()
+            asyncio.set_event_loop(loop)
+            try:
+                self._server = loop.run_until_complete(
+                    asyncio.start_server(self._handle, "127.0.0.1", self.port, backlog=1024)
+                )
+            except OSError as exc:  # e.g. the port is taken: report it at once instead of timing out
+                failure.append(exc)
+                return
+            finally:
+                ready.set()
+            loop.run_forever()
 
         self._thread = threading.Thread(target=run, name=f"fake-openai-{self.port}", daemon=True)
         self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError(f"fake OpenAI server on port {self.port} did not start")
+        if not ready.wait(10) or failure:
+            self._thread.join(1)
+            self._loop = None
+            if not loop.is_running():
+                loop.close()
+            reason = f": {failure[0]}" if failure else ""
+            raise RuntimeError(f"fake OpenAI server on port {self.port} did not start{reason}")
         return self
 
     def stop(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from perception_r1.config import option
 from perception_r1.data.curate.common import StepResult, reject, run_requests
 from perception_r1.data.schema import IMAGE_PLACEHOLDER, open_image
-from perception_r1.llm.client import ChatRequest
+from perception_r1.llm.client import ChatRequest, user_message
 from perception_r1.llm.config import LLMConfig
 
 PROMPT_VERSION = "distill-v1"
@@ -77,12 +77,11 @@ def distill(rows: list[dict[str, Any]], teacher: LLMConfig, opts: DistillOptions
         except OSError as exc:
             rejects.append(reject(row, "distill", f"unreadable image: {exc}"))
             continue
-        prompt = teacher_prompt(row)
+        message = user_message(teacher_prompt(row), images)  # encode the images once for the k samples
         for j in range(opts.k):
             requests.append(
-                ChatRequest.user(
-                    prompt,
-                    images,
+                ChatRequest(
+                    messages=[message],
                     prompt_version=f"{PROMPT_VERSION}/sample-{j}",
                     temperature=opts.temperature,
                     max_tokens=opts.max_tokens,

@@ -38,7 +38,7 @@ def generate_problems(
         seed: Random seed; the same arguments always give identical problems and image bytes.
         difficulty: 1 (easy) to 3 (hard): value ranges, rotated figures, decoy labels, harder question variants.
         families: Family names (default: all, see ``FAMILIES``).
-        size: Image side in pixels, 112-224.
+        size: Image side in pixels, 112-448.
 
     Raises:
         ValueError: bad ``n``, ``difficulty`` or ``size``; UnknownNameError: an unknown family.
