@@ -13,7 +13,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -77,6 +76,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from perception_r1.config import apply_overrides, parse_overrides
+    from perception_r1.io_utils import atomic_write_json
     from perception_r1.train.callbacks import METRICS_FILE, read_metrics
     from perception_r1.train.config import TrainConfig
     from perception_r1.train.trainer import run_training
@@ -99,8 +99,9 @@ def main() -> None:
         rows = [r for r in read_metrics(f"{out}/{METRICS_FILE}") if "reward" in r]
     splits = [_split(r, w) for r, w in zip(rows, wall.walls, strict=False)]
     g = cfg.grpo
+    completions = g.per_device_train_batch_size * (g.steps_per_generation or g.gradient_accumulation_steps)
     print(
-        f"embedded default: {g.per_device_train_batch_size // g.num_generations} prompts x {g.num_generations} "
+        f"embedded default: {completions // g.num_generations} prompts x {g.num_generations} "
         f"generations x <= {g.max_completion_length} tokens per step, dtype {cfg.model.dtype}, {len(splits)} steps "
         f"(run incl. model load: {total:.1f} s)"
     )
@@ -121,10 +122,7 @@ def main() -> None:
     memory = _peak_memory_mb()
     print("peak memory: " + ", ".join(f"{k} {v:.0f}" for k, v in memory.items()))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(
-                {"steps": splits, "mean": mean, "share": share, "memory": memory, "run_s": total}, handle, indent=2
-            )
+        atomic_write_json(args.json, {"steps": splits, "mean": mean, "share": share, "memory": memory, "run_s": total})
 
 
 if __name__ == "__main__":

@@ -65,6 +65,29 @@ def test_cached_build_is_reused_and_failed_build_leaves_nothing(monkeypatch, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
+def test_concurrent_builder_finishing_first_is_kept(monkeypatch, tmp_path):
+    target = tmp_path / "m"
+
+    def racing_build(out, spec):  # another process renames its completed build into place while we build
+        (out / tiny.BUILD_MARKER).write_text("{}")
+        return out
+
+    real_replace = os.replace
+
+    def replace_after_rival(src, dst):
+        if not is_built(dst):
+            os.makedirs(dst, exist_ok=True)
+            (target / tiny.BUILD_MARKER).write_text('{"rival": true}')
+        real_replace(src, dst)  # a rename onto a non-empty folder fails, as it does in the race
+
+    monkeypatch.setattr(tiny, "build_tiny_vlm", racing_build)
+    monkeypatch.setattr(tiny.os, "replace", replace_after_rival)
+    assert ensure_tiny_vlm(target) == target
+    # the rival's build stays, and our temporary folder is gone
+    assert (target / tiny.BUILD_MARKER).read_text() == '{"rival": true}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
 @pytest.mark.integration
 def test_text_generation_equals_smollm2(tiny_model_path):
     import torch
@@ -126,6 +149,20 @@ def test_build_tiny_cli_builds_then_reuses(monkeypatch, tmp_path):
     assert specs[0].max_pixels == 56 * 56
     again = CliRunner().invoke(build_app(), args)
     assert again.exit_code == 0 and again.output.startswith("reused: ") and len(specs) == 1
+
+
+def test_build_tiny_cli_reports_reuse_of_the_default_cache(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from perception_r1.cli.main import build_app
+
+    monkeypatch.setenv("PERCEPTION_R1_CACHE", str(tmp_path))
+    monkeypatch.setattr(tiny, "build_tiny_vlm", lambda out, spec: (out / tiny.BUILD_MARKER).write_text("{}"))
+    first = CliRunner().invoke(build_app(), ["model", "build-tiny"])
+    assert first.exit_code == 0 and first.output.startswith("built: ")
+    # without -o the cache folder is checked too: the second call says it reused the build
+    again = CliRunner().invoke(build_app(), ["model", "build-tiny"])
+    assert again.exit_code == 0 and again.output.startswith("reused: ")
 
 
 def test_build_tiny_cli_reports_a_missing_package(monkeypatch, tmp_path):

@@ -60,6 +60,10 @@ def test_bad_keys_fail_with_suggestions(data, message):
         ({"grpo": {"num_generations": 3, "per_device_train_batch_size": 4}}, "multiple of grpo.num_generations"),
         # no rewards at all
         ({"rewards": []}, "at least one reward"),
+        # transformers reads a warm-up >= 1 as a step count, so a "ratio" of 1.0 would be one step
+        ({"grpo": {"warmup_ratio": 1.0}}, "grpo.warmup_ratio"),
+        # a negative warm-up
+        ({"grpo": {"warmup_ratio": -0.1}}, "grpo.warmup_ratio"),
     ],
 )
 def test_validate_rejects_inconsistent_recipes(overrides, message):
@@ -96,3 +100,33 @@ def test_paper_recipes_validate_and_differ_only_by_the_perception_reward():
         d["output"].pop("dir")
         d["launch"].pop("judge_serve")
     assert a == b
+
+
+def test_unknown_synth_parameter_is_a_config_error():
+    from perception_r1.train.config import DataConfig
+    from perception_r1.train.trainer import load_rows
+
+    with pytest.raises(ConfigError, match="data.synth_params"):
+        load_rows(DataConfig(synth_n=1, synth_params={"dificulty": 2}))
+
+
+def test_paper_recipe_maps_onto_grpo_config():
+    from perception_r1.config import apply_overrides
+    from perception_r1.train.trainer import grpo_args
+
+    cfg = load_config(TrainConfig, RECIPES / "qwen2_5_vl_7b" / "perception_r1.yaml")
+    # bf16 needs a GPU to pass TrainingArguments' checks; everything else maps as on the cluster
+    cfg = apply_overrides(cfg, {"model.dtype": "float32"})
+    args = grpo_args(cfg, [0.9, 0.1, 0.7, 1.0])
+    assert (args.use_vllm, args.vllm_mode, args.vllm_max_model_length) == (True, "colocate", 8192)
+    assert (args.num_generations, args.temperature, args.beta, args.learning_rate, args.weight_decay) == (
+        8,
+        1.0,
+        0.0,
+        1e-6,
+        1e-3,
+    )
+    assert args.warmup_steps == 0.05  # transformers 5 reads a value below 1 as a ratio
+    assert args.per_device_train_batch_size * args.gradient_accumulation_steps * 8 == 128 * 8
+    assert args.reward_weights == [0.9, 0.1, 0.7, 1.0]
+    assert args.max_completion_length == 4096 and args.num_train_epochs == 25

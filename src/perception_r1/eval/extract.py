@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from perception_r1.rewards.answer import extract_answer_block, extract_final_answer, last_boxed
+from perception_r1.rewards.answer import extract_answer_block, find_final_answer, last_boxed
 
 # "Answer: X", "answer is X", "final answer is: X" (case-insensitive); the value runs to the end of the line.
 _PHRASE = re.compile(r"(?:final\s+answer|answer)\s*(?:is\s*:?|:|：)\s*(?P<value>[^\n]+)", re.IGNORECASE)
@@ -57,14 +57,12 @@ def extract_answer(response: str | None) -> tuple[str | None, str]:
     """
     if not response:
         return None, "none"
-    answer = extract_final_answer(response)
+    answer, boxed = find_final_answer(response)
     if answer is not None:
-        block = extract_answer_block(response)
-        if block is not None:
-            if last_boxed(block) is None:
-                answer = answer_phrase(answer) or answer
-            return clean_answer(answer) or None, "answer_block"
-        return clean_answer(answer) or None, "boxed"
+        if not boxed:  # the plain text of an answer block ("The answer is B.")
+            return clean_answer(answer_phrase(answer) or answer) or None, "answer_block"
+        how = "answer_block" if extract_answer_block(response) is not None else "boxed"
+        return clean_answer(answer) or None, how
     phrase = answer_phrase(response)
     if phrase:
         return phrase, "phrase"

@@ -107,10 +107,6 @@ class TransformersGenerator:
         new = ids[:, inputs["input_ids"].shape[1] :]
         return [Generation(t.strip()) for t in tok.batch_decode(new, skip_special_tokens=True)]
 
-    def describe(self) -> dict[str, Any]:
-        """Settings recorded in the run file (resumed runs must match them)."""
-        return {"backend": self.name, "max_new_tokens": self.max_new_tokens}
-
 
 class OpenAIGenerator:
     """Generation through an OpenAI-compatible server, using the project's LLM client (cache, retries).
@@ -154,6 +150,3 @@ class OpenAIGenerator:
             return await client.agenerate(requests)
         finally:
             await client.aclose()
-
-    def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "max_new_tokens": self.max_new_tokens}

@@ -113,14 +113,15 @@ def breakdown_markdown(summary: dict[str, Any]) -> str:
 
 def bar_chart(summaries: Sequence[dict[str, Any]], path: str | Path, with_paper: bool = False) -> None:
     """Grouped bars: one group per benchmark, one bar per model (paper rows hatched)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)  # headless: never open a window
-    import matplotlib.pyplot as plt
+    # The object-oriented API with an Agg canvas: headless, and no pyplot/backend global state is touched.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     columns, rows = _rows(summaries, with_paper)
     width = 0.8 / max(len(rows), 1)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(columns) + 2), 4.0))
+    fig = Figure(figsize=(max(6.0, 1.3 * len(columns) + 2), 4.0))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     for i, (label, vals) in enumerate(rows):
         xs = [j + (i - (len(rows) - 1) / 2) * width for j in range(len(columns))]
         heights = [vals.get(c) or 0.0 for c in columns]
@@ -133,7 +134,6 @@ def bar_chart(summaries: Sequence[dict[str, Any]], path: str | Path, with_paper:
     fig.tight_layout()
     with atomic_open(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=120)
-    plt.close(fig)
 
 
 def write_reports(run_dirs: Sequence[str | Path], out_dir: str | Path, with_paper: bool = True) -> tuple[Path, Path]:

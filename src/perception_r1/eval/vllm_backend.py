@@ -68,6 +68,3 @@ class VLLMGenerator:
             inputs.append(entry)
         outputs = self.llm.generate(inputs, self.sampling, use_tqdm=False)
         return [Generation(o.outputs[0].text.strip()) for o in outputs]
-
-    def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "max_new_tokens": self.max_new_tokens}

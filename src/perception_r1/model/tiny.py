@@ -135,7 +135,12 @@ def ensure_tiny_vlm(path: str | Path | None = None, spec: TinySpec | None = None
                 shutil.rmtree(tmp)
                 return target
             shutil.rmtree(target)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another builder renamed its build into place between our check and the rename
+            if not is_built(target):
+                raise
+            shutil.rmtree(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

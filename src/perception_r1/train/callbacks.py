@@ -24,7 +24,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from perception_r1.io_utils import atomic_open, iter_jsonl
+from perception_r1.io_utils import atomic_open, atomic_write_jsonl, iter_jsonl
 
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"
@@ -56,10 +56,7 @@ def _truncate_rows_after(path: Path, step: int, key: str = "step") -> None:
     """Drop rows logged after ``step`` (left by an interrupted run that is now resumed from ``step``)."""
     if not path.is_file():
         return
-    rows = [row for _, row in iter_jsonl(path) if isinstance(row, dict) and row.get(key, 0) <= step]
-    with atomic_open(path) as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    atomic_write_jsonl(path, [row for _, row in iter_jsonl(path) if isinstance(row, dict) and row.get(key, 0) <= step])
 
 
 class StepTimes:
@@ -73,9 +70,11 @@ class StepTimes:
         self.pending: dict[str, float] = defaultdict(float)
 
     def add(self, name: str, seconds: float) -> None:
+        """Add ``seconds`` to the block ``name`` (``GRPOTrainer.`` prefix dropped)."""
         self.pending[name.split(".", 1)[-1]] += seconds
 
     def pop(self) -> dict[str, float]:
+        """Seconds per block since the last call, and reset."""
         out, self.pending = dict(self.pending), defaultdict(float)
         return out
 
@@ -159,7 +158,7 @@ class MetricsCallback(TrainerCallback):
                 row = {
                     "step": step,
                     "prompt": _prompt_text(prompts[i]),
-                    "completion": _prompt_text(completion) if not isinstance(completion, str) else completion,
+                    "completion": _prompt_text(completion),
                     "rewards": {k: _clean(v[i]) for k, v in rewards.items() if i < len(v)},
                     "advantage": _clean(advantages[i]) if i < len(advantages) else None,
                     **{k: v[i] for k, v in extra.items() if i < len(v)},

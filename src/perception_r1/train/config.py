@@ -131,6 +131,9 @@ class RolloutConfig:
     server_port: int = option(8000, "vLLM server port (vllm_server)")
     gpu_memory_utilization: float = option(0.3, "vLLM GPU memory share (vllm_colocate)")
     tensor_parallel_size: int = option(1, "vLLM tensor parallel size")
+    max_model_length: int | None = option(
+        None, "vLLM context length (vllm_colocate); None: the model's own (128k for Qwen2.5-VL, memory wasted)"
+    )
     server_gpus: str = option("7", "CUDA_VISIBLE_DEVICES of the vLLM server in the launch plan (vllm_server)")
 
 
@@ -217,6 +220,9 @@ def validate(cfg: TrainConfig) -> None:
             f"grpo: the generation batch (per_device_train_batch_size x num_processes x steps_per_generation = "
             f"{generation_batch}) must be a multiple of grpo.num_generations ({g.num_generations})"
         )
+    if not 0.0 <= g.warmup_ratio < 1.0:
+        # transformers reads warmup_steps >= 1 as a step count: a ratio of 1.0 would silently mean one step.
+        raise ConfigError(f"grpo.warmup_ratio: must be within [0, 1), got {g.warmup_ratio}")
     if g.multi_objective_aggregation not in ("sum_then_normalize", "normalize_then_sum"):
         raise ConfigError("grpo.multi_objective_aggregation: must be sum_then_normalize or normalize_then_sum")
     if cfg.output.resume not in ("auto", "never") and not cfg.output.resume:

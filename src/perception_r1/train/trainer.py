@@ -42,7 +42,10 @@ def load_rows(data: DataConfig) -> list[dict[str, Any]]:
         from perception_r1.data.synth import generate_problems, to_row
 
         difficulty = int(data.synth_params.get("difficulty", 1))
-        problems = generate_problems(data.synth_n, data.synth_seed, **data.synth_params)
+        try:
+            problems = generate_problems(data.synth_n, data.synth_seed, **data.synth_params)
+        except TypeError as exc:  # an unknown generator parameter
+            raise ConfigError(f"data.synth_params: {exc}") from None
         rows = [to_row(p, f"synth-{data.synth_seed}-{i}", difficulty) for i, p in enumerate(problems)]
         rows = rows[: data.limit] if data.limit is not None else rows
     else:
@@ -128,6 +131,7 @@ def grpo_args(cfg: TrainConfig, reward_weights: list[float]) -> Any:
             vllm_mode="colocate",
             vllm_gpu_memory_utilization=r.gpu_memory_utilization,
             vllm_tensor_parallel_size=r.tensor_parallel_size,
+            vllm_max_model_length=r.max_model_length,
         )
     elif r.mode == "vllm_server":
         rollout.update(vllm_mode="server", vllm_server_host=r.server_host, vllm_server_port=r.server_port)
@@ -212,7 +216,6 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     dataset, dropped = build_dataset(rows, processor, cfg.grpo.max_prompt_length)
     out = Path(cfg.output.dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "recipe.json", to_dict(cfg))
     times = StepTimes()
     metrics_cb = MetricsCallback(out, names, cfg.logging.samples_per_step, times, cfg.logging.plot)
     trainer = GRPOTrainer(
@@ -225,6 +228,9 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
         callbacks=[metrics_cb, *(extra_callbacks or [])],
     )
     metrics_cb.trainer = trainer
+    main_process = trainer.is_world_process_zero()  # files below are written once, not by every rank
+    if main_process:
+        atomic_write_json(out / "recipe.json", to_dict(cfg))
     checkpoint = resume_checkpoint(cfg)
     log.info(
         "training %s on %d examples (%d dropped as too long); resume from %s", path, len(dataset), dropped, checkpoint
@@ -234,8 +240,9 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     final = None
     if cfg.output.save_final:
         final = out / "final"
-        trainer.save_model(str(final))
-        processor.save_pretrained(str(final))
+        trainer.save_model(str(final))  # on every rank: ZeRO-3 gathers the weights; only rank 0 writes
+        if main_process:
+            processor.save_pretrained(str(final))
     summary = {
         "output_dir": str(out),
         "model": path,
@@ -247,5 +254,6 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
         "wall_s": round(time.perf_counter() - started, 1),
         "rewards": dict(zip(names, weights, strict=True)),
     }
-    atomic_write_json(out / "summary.json", summary)
+    if main_process:
+        atomic_write_json(out / "summary.json", summary)
     return summary
