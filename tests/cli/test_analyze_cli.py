@@ -147,3 +147,14 @@ def test_perception_command_with_llm_judge(tmp_path) -> None:
     data = json.loads((tmp_path / "o" / "perception_analysis.json").read_text())
     assert (data["mcnemar"]["b"], data["mcnemar"]["c"]) == (3, 0)  # A reflects both facts on 0-2, B only one
     assert data["labels"]["B"]["0"]["verdicts"] == [1, 0]
+
+
+def test_perception_duplicate_response_id_is_an_error(tmp_path) -> None:
+    # Two responses under one id: labelling either would be a silent choice.
+    _jsonl(tmp_path / "ann.jsonl", [{"id": 1, "annotations": ["AB = 5"]}])
+    _jsonl(tmp_path / "a.jsonl", [{"id": 1, "response": RIGHT}, {"id": 1, "response": HALF}])
+    args = ["analyze", "perception", str(tmp_path / "a.jsonl"), str(tmp_path / "a.jsonl"), "--annotations",
+            str(tmp_path / "ann.jsonl"), "-o", str(tmp_path / "o")]  # fmt: skip
+    res = runner.invoke(build_app(), args)
+    assert res.exit_code == 2
+    assert "a.jsonl:2: duplicate id '1'" in res.output

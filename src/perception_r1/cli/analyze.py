@@ -74,7 +74,10 @@ def _load_responses(path: Path, id_field: str) -> dict[str, dict]:
             _fail(str(row))
         if id_field not in row:
             _fail(f"{path}:{line_no}: no id field {id_field!r}")
-        out[str(row[id_field])] = row
+        key = str(row[id_field])
+        if key in out:  # which of two responses to label would be a silent choice
+            _fail(f"{path}:{line_no}: duplicate id {key!r}")
+        out[key] = row
     return out
 
 
