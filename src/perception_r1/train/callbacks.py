@@ -189,6 +189,7 @@ def plot_rewards(metrics_path: str | Path, out_path: str | Path, reward_names: l
     # The object-oriented API with an Agg canvas: no pyplot global state, no display needed.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     rows = [r for r in read_metrics(metrics_path) if any(k.startswith("rewards/") for k in r)]
     names = [*reward_names, "total"]
@@ -204,6 +205,7 @@ def plot_rewards(metrics_path: str | Path, out_path: str | Path, reward_names: l
         pts = [(r["step"], r[key], r.get(std_key) or 0.0) for r in rows if r.get(key) is not None]
         ax.set_title("total (weighted)" if name == "total" else name, fontsize=10)
         ax.set_xlabel("step", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # optimizer steps are whole numbers
         ax.grid(alpha=0.3)
         if not pts:
             ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
