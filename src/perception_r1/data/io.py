@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -43,7 +42,7 @@ from perception_r1.data.schema import (
     to_reference_row,
     validate_row,
 )
-from perception_r1.io_utils import iter_jsonl
+from perception_r1.io_utils import atomic_open, iter_jsonl
 from perception_r1.registry import Registry
 
 
@@ -306,15 +305,8 @@ def _to_dataset(rows: Iterable[dict[str, Any]]) -> Any:
 def write_parquet(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
     """Atomically write schema rows (extra columns kept) as one parquet file; returns the row count."""
     ds = _to_dataset(rows)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        ds.to_parquet(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_open(path, "wb") as handle:
+        ds.to_parquet(handle)
     return len(ds)
 
 
