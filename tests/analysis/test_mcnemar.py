@@ -51,6 +51,29 @@ def test_exact_matches_scipy_binomtest(b: int, c: int) -> None:
 @pytest.mark.parametrize(
     ("b", "c"),
     [
+        (10_000, 10_000),  # the case: 18 s with the former quadratic sum
+        (10_000, 10_250),  # large and unbalanced: a small but non-trivial p
+        (10_000_000, 10_000_000),  # 10^7: never finished before
+        (10_000_000, 10_012_000),  # 10^7, a small p (about 0.007)
+        (4_000_000_000, 3_999_000_000),  # billions, far tail (p about 1e-28): accuracy where terms are tiny
+        (1, 10**12),  # extreme imbalance
+    ],
+)
+def test_exact_is_instant_and_matches_scipy_at_any_count(b: int, c: int) -> None:
+    import time
+
+    start = time.perf_counter()
+    p = exact_p_value(b, c)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.5, f"exact McNemar took {elapsed:.2f}s at b={b}, c={c}"
+    expected = binomtest(b, b + c, 0.5, alternative="two-sided").pvalue
+    assert math.isclose(p, expected, rel_tol=1e-9, abs_tol=1e-300)
+    assert exact_p_value(c, b) == p  # symmetric in the two models
+
+
+@pytest.mark.parametrize(
+    ("b", "c"),
+    [
         (1, 5),  # paper case 1
         (2, 10),  # paper case 3
         (30, 12),  # larger counts
@@ -147,7 +170,14 @@ def test_files_pairing_counts_and_unpaired(tmp_path) -> None:
     )
     res = mcnemar_files(a, b, "m.ok")
     assert (res.b, res.c, res.n_pairs) == (1, 1, 4)
-    assert res.extra == {"both_positive": 1, "both_negative": 1, "unpaired_a": 1, "unpaired_b": 2}
+    assert res.extra == {
+        "both_positive": 1,
+        "both_negative": 1,
+        "unpaired_a": 1,
+        "unpaired_b": 2,
+        "null_a": 0,
+        "null_b": 0,
+    }
     assert res.to_json()["p_value"] == 1.0
 
 

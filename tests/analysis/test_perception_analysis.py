@@ -50,8 +50,9 @@ def test_paper_shape_reproduces_p_value() -> None:
     assert rep.discordant == {"base only": ["g30", "g31"], "perception-r1 only": [f"g{i}" for i in range(32, 42)]}
     assert rep.failed == {"base": ["odd"], "perception-r1": ["odd"]}  # failed, not "incorrect"
     assert rep.labels["base"]["g40"] == {
-        "correct": False, "score": 0.5, "verdicts": [0, 1], "status": "ok", "error": None
+        "correct": False, "score": 0.5, "verdicts": [0, 1], "status": "ok", "error": None, "reason": None
     }  # fmt: skip
+    assert rep.failure_reasons() == {"base": {"other": 1}, "perception-r1": {"other": 1}}  # counted by reason
     md = markdown_report(rep, anns)
     assert "McNemar (exact): p = 0.03857" in md and "`g31`: base [1, 1], perception-r1 [0, 1]" in md
 

@@ -158,3 +158,68 @@ def test_perception_duplicate_response_id_is_an_error(tmp_path) -> None:
     res = runner.invoke(build_app(), args)
     assert res.exit_code == 2
     assert "a.jsonl:2: duplicate id '1'" in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--counts", "-1", "-1"], "discordant count b must be a non-negative integer, got -1"),  # not "0 file(s)"
+        (["--counts", "3", "-2"], "discordant count c must be a non-negative integer, got -2"),  # one negative
+    ],
+)
+def test_negative_counts_are_named(args, message) -> None:
+    result = runner.invoke(build_app(), ["analyze", "mcnemar", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_exact_counts_at_ten_million_are_instant() -> None:
+    import time
+
+    start = time.monotonic()
+    result = runner.invoke(build_app(), ["analyze", "mcnemar", "--counts", "10000000", "10000000", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["p_value"] == 1.0
+    assert time.monotonic() - start < 5
+
+
+def test_null_values_are_skipped_and_counted(tmp_path) -> None:
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(json.dumps(r) + "\n" for r in [{"id": 1, "correct": True}, {"id": 2, "correct": None}]))
+    b.write_text("".join(json.dumps(r) + "\n" for r in [{"id": 1, "correct": False}, {"id": 2, "correct": True}]))
+    result = runner.invoke(build_app(), ["analyze", "mcnemar", str(a), str(b), "--key", "correct", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert (out["b"], out["c"], out["n_pairs"], out["null_a"], out["null_b"]) == (1, 0, 1, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("annotations", "extra", "match"),
+    [
+        ([{"id": 1, "annotations": ["AB = 5"]}], ["--n", "-3"], "--n must be >= 0"),  # negative subset size
+        ([{"id": 1, "annotations": "AB = 5"}], [], "'annotations' must be a list of strings, got one string"),
+        ([{"id": 1, "annotations": []}], [], "left out: no annotations: 1"),  # counted, not dropped silently
+    ],
+)
+def test_perception_input_errors_are_named(tmp_path, annotations, extra, match) -> None:
+    _jsonl(tmp_path / "ann.jsonl", annotations)
+    _jsonl(tmp_path / "a.jsonl", [{"id": 1, "response": RIGHT}])
+    args = ["analyze", "perception", str(tmp_path / "a.jsonl"), str(tmp_path / "a.jsonl"), "--annotations",
+            str(tmp_path / "ann.jsonl"), "-o", str(tmp_path / "o"), "--name-b", "B2", *extra]  # fmt: skip
+    res = runner.invoke(build_app(), args)
+    assert res.exit_code == 2
+    assert match in res.output
+
+
+def test_perception_against_a_dead_judge_exits_non_zero_without_a_p_value(tmp_path) -> None:
+    from perception_r1.testing.fake_openai_server import free_port
+
+    _jsonl(tmp_path / "ann.jsonl", [{"id": i, "annotations": ["AB = 5"]} for i in range(3)])
+    _jsonl(tmp_path / "a.jsonl", [{"id": i, "response": RIGHT} for i in range(3)])
+    args = ["analyze", "perception", str(tmp_path / "a.jsonl"), str(tmp_path / "a.jsonl"), "--annotations",
+            str(tmp_path / "ann.jsonl"), "-o", str(tmp_path / "o"), "--name-b", "B2", "--judge", "openai",
+            "--judge-base-url", f"http://127.0.0.1:{free_port()}/v1"]  # fmt: skip
+    res = runner.invoke(build_app(), args)
+    assert res.exit_code == 2
+    assert "no item could be judged" in res.output and "connection" in res.output
+    assert "p =" not in res.output and not (tmp_path / "o" / "perception_analysis.json").exists()

@@ -84,3 +84,61 @@ def test_build_rejects_unknown_recipe_keys(tmp_path) -> None:
     result = CliRunner(env={"COLUMNS": "250"}).invoke(build_app(), ["data", "build", str(tmp_path / "r.yaml")])
     assert result.exit_code == 2
     assert "did you mean 'teacher'" in " ".join(result.output.replace("│", " ").split())
+
+
+def test_synth_refuses_a_folder_with_a_user_file_and_keeps_it(tmp_path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(build_app(), ["data", "synth", "--n", "2", "-o", str(out)])
+    assert result.exit_code == 2
+    assert "refusing to replace" in " ".join(result.output.replace("│", " ").split())
+    assert (out / "thesis.tex").read_text() == "precious" and len(list(out.iterdir())) == 1
+
+
+def test_synth_folder_feeds_the_curation_commands_directly(tmp_path) -> None:
+    # `data distill FOLDER --split train` once said the folder was neither a Dataset nor a DatasetDict.
+    from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+
+    out = tmp_path / "tb"
+    args = ["data", "synth", "--n", "4", "--seed", "1", "-o", str(out), "--size", "112", "--test-fraction", "0.25"]
+    assert CliRunner().invoke(build_app(), args).exit_code == 0
+    with FakeOpenAIServer(responder=_responder) as server:
+        result = CliRunner().invoke(
+            build_app(),
+            ["data", "distill", str(out), "--split", "train", "-o", str(tmp_path / "d"), "--k", "1"]
+            + ["--base-url", server.base_url, "--model", "t"],
+        )
+    assert result.exit_code == 0, result.output
+    assert len(load_examples(tmp_path / "d" / "data.parquet")) >= 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["build", "RECIPE", "distill.k=0"], "k must be an integer >= 1"),  # no solutions requested
+        (["build", "RECIPE", "source.limit=-1"], "limit must be >= 1"),  # would silently drop the last row
+        (["build", "RECIPE", "teacher.max_concurrency=0"], "max_concurrency must be >= 1"),  # no request at all
+        (["distill", "DATA", "-o", "OUT", "--cache-path", "CORRUPT"], "not a usable reply cache"),  # corrupt cache
+        (["distill", "DATA", "-o", "OUT", "--base-url", "http://127.0.0.1:70000/v1"], "ports are 1-65535"),  # port
+    ],
+)
+def test_curation_errors_are_messages_not_tracebacks(tmp_path, args, message) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "img.png")
+    data = tmp_path / "in.jsonl"
+    data.write_text(json.dumps({"id": "a", "images": ["img.png"], "problem": "<image>x?", "answer": "7"}) + "\n")
+    (tmp_path / "corrupt.db").write_bytes(b"not a database at all" * 50)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"output_dir: {tmp_path / 'o'}\nsource:\n  path: {data}\n")
+    names = {
+        "RECIPE": str(recipe),
+        "DATA": str(data),
+        "OUT": str(tmp_path / "out"),
+        "CORRUPT": str(tmp_path / "corrupt.db"),
+    }
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(build_app(), ["data", *[names.get(a, a) for a in args]])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.replace("│", " ").split())
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)

@@ -49,6 +49,8 @@ def server():
 def _eval(out: Path, server, *extra: str):
     args = ["eval", "--model", "served-model", "--backend", "openai", "--backend-opt", f"base_url={server.base_url}",
             "-b", "mmstar", "--data-dir", str(FIXTURES), "-o", str(out), *extra]  # fmt: skip
+    if "--scoring" not in extra:  # the fake model answers in the project's format, which corrected scoring reads
+        args += ["--scoring", "corrected"]
     return runner.invoke(build_app(), args)
 
 
@@ -56,7 +58,8 @@ def test_eval_openai_backend_rescore_and_table(tmp_path: Path, server) -> None:
     out = tmp_path / "run"
     res = _eval(out, server)
     assert res.exit_code == 0, res.output
-    assert "mmstar: 50.0 (2 scored, 0 errors)" in res.stdout  # item 1 (gold B) right, item 0 (gold A) no answer
+    # item 1 (gold B) right, item 0 (gold A) no answer
+    assert "mmstar: 50.0 (2 scored, 0 errors; corrected scoring, headline over scored items)" in res.stdout
     # images travel as data URLs in the chat request
     parts = server.requests[0]["messages"][-1]["content"]
     assert parts[0]["type"] == "image_url" and parts[0]["image_url"]["url"].startswith("data:image/png;base64,")
@@ -68,7 +71,7 @@ def test_eval_openai_backend_rescore_and_table(tmp_path: Path, server) -> None:
 
     # rescore with the LLM stages: extraction fallback finds "A" for the unanswered item; grading says yes
     res = runner.invoke(build_app(), ["eval", "rescore", str(out), "--llm-extract", "--llm-grade",
-                                      "--llm-base-url", server.base_url])  # fmt: skip
+                                      "--llm-base-url", server.base_url, "--scoring", "corrected"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "mmstar: 100.0" in res.stdout
     recs = [json.loads(x) for x in (out / "items" / "mmstar.jsonl").read_text().splitlines()]
@@ -78,7 +81,7 @@ def test_eval_openai_backend_rescore_and_table(tmp_path: Path, server) -> None:
     ]
 
     # rescore without LLM stages: back to the rules
-    res = runner.invoke(build_app(), ["eval", "rescore", str(out)])
+    res = runner.invoke(build_app(), ["eval", "rescore", str(out), "--scoring", "corrected"])
     assert "mmstar: 50.0" in res.stdout
 
     res = runner.invoke(build_app(), ["eval", "table", str(out), str(out), "--no-paper", "-o", str(tmp_path / "r")])
@@ -123,3 +126,67 @@ def test_missing_local_data_is_a_clear_error(tmp_path: Path) -> None:
     res = runner.invoke(build_app(), ["eval", "--model", "m", "-b", "mmstar", "--data-dir", str(tmp_path / "none"),
                                       "-o", str(tmp_path / "o")])  # fmt: skip
     assert res.exit_code == 2 and "no local copy of mmstar" in res.output
+
+
+def test_rescore_switches_scoring_modes_without_a_model(tmp_path: Path) -> None:
+    """`eval rescore --scoring` flips a folder between modes; summary.json, table.md and breakdowns.md name it."""
+
+    def direct(body: dict) -> str:  # answers "B" with reasoning first, as CoT models do
+        return "<think>\nhm\n</think>\n<answer>\n\\boxed{B}\n</answer>"
+
+    with FakeOpenAIServer(responder=direct) as srv:
+        out = tmp_path / "run"
+        res = _eval(out, srv, "--scoring", "official")
+        assert res.exit_code == 0, res.output
+    # official MMStar reads only the first character ("<"): both items wrong, over all items
+    assert "mmstar: 0.0 (2 scored, 0 errors; official scoring, headline over all items)" in res.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scoring"] == "official" and summary["benchmarks"]["mmstar"]["denominator"] == "all"
+    assert "Scoring: official" in (out / "breakdowns.md").read_text()
+    assert "served-model: official" in (out / "table.md").read_text()
+    # the server is gone: rescoring must not need the model
+    res = runner.invoke(build_app(), ["eval", "rescore", str(out), "--scoring", "corrected"])
+    assert res.exit_code == 0, res.output
+    assert "mmstar: 50.0 (2 scored, 0 errors; corrected scoring, headline over scored items)" in res.stdout
+    assert json.loads((out / "summary.json").read_text())["scoring"] == "corrected"
+    assert "served-model: corrected" in (out / "table.md").read_text()
+
+
+@pytest.mark.parametrize("command", [["--model", "m"], ["rescore", "x"]])  # both commands check the mode
+def test_unknown_scoring_mode(tmp_path: Path, command: list[str]) -> None:
+    extra = ["-o", str(tmp_path)] if command[0] == "--model" else []
+    res = runner.invoke(build_app(), ["eval", *command, "--scoring", "official2", *extra])
+    assert res.exit_code == 2, res.output
+    assert "--scoring must be one of official, corrected" in res.output
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "match"),
+    [
+        # a corrupt summary.json: named, not a JSONDecodeError traceback
+        ({"run/summary.json": "{not json"}, ["table", "{tmp}/run", "-o", "{tmp}/r"], "summary.json: not a valid"),
+        # valid JSON of the wrong shape
+        ({"run/summary.json": "[1, 2]"}, ["table", "{tmp}/run", "-o", "{tmp}/r"], "summary.json: not a valid"),
+        # a stored record whose response is not a string
+        (
+            {"run/items/mmstar.jsonl": json.dumps({"id": "1", "response": 5, "gold": "A", "error": None}) + "\n"},
+            ["rescore", "{tmp}/run"],
+            "mmstar.jsonl:1: 'response' must be a string or null, got int",
+        ),
+        # invalid UTF-8 in a stored record file names the line
+        (
+            {"run/items/mmstar.jsonl": b'{"id": "1", "response": "\xff", "gold": "A"}\n'},
+            ["rescore", "{tmp}/run"],
+            "mmstar.jsonl:1: not valid UTF-8",
+        ),  # fmt: skip
+    ],
+)
+def test_corrupt_eval_folders_are_messages(tmp_path: Path, files: dict, args: list[str], match: str) -> None:
+    for name, content in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    res = runner.invoke(build_app(), ["eval", *[a.format(tmp=tmp_path) for a in args]])
+    assert res.exit_code == 2, res.output
+    assert match in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)

@@ -163,9 +163,117 @@ def test_perception_against_openai_compatible_server(tmp_path, runner, responder
                 str(tmp_path / "cache.db"),
             ],
         )
-    assert result.exit_code == 0, result.output
+    # nothing judged (the one response failed) is an error exit naming the reason; the scores are still written
+    assert result.exit_code == (1 if failures else 0), result.output
     row = json.loads(out.read_text())
     assert row["perception"] == perception
     summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())
     assert summary["judge_failures"] == failures
+    assert summary["judge_failure_reasons"] == ({"invalid reply": 1} if failures else {})
     assert (row["overall"] is None) == (failures > 0)
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("dead", "connection"),  # nothing listens on the port
+        ("401", "HTTP 401"),  # a wrong API key: not retried
+        ("hang", "timeout"),  # the server never answers within --judge-timeout-s
+        ("invalid_json", "invalid reply"),  # a 200 with a body that is not JSON
+    ],
+)
+def test_dead_or_failing_judge_exits_non_zero_with_the_reason(tmp_path, runner, fault, reason):
+    from perception_r1.testing import fake_judge
+    from perception_r1.testing.fake_openai_server import FakeOpenAIServer, free_port
+
+    line = json.dumps({"response": ANNOTATED, "answer": "5", "visual_annotations": ["AB = 5", "AB ∥ CD"]})
+    src = write_lines(tmp_path / "in.jsonl", [line, line.replace("AB = 5", "AB = 6")])
+    out = tmp_path / "out.jsonl"
+    server = FakeOpenAIServer(fake_judge.truthful_judge, script=[fault] * 10, hang_s=5.0)
+    args = ["rewards", "score", str(src), "-o", str(out), "--judge-model", "fake", "--judge-max-retries", "0"]
+    args += ["--judge-timeout-s", "0.5"]
+    if fault == "dead":
+        result = runner.invoke(build_app(), [*args, "--judge-base-url", f"http://127.0.0.1:{free_port()}/v1"])
+    else:
+        with server:
+            result = runner.invoke(build_app(), [*args, "--judge-base-url", server.base_url])
+    assert result.exit_code == 1, result.output
+    assert "could not judge any response" in result.output
+    assert f"{reason}: 2" in result.output  # printed summary and error line count by reason
+    summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())
+    assert summary["judge_failures"] == 2 and summary["judged"] == 0
+    assert summary["judge_failure_reasons"] == {reason: 2}
+
+
+def test_invalid_utf8_line_is_named_and_skippable(tmp_path, runner):
+    src = tmp_path / "in.jsonl"
+    good = json.dumps({"id": "a", "response": GOOD, "answer": "4\\pi"}).encode()
+    src.write_bytes(good + b"\n" + b'{"id": "b", "response": "\xff\xfe", "answer": "1"}\n' + good + b"\n")
+    out = tmp_path / "out.jsonl"
+    stopped = runner.invoke(build_app(), ["rewards", "score", str(src), "-o", str(out)])
+    assert stopped.exit_code == 2
+    assert "in.jsonl:2: not valid UTF-8" in stopped.output and not out.exists()
+    skipped = runner.invoke(build_app(), ["rewards", "score", str(src), "-o", str(out), "--skip-invalid"])
+    assert skipped.exit_code == 0, skipped.output
+    summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())
+    assert summary["scored"] == 2 and summary["skipped_lines"][0]["line"] == 2
+    assert "not valid UTF-8" in summary["skipped_lines"][0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["-o", "{tmp}"], "is a folder"),  # -o an existing directory
+        (["-o", "{tmp}/o.jsonl", "--judge-base-url", "http://127.0.0.1:70000/v1"], "ports are 1-65535"),  # port
+        (["-o", "{tmp}/o.jsonl", "--judge-backend", "openai", "--judge-cache-path", "{tmp}/bad.db"], "not a usable"),
+    ],
+)
+def test_bad_outputs_and_endpoints_are_messages(tmp_path, runner, extra, message):
+    src = write_lines(tmp_path / "in.jsonl", [json.dumps({"response": ANNOTATED, "answer": "5",
+                                                          "visual_annotations": ["AB = 5"]})])  # fmt: skip
+    (tmp_path / "bad.db").write_bytes(b"garbage, not sqlite" * 100)
+    args = ["rewards", "score", str(src), *[a.format(tmp=tmp_path) for a in extra]]
+    result = runner.invoke(build_app(), args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_outputs_respect_the_umask(tmp_path, runner):
+    import os
+
+    src = write_lines(tmp_path / "in.jsonl", [json.dumps({"response": GOOD, "answer": "4\\pi"})])
+    out = tmp_path / "out.jsonl"
+    old = os.umask(0o022)
+    try:
+        assert runner.invoke(build_app(), ["rewards", "score", str(src), "-o", str(out)]).exit_code == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    assert (tmp_path / "out.jsonl.summary.json").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.integration
+def test_sigterm_leaves_no_temporary_files(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from perception_r1.testing import fake_judge
+    from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+
+    src = write_lines(tmp_path / "in.jsonl", [json.dumps({"response": ANNOTATED, "answer": "5",
+                                                          "visual_annotations": ["AB = 5"]})])  # fmt: skip
+    with FakeOpenAIServer(fake_judge.truthful_judge, latency_s=30) as server:
+        cmd = [sys.executable, "-m", "perception_r1.cli.main", "rewards", "score", str(src)]
+        cmd += ["-o", str(tmp_path / "out.jsonl"), "--judge-base-url", server.base_url, "--judge-timeout-s", "60"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 90
+        while not server.requests and time.time() < deadline:  # the output's temporary file is open by now
+            time.sleep(0.05)
+        assert list(tmp_path.glob(".out.jsonl.*.tmp")), "the scorer should be mid-write"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err.decode(errors="replace")
+    assert not list(tmp_path.glob(".*.tmp")) and not (tmp_path / "out.jsonl").exists()

@@ -89,3 +89,34 @@ def test_help_config_lists_every_section():
     assert result.exit_code == 0
     for key in ("model.lora.r", "grpo.num_generations", "rollout.mode", "output.resume", "launch.num_machines"):
         assert key in result.output
+
+
+def test_print_config_prints_and_exits_without_training(monkeypatch):
+    import perception_r1.cli.train as train_cli
+
+    def no_training(cfg):  # would launch the real job with the paper recipe
+        raise AssertionError("--print-config started training")
+
+    monkeypatch.setattr(train_cli, "_run", no_training)
+    recipe = str(RECIPES / "qwen2_5_vl_7b" / "perception_r1.yaml")
+    result = runner.invoke(build_app(), ["train", recipe, "--print-config"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["grpo"]["learning_rate"] == 1e-6
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--grpo.learning_rate", "-1"], "grpo.learning_rate"),  # negative learning rate
+        (["--grpo.learning_rate", "nan"], "grpo.learning_rate"),  # nan learning rate
+        (["--grpo.temperature", "-1"], "grpo.temperature"),  # negative temperature
+        (["--grpo.top_p", "7"], "grpo.top_p"),  # top_p above 1
+        (["--grpo.loss_type", "nonsense"], "grpo.loss_type"),  # unknown loss type
+        (["--output.resume", "maybe"], "output.resume"),  # not auto/never/a folder
+    ],
+)
+def test_dry_run_rejects_invalid_values_before_loading_anything(args, message):
+    result = runner.invoke(build_app(), ["train", "--dry-run", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "launch sequence" not in result.output

@@ -207,3 +207,33 @@ def test_kill_and_resume_gives_identical_output(fixture_dir, tmp_path) -> None:
     for name in ("train.parquet", "reference.parquet"):
         a, b = load_examples(tmp_path / "killed" / name), load_examples(tmp_path / "clean" / name)
         assert a == b and len(a) == 2
+
+
+@pytest.mark.integration
+def test_ctrl_c_keeps_every_finished_reply_and_prints_no_event_loop_traceback(fixture_dir, tmp_path) -> None:
+    import signal
+
+    # One request at a time, 0.8 s each (wide enough for a loaded CI machine); Ctrl-C arrives while the 5th of 10 is
+    # in flight (the batch is 128).
+    with FakeOpenAIServer(responder=responder, latency_s=0.8) as slow:
+        cache = tmp_path / "t.sqlite"
+        cmd = [sys.executable, "-m", "perception_r1.cli.main", "data", "distill", str(fixture_dir / "g3k.jsonl")]
+        cmd += ["-o", str(tmp_path / "d"), "--base-url", slow.base_url, "--model", "t", "--cache-path", str(cache)]
+        (tmp_path / "llm.yaml").write_text("max_concurrency: 1\nmax_retries: 0\n")
+        cmd += ["--k", "2", "--limit", "5", "--llm-config", str(tmp_path / "llm.yaml")]
+        env = {**__import__("os").environ, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        deadline = time.time() + 90
+        while len(slow.requests) < 5 and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert proc.poll() is None, proc.communicate()[1].decode(errors="replace")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        finished = len(slow.requests) - slow.in_flight
+    stderr = err.decode(errors="replace")
+    assert proc.returncode != 0
+    assert "Event loop is closed" not in stderr and "Traceback" not in stderr, stderr
+    # every finished call was cached as it arrived (the batch of 128 never finished): p3's two replies are
+    # rejected, never cached, and one reply may have been on the wire when Ctrl-C came
+    assert finished >= 4
+    assert len(ResponseCache(cache)) >= max(1, finished - 3)

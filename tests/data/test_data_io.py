@@ -207,17 +207,42 @@ def test_writers_are_atomic_and_replace(tmp_path) -> None:
 
 def test_failed_folder_swap_keeps_the_previous_version(tmp_path, monkeypatch) -> None:
     # The new folder cannot be moved into place: the old version must be restored, not deleted.
+    import os
+
     write_disk(_rows(3), tmp_path / "out")
-    real_rename = Path.rename
+    real_rename = os.rename
 
-    def rename(self, target):
-        if Path(target) == tmp_path / "out" and self.name.startswith(".out.") and not self.name.endswith(".old"):
+    def rename(src, dst):
+        if Path(dst) == tmp_path / "out" and Path(src).name == "new":  # the new folder moving into place
+            if (tmp_path / "out").exists():
+                raise OSError(39, "Directory not empty")  # as the real rename says while the old one is there
             raise OSError("disk full")
-        return real_rename(self, target)
+        return real_rename(src, dst)
 
-    monkeypatch.setattr(Path, "rename", rename)
+    monkeypatch.setattr(os, "rename", rename)
     with pytest.raises(OSError, match="disk full"):
         write_disk(_rows(1), tmp_path / "out")
     monkeypatch.undo()
     assert len(load_examples(tmp_path / "out")) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_write_disk_refuses_to_replace_a_folder_it_did_not_write(tmp_path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.md").write_text("mine")
+    with pytest.raises(FileExistsError, match="refusing to replace"):
+        write_disk(_rows(1), out)
+    assert [p.name for p in out.iterdir()] == ["notes.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_invalid_utf8_in_jsonl_names_the_line(tmp_path) -> None:
+    from perception_r1.io_utils import JsonlError, iter_jsonl
+
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": "\xc3\x28"}\n{"a": 3}\n')
+    items = list(iter_jsonl(path))
+    assert [n for n, r in items if not isinstance(r, JsonlError)] == [1, 3]  # the other lines are still read
+    ((line_no, error),) = [(n, r) for n, r in items if isinstance(r, JsonlError)]
+    assert line_no == 2 and "x.jsonl:2: not valid UTF-8" in str(error)

@@ -231,3 +231,104 @@ def test_write_testbed_round_trip(tmp_path) -> None:
     assert row["source"] == "synth" and row["visual_annotations"] and FORMAT.fullmatch(row["cot"])
     assert (tmp_path / "tb" / "README.md").read_text().count("|") > 6
     assert json.loads((tmp_path / "tb" / "summary.json").read_text()) == json.loads(json.dumps(summary))
+
+
+def test_testbed_is_one_dataset_folder_read_by_load_from_disk_and_every_loader(tmp_path) -> None:
+    import datasets
+
+    write_testbed(tmp_path / "tb", n=10, seed=1, test_fraction=0.3, size=112)
+    loaded = datasets.load_from_disk(str(tmp_path / "tb"))
+    assert isinstance(loaded, datasets.DatasetDict) and set(loaded) == {"train", "test"}
+    assert len(loaded["train"]) + len(loaded["test"]) == 10
+    # the loaders of every command read the folder with --split, and each split folder alone
+    assert len(load_examples(tmp_path / "tb", split="test")) == len(loaded["test"])
+    assert len(load_examples(tmp_path / "tb" / "train")) == len(loaded["train"])
+
+
+def test_parquet_testbed_folder_is_readable_by_split(tmp_path) -> None:
+    write_testbed(tmp_path / "tb", n=8, seed=1, test_fraction=0.25, fmt="parquet", size=112)
+    assert len(load_examples(tmp_path / "tb", split="train")) + len(load_examples(tmp_path / "tb", split="test")) == 8
+
+
+def test_rewriting_replaces_the_whole_folder_and_a_format_switch_leaves_no_stale_split(tmp_path) -> None:
+    out = tmp_path / "tb"
+    write_testbed(out, n=6, seed=1, size=112, fmt="parquet")
+    write_testbed(out, n=8, seed=2, size=112, fmt="disk")
+    assert not (out / "train.parquet").exists() and not (out / "test.parquet").exists()
+    assert json.loads((out / "summary.json").read_text())["seed"] == 2
+    assert not [p for p in tmp_path.iterdir() if p.name != "tb"]  # no temporary folder left behind
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        "notes.txt",  # a user's file in the folder
+        "train.csv",  # a file that merely looks like data
+    ],
+)
+def test_a_non_empty_foreign_folder_is_refused_and_left_untouched(tmp_path, foreign) -> None:
+    out = tmp_path / "tb"
+    out.mkdir()
+    (out / foreign).write_text("keep me")
+    with pytest.raises(FileExistsError, match="refusing to replace"):
+        write_testbed(out, n=2, seed=0, size=112)
+    assert [p.name for p in out.iterdir()] == [foreign] and (out / foreign).read_text() == "keep me"
+    assert not [p for p in tmp_path.iterdir() if p.name != "tb"]
+
+
+def test_a_kill_mid_write_leaves_the_previous_testbed_whole(tmp_path, monkeypatch) -> None:
+    from perception_r1.data.synth import output
+
+    out = tmp_path / "tb"
+    write_testbed(out, n=6, seed=1, size=112)
+    before = {p.name: p.stat().st_mtime_ns for p in out.rglob("*")}
+
+    def die(*args, **kwargs):
+        raise KeyboardInterrupt  # as a kill between the splits would
+
+    monkeypatch.setattr(output, "check_fits", die)
+    with pytest.raises(KeyboardInterrupt):
+        write_testbed(out, n=6, seed=2, size=112)
+    assert {p.name: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+    assert json.loads((out / "summary.json").read_text())["seed"] == 1
+    assert not [p for p in tmp_path.iterdir() if p.name != "tb"]
+
+
+def test_concurrent_runs_into_one_folder_leave_one_whole_run(tmp_path) -> None:
+    import threading
+
+    out = tmp_path / "tb"
+    errors: list[BaseException] = []
+
+    def run(seed: int) -> None:
+        try:
+            write_testbed(out, n=4, seed=seed, size=112)
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in (1, 2, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert errors == []
+    seed = json.loads((out / "summary.json").read_text())["seed"]
+    rows = load_examples(out, split="train") + load_examples(out, split="test")
+    assert {r["id"].split("-")[1] for r in rows} == {f"s{seed}"}  # every row from the run whose summary it is
+
+
+@pytest.mark.parametrize(
+    "n",
+    [
+        10**9,  # the case: would allocate without limit
+        10**12,  # absurd
+    ],
+)
+def test_sizes_that_do_not_fit_are_refused_up_front(tmp_path, n) -> None:
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(ValueError, match=rf"n={n}: .* (disk|memory)"):
+        write_testbed(tmp_path / "tb", n=n, seed=0, size=112)
+    assert time.monotonic() - start < 30
+    assert not (tmp_path / "tb").exists()

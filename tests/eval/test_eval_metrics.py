@@ -46,11 +46,11 @@ def test_wemath_four_dim_hand_computed() -> None:
     # (N - 0.5 IG - RM - IK) / N = (6 - 0.5 - 2 - 1) / 6 strict, (6 - 0.5 - 1 - 1) / 6 loose
     assert strict["score"] == pytest.approx(41.67)
     assert loose["score"] == pytest.approx(58.33)
-    assert strict["RM_pct"] == pytest.approx(33.33)
+    assert strict["RM_pct"] == pytest.approx(50.0)  # RM / (CM + RM) = 2 / 4, as We-Math's script divides
 
 
 def test_wemath_summary_has_accuracy_and_scores() -> None:
-    s = summarize(get_benchmark("wemath"), WEMATH_RECORDS)
+    s = summarize(get_benchmark("wemath"), WEMATH_RECORDS, "corrected")
     # 25 non-error items (24 grouped + the stray), 18 correct; the errored item is counted, not scored
     assert (s["scored"], s["correct"], s["errors"], s["n_items"]) == (25, 18, 1, 26)
     assert s["accuracy"] == pytest.approx(72.0)
@@ -79,7 +79,7 @@ def test_accuracy_breakdowns_and_errors() -> None:
         _rec("3", True, extracted=None, question_type="free_form", metadata={"task": "fqa", "skills": []}),
         _rec("4", None, error="image: cannot load image", question_type="free_form", metadata={"task": "fqa"}),
     ]
-    s = summarize(get_benchmark("mathvista"), records)
+    s = summarize(get_benchmark("mathvista"), records, "corrected")
     assert (s["overall"], s["scored"], s["errors"], s["no_answer"], s["n_items"]) == (66.67, 3, 1, 1, 4)
     bd = s["breakdowns"]
     assert bd["question_type"] == {
@@ -109,3 +109,55 @@ def test_mmmu_pro_overall_is_mean_of_settings() -> None:
     assert s["pooled_accuracy"] == 60.0
     # one setting alone is not MMMU-Pro's overall
     assert summarize(bench, records[:3])["overall"] is None
+
+
+def test_wemath_official_denominator_counts_every_problem() -> None:
+    # official: N is every composite problem seen (525 on the full set); an errored member counts as wrong
+    res = wemath_four_dim(WEMATH_RECORDS, denominator="all")
+    assert (res["n_problems"], res["n_all"], res["n_complete"], res["incomplete"]) == (8, 8, 6, 1)
+    strict, loose = res["strict"], res["loose"]
+    # problem 8 ([err, T], T) is classified with the errored member wrong: RM strict, CM loose
+    assert {k: strict[k] for k in ("IK", "IG", "CM", "RM")} == {"IK": 1, "IG": 1, "CM": 2, "RM": 3}
+    assert {k: loose[k] for k in ("IK", "IG", "CM", "RM")} == {"IK": 1, "IG": 1, "CM": 4, "RM": 1}
+    # (8 - 0.5 - 3 - 1) / 8 strict, (8 - 0.5 - 1 - 1) / 8 loose; problem 7 (missing) counts in N only
+    assert (strict["score"], loose["score"]) == (43.75, 68.75)
+    # rates: IK, IG, CM over N; RM over CM + RM (We-Math's four_dimensional_metrics.py)
+    assert (strict["IK_pct"], strict["CM_pct"], strict["RM_pct"], loose["RM_pct"]) == (12.5, 25.0, 60.0, 20.0)
+
+
+@pytest.mark.parametrize(
+    ("scoring", "overall", "denominator"),
+    [
+        ("official", 50.0, "all"),  # 2 right of 4 items: the error item counts as wrong
+        ("corrected", 66.67, "scored"),  # 2 right of the 3 scored items
+    ],
+)
+def test_headline_denominator_follows_scoring_mode(scoring: str, overall: float, denominator: str) -> None:
+    records = [_rec("1", True), _rec("2", True), _rec("3", False), _rec("4", None, error="image: broken")]
+    s = summarize(get_benchmark("mmstar"), records, scoring)
+    assert (s["overall"], s["denominator"], s["scoring"]) == (overall, denominator, scoring)
+    assert (s["accuracy_all"], s["accuracy_scored"]) == (50.0, 66.67)  # both are always reported
+
+
+def test_unknown_scoring_mode_in_summary() -> None:
+    with pytest.raises(ValueError, match="unknown scoring mode 'strict'; known: official, corrected"):
+        summarize(get_benchmark("mmstar"), [], "strict")
+
+
+def test_breakdown_merges_values_differing_in_case() -> None:
+    # EMMA writes "Multiple choice" and "Multiple Choice"; its official script lower-cases the type
+    records = [
+        _rec("1", True, type="Multiple Choice"),
+        _rec("2", False, type="Multiple choice"),
+        _rec("3", True, type="Open-ended"),
+    ]
+    assert breakdown(records, "type") == {
+        "Open-ended": {"accuracy": 100.0, "correct": 1, "n": 1},  # no case variant: name kept
+        "multiple choice": {"accuracy": 50.0, "correct": 1, "n": 2},
+    }
+
+
+def test_breakdown_errors_as_wrong() -> None:
+    records = [_rec("1", True, subset="s"), _rec("2", None, error="image: broken", subset="s")]
+    assert breakdown(records, "subset")["s"]["n"] == 1  # excluded by default
+    assert breakdown(records, "subset", errors_as_wrong=True)["s"] == {"accuracy": 50.0, "correct": 1, "n": 2}

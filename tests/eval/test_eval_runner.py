@@ -66,6 +66,9 @@ class MustNotGenerate:
 
 def _cfg(out: Path, **kw) -> EvalConfig:
     kw.setdefault("benchmarks", BENCHES)
+    # The scripted answers use the project's <answer>/\boxed{} format, which the corrected scorers read; the
+    # official scorers (the default) are tested below with answers in each benchmark's own format.
+    kw.setdefault("scoring", "corrected")
     return EvalConfig(model="scripted", output_dir=str(out), data_dir=str(FIXTURES), **kw)
 
 
@@ -165,7 +168,7 @@ def test_rescore_from_stored_generations(tmp_path: Path) -> None:
     rows = [json.loads(x) for x in path.read_text().splitlines()]
     rows[0]["response"] = "<answer>\n\\boxed{A}\n</answer>"  # now wrong: A is 3, gold is 4
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    res = rescore(tmp_path, checker=CHECKER)
+    res = rescore(tmp_path, checker=CHECKER, scoring="corrected")
     assert res.summaries["mathvista"]["overall"] == 80.0 and res.summaries["mathvista"]["errors"] == 1
     assert _records(tmp_path, "mathvista")["1"]["correct"] is False
     assert json.loads((tmp_path / "summary.json").read_text())["benchmarks"]["mathvista"]["overall"] == 80.0
@@ -195,3 +198,45 @@ def test_paper_table_alone() -> None:
     text = markdown_table([], with_paper=True)
     assert text.splitlines()[0].count("|") == 10  # model + 8 benchmarks
     assert "| Qwen2.5-VL-7B (paper) | 68.1 | 47.4 | 25.1 | 61.4 | 55.2 | 37.0 | 63.1 | 24.9 |" in text
+
+
+def _official_answer(item) -> str:
+    """A right answer in each benchmark's own answer format (what its official scorer reads)."""
+    letter = next((k for k, v in item.choices.items() if v == item.gold), item.gold)
+    if item.benchmark == "wemath":
+        return f"Reasoning.\n<Answer>: {item.gold}"  # We-Math's template
+    if item.benchmark == "mmmu_pro":
+        return f"Let me think step by step.\nAnswer: {item.gold}"  # MMMU-Pro's CoT template
+    return f"The answer is {letter}."  # MathVista: read by the rule extraction standing in for GPT
+
+
+def test_official_scoring_by_default_and_rescore_switches_mode(tmp_path: Path) -> None:
+    table = {}
+    for name in BENCHES.split(","):
+        for item in iter_items(get_benchmark(name), FIXTURES):
+            table[build_prompt(item)] = _official_answer(item)
+    cfg = EvalConfig(model="scripted", output_dir=str(tmp_path), data_dir=str(FIXTURES), benchmarks=BENCHES)
+    assert cfg.scoring == "official"  # the default
+    res = run_eval(cfg, checker=CHECKER, generator=Scripted(table))
+    mv = res.summaries["mathvista"]
+    # official denominators: the whole set, so the broken-image item counts as wrong (5 of 6)
+    assert (mv["scoring"], mv["denominator"], mv["overall"], mv["accuracy_scored"]) == (
+        "official",
+        "all",
+        83.33,
+        100.0,
+    )
+    assert _records(tmp_path, "mathvista")["1"]["extraction"] == "official"
+    assert res.summaries["wemath"]["score_loose"] == 100.0
+    assert res.summaries["mmmu_pro"]["settings"] == {"standard-10": 100.0, "vision": 100.0}
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["scoring"] == "official"
+    assert "Scoring: official" in (tmp_path / "breakdowns.md").read_text()
+
+    # rescoring needs no model and switches the mode; the headline then leaves the error item out
+    res = rescore(tmp_path, checker=CHECKER, scoring="corrected")
+    assert (res.summaries["mathvista"]["overall"], res.summaries["mathvista"]["denominator"]) == (100.0, "scored")
+    assert json.loads((tmp_path / "summary.json").read_text())["scoring"] == "corrected"
+    assert "scripted: corrected" in (tmp_path / "table.md").read_text()
+    with pytest.raises(ValueError, match="unknown scoring mode 'best'"):
+        rescore(tmp_path, checker=CHECKER, scoring="best")

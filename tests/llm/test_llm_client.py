@@ -7,6 +7,7 @@ import logging
 import pickle
 import random
 import socket
+import time
 
 import pytest
 
@@ -224,3 +225,79 @@ def test_fake_server_on_a_taken_port_fails_at_once():
         taken.listen()
         with pytest.raises(RuntimeError, match="did not start: "):
             FakeOpenAIServer(port=taken.getsockname()[1]).start()
+
+
+def test_each_reply_is_cached_as_it_arrives_so_an_interrupted_batch_repeats_only_the_calls_in_flight(tmp_path):
+    # Nine requests answer at once; the tenth hangs. The batch is cancelled (Ctrl-C, a killed step) while the tenth
+    # is in flight: the nine replies must already be in the cache, and a rerun sends only the tenth again.
+    requests = [ChatRequest.user(f"q{i}") for i in range(9)] + [ChatRequest.user("q9 FAULT:hangx1")]
+    with FakeOpenAIServer(hang_s=20.0) as srv:
+        cfg = LLMConfig(base_url=srv.base_url, timeout_s=30, max_retries=0, cache_path=str(tmp_path / "c.db"))
+
+        async def interrupted():
+            client = build_client(cfg)
+            task = asyncio.create_task(client.agenerate(requests))
+            probe, deadline = ResponseCache(tmp_path / "c.db"), time.monotonic() + 30
+            # wait for the nine answers to be stored while the batch is still running (before the fix, nothing
+            # was stored until the whole batch had finished, so this waits in vain)
+            while len(probe) < 9 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert not task.done()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await client.aclose()
+
+        asyncio.run(interrupted())
+        assert len(ResponseCache(tmp_path / "c.db")) == 9
+        sent_before = len(srv.requests)
+        results = run(build_client(cfg), requests)
+        assert [r.ok for r in results] == [True] * 10
+        assert len(srv.requests) - sent_before == 1  # only the call that was in flight is repeated
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"this is not a database, just text" * 100, "not a usable reply cache"),  # a random file
+        (b"SQLite format 3\x00" + b"\xff" * 4000, "not a usable reply cache"),  # a corrupt database header
+    ],
+)
+def test_corrupt_cache_file_is_a_clear_error(tmp_path, content, message):
+    from perception_r1.llm.cache import CacheError
+
+    path = tmp_path / "cache.db"
+    path.write_bytes(content)
+    with pytest.raises(CacheError, match=f"cache.db: {message}"):
+        ResponseCache(path).get_many(["k"])
+
+
+def test_cache_path_that_is_a_folder_is_a_clear_error(tmp_path):
+    from perception_r1.llm.cache import CacheError
+
+    with pytest.raises(CacheError, match="is a folder"):
+        ResponseCache(tmp_path)
+
+
+def test_concurrently_created_cache_waits_instead_of_database_is_locked(tmp_path):
+    # Many threads with their own connections create the same new cache file at once, then write to it.
+    import threading
+
+    path = tmp_path / "new.db"
+    errors: list[BaseException] = []
+
+    def create_and_write(i: int) -> None:
+        try:
+            cache = ResponseCache(path)
+            cache.put_many({f"k{i}": "v"})
+            cache.close()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create_and_write, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert len(ResponseCache(path)) == 8

@@ -80,3 +80,44 @@ def test_cache_and_stats():
 
 def test_unparseable_gold_is_none():
     assert MathChecker(isolation="inline").verify("\\text{}", "1") is None
+
+
+def _run_bounded(checker, pairs, limit_s):
+    """verify_many on a daemon thread; (verdicts, seconds) or (None, limit_s) when it is still running."""
+    import threading
+
+    out: dict = {}
+
+    def go():
+        start = time.monotonic()
+        out["verdicts"] = checker.verify_many(pairs)
+        out["elapsed"] = time.monotonic() - start
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    thread.join(limit_s)
+    return out.get("verdicts"), out.get("elapsed", limit_s)
+
+
+HANG = ("(x+y+z)^{60}", "(x+y+z+1)^{60}")  # sympy needs minutes: the worker stops reading its stdin
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        # the issue's case: a stuck request followed by one 100 KB answer (past the 64 KiB pipe buffer)
+        [("1", "\\boxed{" + "1" * 100_000 + "}")],
+        # many requests behind the stuck one: 255 answers of ~600 characters (150 KB in all)
+        [("1", "\\boxed{" + "2" * 590 + f"{i:03d}" + "}") for i in range(255)],
+    ],
+)
+def test_a_stuck_verification_cannot_block_the_caller_on_a_full_pipe(tail):
+    # Before the fix the parent wrote requests ahead into the worker's pipe and blocked in write() once the pipe
+    # was full: the timeout never fired and the call hung for as long as sympy ran (minutes).
+    checker = MathChecker(timeout_s=1.0, use_fastpath=False)
+    verdicts, elapsed = _run_bounded(checker, [HANG, *tail], limit_s=120)
+    assert verdicts is not None, "verify_many did not return: the timeout did not bound the call"
+    assert verdicts[0] is None and checker.stats["timeouts"] >= 1
+    # the rest are unequal (False), or None where a huge number itself ran past the bound under load
+    assert len(verdicts) == 1 + len(tail) and set(verdicts[1:]) <= {False, None}
+    checker.close()

@@ -222,6 +222,46 @@ def test_group_mean_failure_policy_is_neutral_and_still_counted(server):
     assert out == [pytest.approx(0.75), 1.0, 0.5]  # the failure gets the mean of its group's valid scores
 
 
+@pytest.mark.parametrize(
+    ("columns", "num_generations", "expected"),
+    [
+        ({"id": ["q1", "q1", "q1", "q2"]}, None, [0.75, 1.0, 0.5, 0.0]),  # the dataset id TRL passes to rewards
+        ({}, 2, [1.0, 1.0, 0.5, 0.0]),  # no id: blocks of num_generations consecutive completions
+    ],
+)
+def test_group_mean_groups_image_prompts_by_id_or_blocks(server, columns, num_generations, expected):
+    import copy
+
+    from PIL import Image
+
+    def image_prompt(color):
+        image = Image.new("RGB", (4, 4), color)
+        return [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": "x"}]}]
+
+    red = image_prompt("red")
+    # as under TRL: each completion's prompt is its own object, so repr-based grouping would find no group
+    prompts = [copy.deepcopy(red) for _ in range(3)] + [image_prompt("blue")]
+    server.script.extend(["500"])
+    r = PerceptionReward(
+        judge={"base_url": server.base_url, "max_retries": 0, "max_concurrency": 1},
+        failure_policy="group_mean",
+        num_generations=num_generations,
+    )
+    metrics = []
+    try:
+        out = r(
+            ["AB = 5", "AB = 5 and CD = 7", "CD = 7", "nothing"],
+            visual_annotations=[["AB = 5", "CD = 7"]] * 4,
+            prompts=prompts,
+            log_metric=lambda k, v: metrics.append((k, v)),
+            **columns,
+        )
+    finally:
+        r.close()
+    assert out == pytest.approx(expected)
+    assert r.stats["imputed"] == 1 and dict(metrics)["perception/group_mean_imputed_rate"] == 0.25
+
+
 def test_unknown_failure_policy():
     with pytest.raises(ValueError, match="failure_policy"):
         PerceptionReward(judge={"backend": "rule"}, failure_policy="zero")

@@ -15,7 +15,8 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 def test_embedded_default_is_the_tiny_cpu_run():
     cfg = TrainConfig()
     validate(cfg)
-    assert (cfg.model.path, cfg.data.source, cfg.rollout.mode) == ("tiny", "synth", "hf")
+    # the policy that can see: the synthetic experiment's cached warm-up, not an untrained vision tower
+    assert (cfg.model.path, cfg.data.source, cfg.rollout.mode) == ("warmup", "synth", "hf")
     perception = next(r for r in cfg.rewards if r.name == "perception")
     assert perception.params["judge"]["backend"] == "rule"
     # the paper's weights: 0.9 accuracy, 0.1 format, 0.7 perception, 1.0 repetition
@@ -130,3 +131,66 @@ def test_paper_recipe_maps_onto_grpo_config():
     assert args.per_device_train_batch_size * args.gradient_accumulation_steps * 8 == 128 * 8
     assert args.reward_weights == [0.9, 0.1, 0.7, 1.0]
     assert args.max_completion_length == 4096 and args.num_train_epochs == 25
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"grpo": {"learning_rate": -1e-6}}, "grpo.learning_rate: must be >= 0"),  # negative learning rate
+        ({"grpo": {"learning_rate": float("inf")}}, "grpo.learning_rate: expected a finite number"),  # inf
+        ({"grpo": {"learning_rate": float("nan")}}, "grpo.learning_rate: expected a finite number"),  # nan
+        ({"grpo": {"temperature": -1.0}}, "grpo.temperature: must be > 0"),  # negative temperature
+        ({"grpo": {"temperature": 0.0}}, "grpo.temperature: must be > 0"),  # zero temperature: no sampling
+        ({"grpo": {"top_p": 7.0}}, "grpo.top_p: must be > 0 and <= 1"),  # top_p above 1
+        ({"grpo": {"top_p": 0.0}}, "grpo.top_p: must be > 0"),  # top_p of 0 keeps no token
+        ({"grpo": {"epsilon": -0.2}}, "grpo.epsilon: must be >= 0"),  # negative clip range
+        ({"grpo": {"epsilon_high": -0.1}}, "grpo.epsilon_high"),  # negative upper clip range
+        ({"grpo": {"beta": -0.1}}, "grpo.beta"),  # negative KL coefficient
+        ({"grpo": {"per_device_train_batch_size": 0}}, "grpo.per_device_train_batch_size: must be >= 1"),  # 0
+        ({"grpo": {"gradient_accumulation_steps": 0}}, "grpo.gradient_accumulation_steps"),  # zero accumulation
+        ({"grpo": {"max_completion_length": 0}}, "grpo.max_completion_length: must be >= 1"),  # no tokens
+        ({"grpo": {"max_prompt_length": 0}}, "grpo.max_prompt_length"),  # prompt length 0
+        ({"grpo": {"loss_type": "ppo"}}, "grpo.loss_type: unknown loss type 'ppo'"),  # not a TRL loss
+        ({"grpo": {"scale_rewards": "zscore"}}, "grpo.scale_rewards"),  # not a TRL scaling
+        ({"rewards": [{"name": "format", "weight": float("nan")}]}, r"rewards\[0\].weight"),  # nan weight
+        ({"output": {"resume": "maybe"}}, "output.resume: expected auto, never or an existing checkpoint"),
+        ({"output": {"save_steps": 0}}, "output.save_steps"),  # checkpoint every 0 steps
+        ({"rollout": {"server_port": 70000}}, "rollout.server_port: must be >= 1 and <= 65535"),  # no such port
+        ({"rollout": {"gpu_memory_utilization": 1.5}}, "rollout.gpu_memory_utilization"),  # over 100 %
+        ({"launch": {"num_processes": 0}}, "launch.num_processes"),  # no process at all
+        ({"data": {"synth_n": 0}}, "data.synth_n"),  # an empty synthetic set
+        ({"data": {"synth_n": 10**9}}, "data.synth_n: 1000000000 problems generated in memory need"),  # no limit
+        ({"model": {"min_pixels": 100, "max_pixels": 10}}, "model.min_pixels"),  # inverted pixel bounds
+    ],
+)
+def test_validate_rejects_out_of_range_values(overrides, message):
+    cfg = from_dict(TrainConfig, overrides)
+    with pytest.raises(ConfigError, match=message):
+        validate(cfg)
+
+
+def test_validate_rejects_a_typo_in_a_local_data_path(tmp_path):
+    (tmp_path / "train.parquet").write_bytes(b"")
+    typo = from_dict(TrainConfig, {"data": {"source": str(tmp_path / "trian.parquet")}})
+    with pytest.raises(ConfigError, match=r"data.source: .*trian.parquet: no such file.*did you mean 'train.parquet'"):
+        validate(typo)
+    # the right path, an existing checkpoint folder and a hub id all pass
+    ok = from_dict(
+        TrainConfig, {"data": {"source": str(tmp_path / "train.parquet")}, "output": {"resume": str(tmp_path)}}
+    )
+    validate(ok)
+    validate(from_dict(TrainConfig, {"data": {"source": "hf:someone/geometry"}}))
+
+
+def test_known_loss_types_are_those_of_the_installed_trl():
+    # The list is checked without importing TRL (validation runs before any heavy import); keep it in step.
+    import importlib.util
+    import re
+
+    from perception_r1.train.config import LOSS_TYPES
+
+    source = Path(importlib.util.find_spec("trl.trainer.grpo_trainer").origin).read_text(encoding="utf-8")
+    used = set(re.findall(r'loss_type == "(\w+)"', source))
+    for group in re.findall(r"loss_type in \[([^\]]*)\]", source):
+        used |= set(re.findall(r'"(\w+)"', group))
+    assert used and used == set(LOSS_TYPES)

@@ -27,6 +27,7 @@ def _cfg(out: Path, **sections):
     from perception_r1.train.config import TrainConfig
 
     data = {
+        "model": {"path": "tiny"},
         "data": {"synth_n": 4},
         "rewards": REWARDS,
         "grpo": {
@@ -73,6 +74,9 @@ def test_smoke_two_steps_change_weights_and_log_every_component(full_run, tiny_m
         assert "frac_reward_zero_std" in row and "completions/mean_length" in row
         assert row["timing/transformers.generate"] > 0 and row["timing/perception"] >= 0
     assert (out / "reward_components.png").read_bytes()[:4] == b"\x89PNG"
+    # recipe.json records the prompt templates' versions and digests (the rule judge reads no prompt)
+    templates = json.loads((out / "recipe.json").read_text())["prompt_templates"]
+    assert templates["format"]["version"] == "format-v1" and len(templates["format"]["digest"]) == 16
     samples = _rows(out / "samples.jsonl")
     assert len(samples) == 8 and "perception_verdicts" in samples[0]
     # the trainable parameters moved

@@ -42,8 +42,14 @@ def load_annotations(path: str | Path, id_field: str = "id") -> dict[str, list[s
         if id_field not in row:
             raise ValueError(f"{path}:{line_no}: no id field {id_field!r}")
         item_id = str(row[id_field])
-        if isinstance(row.get("annotations"), list):
-            anns = [str(a) for a in row["annotations"]]
+        if row.get("annotations") is not None:
+            anns = row["annotations"]
+            if not isinstance(anns, list) or not all(isinstance(a, str) for a in anns):
+                got = "one string" if isinstance(anns, str) else type(anns).__name__
+                hint = " (a '<info1>...</info1>' string belongs in 'visual_key_info')" if isinstance(anns, str) else ""
+                raise ValueError(
+                    f"{path}:{line_no}: item {item_id!r}: 'annotations' must be a list of strings, got {got}{hint}"
+                )
         elif row.get("visual_key_info") is not None:
             try:
                 anns = parse_visual_key_info(row["visual_key_info"])
@@ -67,6 +73,25 @@ def _matches(row: Mapping[str, Any], where: Mapping[str, str]) -> bool:
         if wanted not in [str(v) for v in values]:
             return False
     return True
+
+
+def selection_counts(
+    annotations: Mapping[str, list[str]],
+    responses_a: Mapping[str, Mapping[str, Any]],
+    responses_b: Mapping[str, Mapping[str, Any]],
+) -> dict[str, int]:
+    """Why items cannot enter the analysis, counted (nothing is dropped silently).
+
+    Returns:
+        ``no_annotations`` (an empty annotation list, or responses for an id the annotations file lacks),
+        ``no_response_a`` / ``no_response_b`` (annotated, but that model has no non-empty response).
+    """
+    ids = set(annotations) | set(responses_a) | set(responses_b)
+    return {
+        "no_annotations": sum(1 for i in ids if not annotations.get(i)),
+        "no_response_a": sum(1 for i in annotations if annotations[i] and not responses_a.get(i, {}).get("response")),
+        "no_response_b": sum(1 for i in annotations if annotations[i] and not responses_b.get(i, {}).get("response")),
+    }
 
 
 def select_items(
@@ -103,6 +128,17 @@ class PerceptionReport:
     discordant: dict[str, list[str]]
     failed: dict[str, list[str]] = field(default_factory=dict)
 
+    def failure_reasons(self) -> dict[str, dict[str, int]]:
+        """Failed judgments per model and reason (connection, timeout, HTTP status, invalid reply, other)."""
+        out: dict[str, dict[str, int]] = {}
+        for name, ids in self.failed.items():
+            counts: dict[str, int] = {}
+            for i in ids:
+                reason = self.labels[name][i].get("reason") or "other"
+                counts[reason] = counts.get(reason, 0) + 1
+            out[name] = counts
+        return out
+
     def to_json(self) -> dict[str, Any]:
         """The ``perception_analysis.json`` payload: selection size, test, discordant and failed ids, labels."""
         return {
@@ -110,6 +146,7 @@ class PerceptionReport:
             "mcnemar": self.test,
             "discordant": self.discordant,
             "failed": self.failed,
+            "failure_reasons": self.failure_reasons(),
             "labels": self.labels,
         }
 
@@ -118,6 +155,8 @@ def judge_labels(judge: Any, cases: Sequence[tuple[str, list[str], str]], thresh
     """Judge ``(id, annotations, response)`` cases; returns ``{id: {"correct", "score", "verdicts", "status",
     "error"}}`` with ``correct = score >= threshold`` (``None`` for a failed judgment)."""
     judgments = asyncio.run(_judge_all(judge, [(a, r) for _, a, r in cases]))
+    from perception_r1.judge.judges import failure_reason
+
     out = {}
     for (item_id, _, _), j in zip(cases, judgments, strict=True):
         ok = j.status == "ok" and j.score is not None
@@ -127,6 +166,7 @@ def judge_labels(judge: Any, cases: Sequence[tuple[str, list[str], str]], thresh
             "verdicts": j.verdicts,
             "status": j.status,
             "error": j.error,
+            "reason": None if ok else failure_reason(j.error),
         }
     return out
 

@@ -25,8 +25,8 @@ def mcnemar_cmd(
     files: list[Path] = typer.Argument(None, help="Two JSONL files (model A, model B) paired by id."),
     key: str = typer.Option(None, "--key", help="Binary field to compare (dotted paths descend into objects)."),
     id_field: str = typer.Option("id", "--id-field", help="Field that identifies an item in both files."),
-    counts: tuple[int, int] = typer.Option(
-        (-1, -1), "--counts", help="Discordant counts B C (A-only positives, B-only positives) instead of files."
+    counts: tuple[int, int] | None = typer.Option(
+        None, "--counts", help="Discordant counts B C (A-only positives, B-only positives) instead of files."
     ),
     method: str = typer.Option("exact", "--method", help="exact (binomial, two-sided) or chi2 (continuity-corr.)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object instead of text."),
@@ -35,7 +35,7 @@ def mcnemar_cmd(
     from perception_r1.analysis.mcnemar import mcnemar, mcnemar_files
 
     files = files or []
-    use_counts = counts != (-1, -1)
+    use_counts = counts is not None
     try:
         if use_counts:
             if files:
@@ -63,6 +63,8 @@ def mcnemar_cmd(
         typer.echo(f"{name}: {value}")
     if result.extra.get("unpaired_a") or result.extra.get("unpaired_b"):
         typer.echo("note: unpaired items were left out of the test", err=True)
+    if result.extra.get("null_a") or result.extra.get("null_b"):
+        typer.echo(f"note: items with a null {key!r} were left out of the test (counted above)", err=True)
 
 
 def _load_responses(path: Path, id_field: str) -> dict[str, dict]:
@@ -110,7 +112,13 @@ def perception_cmd(
     judge_model: str = typer.Option(None, "--judge-model", help="Judge model name."),
 ) -> None:
     """Label two models' perception with a judge on a seeded subset, then McNemar + discordant items report."""
-    from perception_r1.analysis.perception import analyze_perception, load_annotations, markdown_report, select_items
+    from perception_r1.analysis.perception import (
+        analyze_perception,
+        load_annotations,
+        markdown_report,
+        select_items,
+        selection_counts,
+    )
     from perception_r1.io_utils import atomic_write_json, atomic_write_text
     from perception_r1.judge.config import judge_config_from_cli
     from perception_r1.judge.judges import JUDGE_BACKENDS, build_judge
@@ -118,6 +126,10 @@ def perception_cmd(
 
     if name_a == name_b:
         _fail("--name-a and --name-b must differ")
+    if n < 0:
+        _fail(f"--n must be >= 0 (0 = every item), got {n}")
+    if not 0.0 <= threshold <= 1.0:
+        _fail(f"--threshold must be within [0, 1], got {threshold}")
     for f in (responses_a, responses_b, annotations):
         if not f.is_file():
             _fail(f"{f}: no such file")
@@ -127,15 +139,31 @@ def perception_cmd(
         anns = load_annotations(annotations, id_field)
         resp_a, resp_b = _load_responses(responses_a, id_field), _load_responses(responses_b, id_field)
         ids = select_items(anns, resp_a, resp_b, n or None, seed, _parse_where(where))
+        excluded = selection_counts(anns, resp_a, resp_b)
+        excluded_text = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in excluded.items() if v)
         if not ids:
-            _fail("no item has annotations and a response from both models (check ids and --where)")
+            _fail(
+                "no item has annotations and a response from both models (check ids and --where)"
+                + (f"; left out: {excluded_text}" if excluded_text else "")
+            )
         report = analyze_perception(
             anns, {name_a: resp_a, name_b: resp_b}, ids, lambda: build_judge(cfg), threshold, method
         )
     except (UnknownNameError, ValueError) as exc:
         _fail(str(exc))
-    atomic_write_json(output_dir / "perception_analysis.json", report.to_json())
-    atomic_write_text(output_dir / "report.md", markdown_report(report, anns))
+    reasons = {name: counts for name, counts in report.failure_reasons().items() if counts}
+    reason_text = "; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in c.items()) for name, c in reasons.items())
+    if report.test["n_pairs"] == 0:  # a p-value from zero judged pairs would be meaningless
+        _fail(f"no item could be judged for both models (judge failures: {reason_text or 'none'})")
+    if reasons:
+        typer.echo(f"judge failures (items left out of the test): {reason_text}", err=True)
+    if excluded_text:
+        typer.echo(f"left out of the selection: {excluded_text}", err=True)
+    try:
+        atomic_write_json(output_dir / "perception_analysis.json", {**report.to_json(), "excluded": excluded})
+        atomic_write_text(output_dir / "report.md", markdown_report(report, anns))
+    except OSError as exc:  # -o names a file, or an unwritable place
+        _fail(f"cannot write the report into {output_dir}: {exc}")
     t = report.test
     typer.echo(f"{len(ids)} items; {name_a} only: {t['b']}, {name_b} only: {t['c']}; p = {t['p_value']:.4g}")
     typer.echo(f"wrote {output_dir}/report.md and perception_analysis.json")

@@ -37,7 +37,7 @@ def synth(
             size=size,
             families=chosen,
         )
-    except (ValueError, UnknownNameError) as exc:
+    except (ValueError, UnknownNameError, OSError) as exc:  # OSError: a refused or unwritable output folder
         raise typer.BadParameter(str(exc)) from None
     typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
 
@@ -62,10 +62,23 @@ def _load_rows(input_path: str, split: str | None, columns: str, limit: int | No
         raise typer.BadParameter(str(exc)) from None
 
 
+def _run_step(step, *args):  # noqa: ANN001, ANN202 - a curation step and its arguments
+    """Run a curation step; bad options, a corrupt cache or an unreachable output become a clear error."""
+    from perception_r1.config import ConfigError
+
+    try:
+        return step(*args)
+    except (ConfigError, ValueError, OSError) as exc:  # CacheError is a ValueError
+        raise typer.BadParameter(str(exc)) from None
+
+
 def _finish(result, output: Path) -> None:
     from perception_r1.data.curate.common import write_step
 
-    paths = write_step(output, result)
+    try:
+        paths = write_step(output, result)
+    except (ValueError, OSError) as exc:  # e.g. -o names a file, or a folder holding other files
+        raise typer.BadParameter(str(exc)) from None
     typer.echo(json.dumps({"summary": result.summary, "outputs": paths}, indent=2, ensure_ascii=False, default=str))
 
 
@@ -81,7 +94,7 @@ def distill_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="Step folder (data.parquet, rejects.jsonl, summary)."),
     split: str = typer.Option(None, "--split", help="Split of a hub dataset or DatasetDict folder."),
     columns: str = typer.Option("", "--columns", help='Column renames as JSON, e.g. \'{"problem": "question"}\'.'),
-    limit: int = typer.Option(None, "--limit", help="Use only the first N rows."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Use only the first N rows."),
     k: int = typer.Option(4, "--k", min=1, help="Solutions per problem."),
     temperature: float = typer.Option(1.0, "--temperature", help="Teacher sampling temperature."),
     llm_config: Path = _LLM_FILE,
@@ -93,8 +106,8 @@ def distill_cmd(
     from perception_r1.data.curate.distill import DistillOptions, distill
 
     rows = _load_rows(input_path, split, columns, limit)
-    teacher = _llm_config(llm_config, base_url, model, cache_path)
-    _finish(distill(rows, teacher, DistillOptions(k=k, temperature=temperature)), output)
+    teacher = _run_step(_llm_config, llm_config, base_url, model, cache_path)
+    _finish(_run_step(distill, rows, teacher, _run_step(DistillOptions, k, temperature)), output)
 
 
 @app.command("filter")
@@ -127,7 +140,7 @@ def annotate_cmd(
     from perception_r1.data.curate.annotate import annotate
 
     rows = _load_rows(input_path, None, "", None)
-    _finish(annotate(rows, _llm_config(llm_config, base_url, model, cache_path)), output)
+    _finish(_run_step(annotate, rows, _run_step(_llm_config, llm_config, base_url, model, cache_path)), output)
 
 
 @app.command("build")
@@ -143,6 +156,6 @@ def build_cmd(
     try:
         recipe = load_recipe(recipe_path, parse_overrides(overrides or []))
         summary = build(recipe)
-    except (ConfigError, SchemaError, FileNotFoundError) as exc:
+    except (ConfigError, SchemaError, ValueError, OSError) as exc:  # OSError: FileNotFoundError, FileExistsError
         raise typer.BadParameter(str(exc)) from None
     typer.echo(json.dumps({k: summary[k] for k in ("counts", "retention", "rejects", "outputs")}, indent=2))

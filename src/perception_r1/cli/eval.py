@@ -15,6 +15,20 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+_SCORING_HELP = (
+    "official: each benchmark's official rule scorer, quirks included (comparable with published tables); "
+    "corrected: the project's fixes (docs/eval-scoring.md)."
+)
+
+
+def _check_scoring(mode: str) -> str:
+    from perception_r1.eval.scoring import SCORING_MODES
+
+    if mode not in SCORING_MODES:
+        _fail(f"--scoring must be one of {', '.join(SCORING_MODES)}, got {mode!r}")
+    return mode
+
+
 def _parse_kv(pairs: list[str]) -> dict[str, object]:
     import yaml
 
@@ -58,6 +72,7 @@ def eval_cmd(
         None, "--llm-base-url", help="OpenAI-compatible URL of the extraction/grading LLM."
     ),
     llm_model: str = typer.Option(None, "--llm-model", help="Model name of the extraction/grading LLM."),
+    scoring: str = typer.Option("official", "--scoring", help=_SCORING_HELP),
 ) -> None:
     """Evaluate a model on the paper's benchmarks (see `eval rescore` and `eval table` too)."""
     if ctx.invoked_subcommand is not None:
@@ -80,6 +95,7 @@ def eval_cmd(
         max_new_tokens=max_new_tokens,
         backend_options=_parse_kv(backend_opt),
         llm=_llm_config(llm_extract, llm_grade, llm_base_url, llm_model),
+        scoring=_check_scoring(scoring),
     )
     try:
         result = run_eval(cfg)
@@ -92,7 +108,10 @@ def _print_summary(result) -> None:  # noqa: ANN001
     for name, summary in result.summaries.items():
         overall = summary.get("overall")
         shown = "n/a" if overall is None else f"{overall:.1f}"
-        typer.echo(f"{name}: {shown} ({summary.get('scored', 0)} scored, {summary.get('errors', 0)} errors)")
+        typer.echo(
+            f"{name}: {shown} ({summary.get('scored', 0)} scored, {summary.get('errors', 0)} errors; "
+            f"{summary.get('scoring', '?')} scoring, headline over {summary.get('denominator', '?')} items)"
+        )
     typer.echo(f"wrote {result.output_dir}/summary.json, table.md, chart.png")
 
 
@@ -103,15 +122,18 @@ def rescore_cmd(
     llm_grade: bool = typer.Option(False, "--llm-grade", help="LLM grading as in the paper (rules as fallback)."),
     llm_base_url: str = typer.Option(None, "--llm-base-url", help="OpenAI-compatible URL of the LLM."),
     llm_model: str = typer.Option(None, "--llm-model", help="Model name of the LLM."),
+    scoring: str = typer.Option("official", "--scoring", help=_SCORING_HELP),
 ) -> None:
-    """Recompute extraction, scores, summary and reports from stored generations (no model is loaded)."""
+    """Recompute extraction, scores, summary and reports from stored generations (no model is loaded); switch
+    between `--scoring official` and `--scoring corrected` this way."""
     from perception_r1.eval.runner import rescore
     from perception_r1.registry import UnknownNameError
 
+    mode = _check_scoring(scoring)
     llm = _llm_config(llm_extract, llm_grade, llm_base_url, llm_model) if (llm_extract or llm_grade) else None
     try:
-        result = rescore(output_dir, llm_config=llm)
-    except (UnknownNameError, ValueError, FileNotFoundError) as exc:
+        result = rescore(output_dir, llm_config=llm, scoring=mode)
+    except (UnknownNameError, ValueError, OSError) as exc:
         _fail(str(exc))
     _print_summary(result)
 
@@ -127,7 +149,7 @@ def table_cmd(
 
     try:
         table, chart = write_reports(run_dirs, out, with_paper=paper)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError, OSError) as exc:
         _fail(str(exc))
     typer.echo(table.read_text(encoding="utf-8"))
     typer.echo(f"wrote {table} and {chart}")

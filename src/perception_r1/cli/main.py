@@ -22,6 +22,8 @@ _GROUPS: list[tuple[str, str, str]] = [
 ]
 _COMMANDS: list[tuple[str, str]] = [
     ("train", "perception_r1.cli.train:train"),
+    ("experiment", "perception_r1.cli.experiment:experiment"),
+    ("report", "perception_r1.cli.report:report"),
 ]
 
 
@@ -44,8 +46,22 @@ def build_app() -> typer.Typer:
     return app
 
 
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM into ``SystemExit(143)`` so that ``finally`` blocks run: temporary files of atomic writes are
+    removed and clients closed, as on Ctrl-C (Python's default SIGTERM handling skips all cleanup)."""
+    import signal
+    import threading
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
 def main() -> None:
     """Console-script entry point."""
+    _exit_on_sigterm()
     build_app()()
 
 

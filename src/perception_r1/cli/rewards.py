@@ -76,7 +76,10 @@ def score(
     )
     try:
         summary = score_file(input_path, output, options)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, OSError, KeyError) as exc:  # OSError: unreadable input, unwritable output
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
     summary.print()
+    if summary.nothing_judged:  # every perception value is null: the run must not look like a success
+        typer.echo(f"error: the judge could not judge any response; failures: {summary.failure_text()}", err=True)
+        raise typer.Exit(code=1)

@@ -36,7 +36,7 @@ def train(
     recipe: Path | None = typer.Argument(None, help="YAML recipe (default: the embedded CPU default)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the launch plan; train nothing."),
     help_config: bool = typer.Option(False, "--help-config", help="List every recipe key with default and help."),
-    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved recipe as JSON."),
+    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved recipe as JSON and exit."),
 ) -> None:
     """Train with GRPO (TRL) and the Perception-R1 rewards. Override any recipe key with --section.key VALUE."""
     from perception_r1.config import ConfigError, describe, load_config, parse_overrides, to_dict
@@ -54,8 +54,9 @@ def train(
     except (ConfigError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    if print_config:
+    if print_config:  # print and stop: with a real recipe, falling through would launch the job
         typer.echo(json.dumps(to_dict(cfg), indent=2))
+        return
     if dry_run:
         _dry_run(cfg, recipe_path, overrides)
         return

@@ -27,8 +27,6 @@ Example:
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +40,7 @@ from perception_r1.data.schema import (
     to_reference_row,
     validate_row,
 )
-from perception_r1.io_utils import atomic_open, iter_jsonl
+from perception_r1.io_utils import atomic_folder, atomic_open, iter_jsonl
 from perception_r1.registry import Registry
 
 
@@ -110,8 +108,19 @@ def read_hf(source: str, *, split: str | None = "train", config: str | None = No
 
 
 def read_disk(source: str, *, split: str | None = None, config: str | None = None) -> RawTable:
-    """Read a ``save_to_disk`` folder (``Dataset`` or ``DatasetDict``)."""
+    """Read a ``save_to_disk`` folder (``Dataset`` or ``DatasetDict``), or a folder of ``<split>.parquet`` files
+    (``data synth --format parquet``)."""
     import datasets
+
+    folder = Path(source)
+    parquet_splits = sorted(p.stem for p in folder.glob("*.parquet")) if folder.is_dir() else []
+    if parquet_splits and not is_dataset_folder(folder):
+        chosen = split or ("train" if "train" in parquet_splits else parquet_splits[0])
+        if chosen not in parquet_splits:
+            raise SchemaError(
+                f"split {chosen!r} not found; available splits: {', '.join(parquet_splits)}", where=source
+            )
+        return read_parquet(str(folder / f"{chosen}.parquet"))
 
     try:
         obj = datasets.load_from_disk(source)
@@ -292,7 +301,8 @@ def _features(rows: list[dict[str, Any]]) -> Any:
     return datasets.Features({k: known[k] if k in known else inferred[k] for k in names})
 
 
-def _to_dataset(rows: Iterable[dict[str, Any]]) -> Any:
+def to_dataset(rows: Iterable[dict[str, Any]]) -> Any:
+    """A ``datasets.Dataset`` of schema rows (images encoded as bytes, schema columns typed explicitly)."""
     import datasets
 
     encoded = _encoded(rows)
@@ -304,34 +314,27 @@ def _to_dataset(rows: Iterable[dict[str, Any]]) -> Any:
 
 def write_parquet(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
     """Atomically write schema rows (extra columns kept) as one parquet file; returns the row count."""
-    ds = _to_dataset(rows)
+    ds = to_dataset(rows)
     with atomic_open(path, "wb") as handle:
         ds.to_parquet(handle)
     return len(ds)
 
 
+def is_dataset_folder(folder: Path) -> bool:
+    """True for a ``datasets`` ``save_to_disk`` folder (a ``Dataset`` or a ``DatasetDict``)."""
+    return (folder / "dataset_dict.json").is_file() or (folder / "state.json").is_file()
+
+
 def write_disk(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
-    """Atomically write schema rows as a ``datasets`` ``save_to_disk`` folder (replacing an old one)."""
-    ds = _to_dataset(rows)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-    old = path.with_name(f".{path.name}.old")
-    moved_old = False
-    try:
-        ds.save_to_disk(str(tmp), num_shards=1)  # an empty dataset needs one shard to be loadable
-        if path.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            path.rename(old)
-            moved_old = True
-        tmp.rename(path)
-    except BaseException:
-        if moved_old and not path.exists():  # put the previous version back rather than leave nothing
-            old.rename(path)
-        raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
+    """Atomically write schema rows as a ``datasets`` ``save_to_disk`` folder, swapped in whole.
+
+    Raises:
+        FileExistsError: ``path`` is a file or a non-empty folder that is not a ``datasets`` folder (it is never
+            deleted).
+    """
+    ds = to_dataset(rows)
+    with atomic_folder(path, owned=is_dataset_folder) as stage:
+        ds.save_to_disk(str(stage), num_shards=1)  # an empty dataset needs one shard to be loadable
     return len(ds)
 
 

@@ -47,7 +47,10 @@ class Benchmark:
         subsets: Parts to load; items carry their subset name in ``metadata["subset"]``.
         id_columns: Columns whose values, joined by ``/``, identify an item (WeMath needs ``ID`` and ``key``);
             ids are prefixed with the subset when the benchmark has several.
-        question_columns: The first non-empty one is the question text.
+        question_columns: The first non-empty one is the question text: the field the paper's evaluation put in
+            the prompt (MathVista's ``query``, which carries the hint on unit and precision), then fallbacks.
+        question_has_choices: Question columns whose text already lists the options (MathVista's ``query``), so
+            the prompt does not repeat them when the question came from one of them.
         answer_column: Gold answer.
         image_columns: Columns that may hold images (PIL, ``{"bytes", "path"}``, bytes or a path).
         image_mode: ``"first"``: the first non-empty column only (MathVista's ``decoded_image`` before the
@@ -78,6 +81,7 @@ class Benchmark:
     choices_column: str | None = None
     choices_format: str = "list"
     choices_in_question: bool = False
+    question_has_choices: tuple[str, ...] = ()
     fallback_letters: int = 0
     meta_columns: tuple[str, ...] = ()
     breakdowns: tuple[str, ...] = ()
@@ -122,7 +126,10 @@ BENCHMARKS.register(
         hub_id="AI4Math/MathVista",
         subsets=(Subset("testmini", None, "testmini"),),
         id_columns=("pid",),
-        question_columns=("question",),
+        # Prompt field: `query` (as the paper's evaluation): the question with MathVista's hint on the answer type,
+        # unit and decimal places, and its options. `question` (bare) only for copies that lack `query`.
+        question_columns=("query", "question"),
+        question_has_choices=("query",),
         answer_column="answer",
         image_columns=("decoded_image", "image"),
         choices_column="choices",
@@ -139,7 +146,8 @@ BENCHMARKS.register(
         hub_id="AI4Math/MathVerse",
         subsets=(Subset("testmini", "testmini", "testmini"),),
         id_columns=("sample_index",),
-        # Vision Only items have an empty question (it is in the image); query_wo then says so.
+        # Prompt field: `question` (as the paper's evaluation; it already lists the options). Vision Only items
+        # have an empty question (it is in the image); query_wo then says so.
         question_columns=("question", "query_wo"),
         answer_column="answer",
         image_columns=("image",),
@@ -158,6 +166,7 @@ BENCHMARKS.register(
         hub_id="MathLLMs/MathVision",
         subsets=(Subset("test", None, "test"),),
         id_columns=("id",),
+        # Prompt field: `question`, followed by the `options` (as the paper's evaluation).
         question_columns=("question",),
         answer_column="answer",
         image_columns=("decoded_image", "image"),
@@ -174,6 +183,7 @@ BENCHMARKS.register(
         hub_id="We-Math/We-Math",
         subsets=(Subset("testmini", None, "testmini"),),
         id_columns=("ID", "key"),
+        # Prompt field: `question`, followed by the `option` string (as the paper's evaluation).
         question_columns=("question",),
         answer_column="answer",
         image_columns=("image_path", "image"),
@@ -192,6 +202,7 @@ BENCHMARKS.register(
         hub_id="MMMU/MMMU",
         subsets=tuple(Subset(s, s, "validation") for s in sorted(MMMU_DISCIPLINE)),
         id_columns=("id",),
+        # Prompt field: `question` + `options` (the paper released no MMMU script; the benchmark's own fields).
         question_columns=("question",),
         answer_column="answer",
         image_columns=_MMMU_IMAGES,
@@ -211,6 +222,7 @@ BENCHMARKS.register(
         hub_id="MMMU/MMMU_Pro",
         subsets=(Subset("standard-10", "standard (10 options)", "test"), Subset("vision", "vision", "test")),
         id_columns=("id",),
+        # Prompt field: `question` + `options` (standard); the vision subset's question is in the image.
         question_columns=("question",),
         answer_column="answer",
         image_columns=("image", *_MMMU_IMAGES),
@@ -231,6 +243,7 @@ BENCHMARKS.register(
         hub_id="Lin-Chen/MMStar",
         subsets=(Subset("val", None, "val"),),
         id_columns=("index",),
+        # Prompt field: `question`, which lists the options (no paper script; the benchmark's own field).
         question_columns=("question",),
         answer_column="answer",
         image_columns=("image",),
@@ -249,6 +262,7 @@ BENCHMARKS.register(
         hub_id="luckychao/EMMA",
         subsets=tuple(Subset(s, s, "test") for s in ("Chemistry", "Coding", "Math", "Physics")),
         id_columns=("pid",),
+        # Prompt field: `question` + `options` (no paper script; the benchmark's own fields).
         question_columns=("question",),
         answer_column="answer",
         image_columns=tuple(f"image_{i}" for i in range(1, 6)),

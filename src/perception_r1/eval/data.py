@@ -44,7 +44,8 @@ class EvalItem:
         question: Question text (may be empty when the question is in the image).
         choices: ``{"A": text, ...}``; empty for free-form questions.
         gold: Gold answer as stored by the benchmark (choice text for MathVista, a letter elsewhere).
-        metadata: Columns named by ``Benchmark.meta_columns`` plus ``subset`` (and a subset group).
+        metadata: Columns named by ``Benchmark.meta_columns`` plus ``subset``, ``question_column`` (the column the
+            question text came from) and a subset group.
         image_sources: Undecoded image values, decoded by :func:`load_images`.
         base_dir: Folder that relative image paths are resolved against.
     """
@@ -139,7 +140,8 @@ def row_to_item(
     item_id = "/".join(str(row[c]) for c in bench.id_columns)
     if len(bench.subsets) > 1:
         item_id = f"{subset.name}/{item_id}"
-    question = next((str(row[c]) for c in bench.question_columns if _non_empty(row.get(c))), "")
+    question_column = next((c for c in bench.question_columns if _non_empty(row.get(c))), None)
+    question = str(row[question_column]) if question_column else ""
     gold = str(row[bench.answer_column]).strip()
     try:
         choices = parse_choices(
@@ -150,7 +152,7 @@ def row_to_item(
     if not choices and bench.fallback_letters and re.fullmatch(r"[A-Z]", gold):
         n = max(bench.fallback_letters, string.ascii_uppercase.index(gold) + 1)
         choices = {letter: letter for letter in string.ascii_uppercase[:n]}
-    metadata: dict[str, Any] = {"subset": subset.name}
+    metadata: dict[str, Any] = {"subset": subset.name, "question_column": question_column}
     for col in bench.meta_columns:
         metadata[col] = _get(row, col)
     if bench.subset_groups:

@@ -4,10 +4,17 @@ Order (the first that yields an answer wins):
     1. :func:`~perception_r1.rewards.answer.extract_final_answer`: the last ``<answer>`` block (its last
        ``\\boxed{}``, else its text), or without a block the last ``\\boxed{}`` of the response;
        a plain-text answer block such as "The answer is B." is reduced to "B" by rule 2's phrases.
-    2. The last "Answer: X" / "The (final) answer is X" phrase of the response (to the end of its line).
+    2. The last "Answer: X" / "The (final) answer is X" phrase of the response (to the end of its line); the
+       phrase may be emphasised or tagged (``**Answer: B**``, ``<Answer>: C``), and an empty rest of line means
+       the answer is on the next line (``Answer:\nB``).
     3. A one-line response that is an option letter form ("B", "(B)", "B. 12", "B) 12"): the whole line, which
        the scorer maps to the option (a bare "A right angle" is not read as a letter).
-    4. Otherwise ``None``; an optional LLM extraction fallback (:func:`llm_extract`) may then be asked.
+    4. A one-line bare answer with no phrase or box: a number ("3", "60.", "551 Hz"), a letter in either case
+       ("b") or "Option A".
+    5. Otherwise ``None``; an optional LLM extraction fallback (:func:`llm_extract`) may then be asked.
+
+Cleaning (:func:`clean_answer`) drops math delimiters, ``\text{}``, emphasis markers (also unbalanced ones such
+as ``B**``) and a leading sub-question label (``(1) 20 cm`` -> ``20 cm``).
 
 Example:
     >>> extract_answer("so the result follows. Final answer: $12$.")
@@ -22,10 +29,20 @@ from typing import Any
 
 from perception_r1.rewards.answer import extract_answer_block, find_final_answer, last_boxed
 
-# "Answer: X", "answer is X", "final answer is: X" (case-insensitive); the value runs to the end of the line.
-_PHRASE = re.compile(r"(?:final\s+answer|answer)\s*(?:is\s*:?|:|：)\s*(?P<value>[^\n]+)", re.IGNORECASE)
+# "Answer: X", "answer is X", "final answer is: X", "**Answer:** X", "<Answer>: X" (case-insensitive); the value
+# runs to the end of the line, or is the next non-empty line when nothing follows the colon.
+_PHRASE = re.compile(
+    r"(?:final\s+answer|answer)[>*_\s]*(?:is\s*:?|:|：)[*_ \t]*(?:\n\s*)?(?P<value>[^\n]+)", re.IGNORECASE
+)
 _OPTION_LINE = re.compile(r"^\s*(?:[\(\[][A-Z][\)\]]|[A-Z][.:)])(?:\s.*)?$|^\s*[A-Z]\s*$")
+# Bare one-line answers: a number with an optional unit word ("60.", "551 Hz", "-2.5"), a letter in either case
+# with optional brackets ("b", "(c)"), or "Option A".
+_BARE = re.compile(
+    r"^\s*(?:[-+]?\d+(?:\.\d+)?(?:\s*[A-Za-z%°]{1,6})?|[\(\[]?[A-Za-z][\)\]]?|option\s+[A-Za-z])\s*\.?\s*$",
+    re.IGNORECASE,
+)
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|mathrm|mathbf)\{([^{}]*)\}")
+_SUBQUESTION = re.compile(r"^\(\d+\)\s*(?=\S)")
 
 
 def clean_answer(text: str) -> str:
@@ -35,6 +52,12 @@ def clean_answer(text: str) -> str:
         if out.startswith(left) and out.endswith(right) and len(out) >= len(left) + len(right):
             out = out[len(left) : len(out) - len(right)].strip()
     out = _TEXT_CMD.sub(r"\1", out).strip()
+    out = out.strip("*_").strip()  # unbalanced emphasis: "B**" from "**Answer: B**"
+    for left, right in (("$", "$"), ("\\(", "\\)")):  # delimiters left inside emphasis
+        if out.startswith(left) and out.endswith(right) and len(out) >= len(left) + len(right):
+            out = out[len(left) : len(out) - len(right)].strip()
+    out = _TEXT_CMD.sub(r"\1", out).strip()
+    out = _SUBQUESTION.sub("", out)  # "(1) 20 cm": the label of sub-question 1, not a factor
     return out.rstrip(".").strip()
 
 
@@ -52,8 +75,8 @@ def extract_answer(response: str | None) -> tuple[str | None, str]:
     """Extract the final answer of ``response``.
 
     Returns:
-        ``(answer, how)``: ``how`` is ``"answer_block"``, ``"boxed"``, ``"phrase"``, ``"option_line"`` or
-        ``"none"`` (answer ``None``).
+        ``(answer, how)``: ``how`` is ``"answer_block"``, ``"boxed"``, ``"phrase"``, ``"option_line"``,
+        ``"bare"`` or ``"none"`` (answer ``None``).
     """
     if not response:
         return None, "none"
@@ -69,6 +92,8 @@ def extract_answer(response: str | None) -> tuple[str | None, str]:
     line = response.strip()
     if "\n" not in line and _OPTION_LINE.match(line):
         return clean_answer(line), "option_line"
+    if "\n" not in line and _BARE.match(line):
+        return clean_answer(line) or None, "bare"
     return None, "none"
 
 

@@ -7,6 +7,13 @@
 
 Both go through the LLM client layer (:mod:`perception_r1.llm`): any OpenAI-compatible server, with retries and
 an optional SQLite cache.
+
+Protocols. ``rule`` (the default): rule extraction and rule scoring, no LLM. ``paper``: the paper's evaluation
+protocol, one switch (``llm: {protocol: paper, client: {base_url: ..., model: ...}}`` in an evaluation config):
+the ``<answer>`` block when present, else LLM extraction, then an LLM true/false match against the gold answer;
+any OpenAI-compatible grader works (the paper used Qwen2.5-72B-Instruct). Which protocol produced a column is
+read back from the stored items (``graded_by``, ``extraction``) by :func:`protocol_of_records`, and ``eval table``
+prints it next to the paper's Table 1 rows.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from perception_r1.config import option
@@ -28,6 +36,13 @@ GRADE_PROMPT = (
 _YES_NO = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 
 
+PROTOCOLS: dict[str, str] = {
+    "rule": "rule extraction and rule scoring",
+    "paper": "answer block, else LLM extraction; LLM true/false grading (the paper's protocol)",
+}
+PAPER_ROWS_PROTOCOL = "paper: answer block, else LLM extraction; true/false grading by Qwen2.5-72B-Instruct"
+
+
 @dataclass
 class LLMGradingConfig:
     """Which LLM stages run, and the LLM that runs them."""
@@ -35,6 +50,63 @@ class LLMGradingConfig:
     extract: bool = option(False, "ask the LLM for the final answer when the rules find none")
     grade: bool = option(False, "let the LLM decide correctness (the paper's evaluation); rules are the fallback")
     client: LLMConfig = option(factory=LLMConfig, help="LLM endpoint (perception_r1.llm.config.LLMConfig)")
+    protocol: str | None = option(
+        None, "one switch: 'paper' turns on extraction and grading (the paper's protocol), 'rule' turns both off"
+    )
+
+    def __post_init__(self) -> None:
+        if self.protocol is None:
+            return
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"llm.protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
+        self.extract = self.grade = self.protocol == "paper"
+
+
+def protocol_of_records(records: list[dict[str, Any]]) -> str | None:
+    """Which protocol scored ``records`` (stored items of one benchmark), as a short label.
+
+    Returns:
+        ``"rule"``, ``"paper"`` (LLM-graded; with the number of rule fallbacks when some verdicts were not the
+        LLM's), or None when no record was scored.
+    """
+    graded = [r.get("graded_by") for r in records if r.get("graded_by")]
+    if not graded:
+        return None
+    llm = sum(1 for g in graded if g == "llm")
+    fallback = sum(1 for g in graded if g == "rule_fallback")
+    if not llm and not fallback:
+        return "rule"
+    return "paper" if not fallback else f"paper ({fallback} of {len(graded)} rule fallbacks)"
+
+
+def run_protocols(run_dir: str | Path) -> dict[str, str]:
+    """Benchmark -> protocol label of an evaluation folder, read from ``items/<bench>.jsonl`` (missing: skipped)."""
+    import json
+
+    out: dict[str, str] = {}
+    for path in sorted((Path(run_dir) / "items").glob("*.jsonl")):
+        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        label = protocol_of_records(records)
+        if label is not None:
+            out[path.stem] = label
+    return out
+
+
+def protocols_note(summaries: list[dict[str, Any]], with_paper: bool) -> str:
+    """The Markdown line naming the protocol of every model's columns (``summary["protocols"]``) and the paper's."""
+    parts = []
+    for s in summaries:
+        labels = s.get("protocols") or {}
+        distinct = sorted(set(labels.values()))
+        if len(distinct) == 1:
+            parts.append(f"{s['model_name']}: {distinct[0]} (all columns)")
+        elif distinct:
+            parts.append(f"{s['model_name']}: " + ", ".join(f"{b} {p}" for b, p in labels.items()))
+        else:
+            parts.append(f"{s['model_name']}: unknown")
+    if with_paper:
+        parts.append(f"paper rows: {PAPER_ROWS_PROTOCOL}")
+    return "Protocol (rule = " + PROTOCOLS["rule"] + "): " + "; ".join(parts) + "."
 
 
 def parse_yes_no(text: str | None) -> bool | None:

@@ -15,30 +15,35 @@ from __future__ import annotations
 
 from perception_r1.eval.benchmarks import BENCHMARKS
 from perception_r1.eval.data import EvalItem
+from perception_r1.templates import FORMAT_INSTRUCTION_V1, FormatTemplate
 
-FORMAT_INSTRUCTION = (
-    "First think through the problem step by step inside <think> </think> tags, then give your answer inside "
-    "<answer> </answer> tags, with the final answer in \\boxed{}."
-)
+FORMAT_INSTRUCTION = FORMAT_INSTRUCTION_V1  # the project's own wording (templates.DEFAULT_FORMAT)
 # When the question itself is in the image (MathVerse Vision Only, MMMU-Pro vision) the item has no text.
 IMAGE_QUESTION = "Answer the question shown in the image."
 
 
-def build_prompt(item: EvalItem, instruction: str = FORMAT_INSTRUCTION) -> str:
+def build_prompt(item: EvalItem, instruction: str = FORMAT_INSTRUCTION, template: FormatTemplate | None = None) -> str:
     """The user text of ``item``'s prompt (images are passed beside it, before the text).
 
     Args:
         item: The item; its benchmark decides whether options are appended.
-        instruction: Format instruction appended last.
+        instruction: Format instruction appended last (ignored when ``template`` is given).
+        template: A recipe's format template; ``{question}`` becomes the question with its options.
 
     Returns:
-        ``question [+ "Choices:" lines] + instruction``, separated by newlines.
+        ``question [+ "Choices:" lines] + instruction``, separated by newlines (or the rendered template).
     """
     parts = [item.question.strip() or IMAGE_QUESTION]
-    in_question = item.benchmark in BENCHMARKS and BENCHMARKS.get(item.benchmark).choices_in_question
+    bench = BENCHMARKS.get(item.benchmark) if item.benchmark in BENCHMARKS else None
+    # The question already lists the options: always (MathVerse, MMStar), or when it is MathVista's `query`.
+    in_question = bench is not None and (
+        bench.choices_in_question or item.metadata.get("question_column") in bench.question_has_choices
+    )
     # Options whose text is their own letter stand for options printed in the image; listing them adds nothing.
     real = {k: v for k, v in item.choices.items() if v != k}
     if real and not in_question:
         parts.append("Choices:\n" + "\n".join(f"({k}) {v}" for k, v in real.items()))
+    if template is not None:
+        return template.render("\n".join(parts))
     parts.append(instruction)
     return "\n".join(parts)

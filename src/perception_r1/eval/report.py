@@ -38,7 +38,18 @@ def load_summary(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "summary.json"
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir}: no summary.json (not an evaluation folder?)")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{path}: not a valid summary ({exc})") from None
+    benchmarks = summary.get("benchmarks") if isinstance(summary, dict) else None
+    if (
+        not isinstance(benchmarks, dict)
+        or not all(isinstance(v, dict) for v in benchmarks.values())
+        or not isinstance(summary.get("model_name"), str)
+    ):
+        raise ValueError(f"{path}: not a valid summary (expected an object with 'model_name' and 'benchmarks')")
+    return summary
 
 
 def _rows(summaries: Sequence[dict[str, Any]], with_paper: bool) -> tuple[list[str], list[tuple[str, dict]]]:
@@ -61,6 +72,16 @@ def _title(bench: str) -> str:
     return BENCHMARKS.get(bench).title if bench in BENCHMARKS else bench
 
 
+def scoring_label(summary: dict[str, Any]) -> str:
+    """The scoring mode of a summary and the headline's denominator, e.g. "official (over all items)"."""
+    mode = summary.get("scoring")
+    if mode is None:  # a summary.json written before scoring modes existed
+        return "unknown (scored before scoring modes; rerun `perception-r1 eval rescore`)"
+    what = {"all": "over all items, errors counted wrong", "scored": "over scored items, errors left out"}
+    denominators = {b.get("denominator") for b in summary.get("benchmarks", {}).values()} - {None}
+    return f"{mode} ({', '.join(what.get(d, d) for d in sorted(denominators))})" if denominators else mode
+
+
 def _fmt(value: Any) -> str:
     return "" if value is None else f"{value:.1f}"
 
@@ -78,7 +99,12 @@ def markdown_table(summaries: Sequence[dict[str, Any]], with_paper: bool = False
         lines.append(f"| {label} | " + " | ".join(_fmt(vals.get(c)) for c in columns) + " |")
     notes = ["", "Accuracy in %. WeMath: loose score (strict score and plain accuracy in summary.json); "
              "MMMU-Pro: mean of standard-10 and vision."]  # fmt: skip
+    if summaries and any("protocols" in s for s in summaries):
+        from perception_r1.eval.llm_grading import protocols_note
+
+        notes += ["", protocols_note(list(summaries), with_paper)]
     if summaries:
+        notes += ["", "Scoring: " + "; ".join(f"{s['model_name']}: {scoring_label(s)}" for s in summaries) + "."]
         notes += ["", "| model | benchmark | items | scored | errors | no answer |", "|---|---|---|---|---|---|"]
         for s in summaries:
             for bench, v in s["benchmarks"].items():
@@ -91,10 +117,14 @@ def markdown_table(summaries: Sequence[dict[str, Any]], with_paper: bool = False
 
 def breakdown_markdown(summary: dict[str, Any]) -> str:
     """One model's per-benchmark details: each official breakdown as a table, plus WeMath's and MMMU-Pro's extras."""
-    lines = [f"# {summary['model_name']}: breakdowns", ""]
+    lines = [f"# {summary['model_name']}: breakdowns", "", f"Scoring: {scoring_label(summary)}.", ""]
     for bench, s in summary["benchmarks"].items():
         lines += [f"## {_title(bench)}", "", f"overall: {_fmt(s.get('overall'))} ({s.get('scored')} scored, "
                   f"{s.get('errors')} errors, {s.get('no_answer')} without an answer)", ""]  # fmt: skip
+        if "accuracy_all" in s:
+            lines += [f"accuracy over all {s.get('n_items')} items: {_fmt(s.get('accuracy_all'))}; over the "
+                      f"{s.get('scored')} scored items: {_fmt(s.get('accuracy_scored'))}; the headline uses "
+                      f"{s.get('denominator')}", ""]  # fmt: skip
         if "four_dim" in s:
             fd = s["four_dim"]
             lines += ["| WeMath | IK | IG | CM | RM | score |", "|---|---|---|---|---|---|"]
@@ -103,7 +133,7 @@ def breakdown_markdown(summary: dict[str, Any]) -> str:
                 lines.append(f"| {mode} | " + " | ".join(_fmt(m[f"{k}_pct"]) for k in ("IK", "IG", "CM", "RM"))
                              + f" | {_fmt(m['score'])} |")  # fmt: skip
             lines += ["", f"plain accuracy: {_fmt(s.get('accuracy'))}; composite problems: {fd['n_problems']} "
-                      f"(incomplete: {fd['incomplete']})", ""]  # fmt: skip
+                      f"(incomplete: {fd['incomplete']}); RM rate = RM / (CM + RM)", ""]  # fmt: skip
         for field_name, values in s.get("breakdowns", {}).items():
             lines += [f"| {field_name} | accuracy | n |", "|---|---|---|"]
             lines += [f"| {v} | {_fmt(r['accuracy'])} | {r['n']} |" for v, r in values.items()]
@@ -142,7 +172,10 @@ def write_reports(run_dirs: Sequence[str | Path], out_dir: str | Path, with_pape
     Returns:
         The two paths.
     """
-    summaries = [load_summary(d) for d in run_dirs]
+    from perception_r1.eval.llm_grading import run_protocols
+
+    # which protocol (rule or the paper's LLM grading) produced each column, read from the stored items
+    summaries = [{**load_summary(d), "protocols": run_protocols(d)} for d in run_dirs]
     out = Path(out_dir)
     table, chart = out / "table.md", out / "chart.png"
     atomic_write_text(table, markdown_table(summaries, with_paper))

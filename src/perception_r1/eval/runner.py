@@ -6,7 +6,8 @@ Output folder layout (``-o DIR``)::
     generations/<bench>.jsonl   one line per item: id, prompt, response, error (the resumable cache)
     items/<bench>.jsonl         scored records: id, benchmark, prompt, response, extracted, extraction, gold,
                                 choices, correct, graded_by, error, metadata
-    summary.json                per-benchmark summaries (:mod:`perception_r1.eval.metrics`)
+    summary.json                per-benchmark summaries (:mod:`perception_r1.eval.metrics`); ``scoring`` names
+                                the scoring mode (``official`` or ``corrected``, :mod:`perception_r1.eval.scoring`)
     breakdowns.md               the official breakdowns as tables (WeMath IK/IG/CM/RM too)
     table.md, chart.png         written by :mod:`perception_r1.eval.report`
 
@@ -30,9 +31,12 @@ from perception_r1.eval.data import EvalItem, iter_items, load_images
 from perception_r1.eval.extract import extract_answer
 from perception_r1.eval.generation import GENERATORS, Generation, GenRequest
 from perception_r1.eval.metrics import summarize
+from perception_r1.eval.official import OfficialState, score_official
 from perception_r1.eval.prompts import build_prompt
-from perception_r1.eval.scoring import score_item
+from perception_r1.eval.scoring import check_mode, score_item
 from perception_r1.io_utils import JsonlError, atomic_write_json, atomic_write_jsonl, atomic_write_text, iter_jsonl
+from perception_r1.rewards.answer import choice_map
+from perception_r1.templates import load_format_template
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,14 @@ class EvalConfig:
     max_new_tokens: int = option(4096, "generation budget per response (the paper used 4096)")
     backend_options: dict[str, Any] = option(factory=dict, help="extra keyword arguments of the backend")
     llm: llm_grading.LLMGradingConfig = option(factory=llm_grading.LLMGradingConfig, help="optional LLM stages")
+    prompt_template: str | None = option(
+        None, "format template file ({question} + instruction; see perception_r1.templates); None: built-in format-v1"
+    )
+    scoring: str = option(
+        "official",
+        "scoring mode: 'official' reproduces each benchmark's official rule scorer (comparable with published "
+        "tables); 'corrected' applies the project's fixes (docs/eval-scoring.md)",
+    )
 
 
 def _generation_key(cfg: EvalConfig) -> dict[str, Any]:
@@ -111,12 +123,21 @@ def _generate_chunk(
 
 
 def generate_benchmark(
-    bench: Benchmark, items: list[EvalItem], out: Path, get_generator: Callable[[], Any], chunk: int
+    bench: Benchmark,
+    items: list[EvalItem],
+    out: Path,
+    get_generator: Callable[[], Any],
+    chunk: int,
+    template: Any = None,
 ) -> dict[str, dict[str, Any]]:
-    """Bring ``generations/<bench>.jsonl`` up to date for ``items``; returns the generations by id."""
+    """Bring ``generations/<bench>.jsonl`` up to date for ``items``; returns the generations by id.
+
+    ``template`` is the run's :class:`perception_r1.templates.FormatTemplate` (None: the built-in one); a stored
+    generation whose prompt differs from the current one is generated again.
+    """
     path = out / "generations" / f"{bench.name}.jsonl"
     cache = load_generations(path)
-    prompts = {item.id: build_prompt(item) for item in items}
+    prompts = {item.id: build_prompt(item, template=template) for item in items}
     todo = [
         i
         for i in items
@@ -150,17 +171,43 @@ def make_record(item: EvalItem, gen: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def score_records(bench: Benchmark, records: list[dict[str, Any]], checker: Any, llm: Any = None) -> None:
+def score_records(
+    bench: Benchmark, records: list[dict[str, Any]], checker: Any, llm: Any = None, scoring: str = "official"
+) -> None:
     """Fill ``extracted``, ``extraction``, ``correct`` and ``graded_by`` in place (error records stay unscored).
 
     Args:
         llm: An :class:`perception_r1.eval.llm_grading.LLMStages` for the optional extraction fallback and
             LLM grading, or ``None`` for rule-based extraction and scoring only.
+        scoring: ``official``: each benchmark's official rule scorer on the raw response (``extraction`` is
+            ``"official"``; the LLM extraction fallback does not apply, LLM grading still may); ``corrected``: the
+            project's extraction and scorers.
+
+    Raises:
+        ValueError: for an unknown scoring mode.
     """
+    check_mode(scoring)
     live = [r for r in records if not r.get("error")]
     for rec in records:
         if rec.get("error"):
             rec.update(extracted=None, extraction=None, correct=None, graded_by=None)
+    if scoring == "official":
+        state = OfficialState()  # one per run: MMMU's random fallback draws in item order from seed 42
+        for rec in live:
+            pred, correct = score_official(
+                bench.name,
+                rec.get("response"),
+                rec["gold"],
+                choice_map(rec.get("choices")),  # stored choices may be a list
+                rec.get("metadata") or {},
+                state,
+            )
+            rec.update(extracted=pred, extraction="official", correct=correct, graded_by="rule")
+        if llm is not None:
+            if getattr(llm.cfg, "extract", False):
+                logger.warning("%s: the LLM extraction fallback does not apply to official scoring", bench.name)
+            llm.grade(live)
+        return
     for rec in live:
         rec["extracted"], rec["extraction"] = extract_answer(rec.get("response"))
     if llm is not None:
@@ -182,10 +229,12 @@ class RunResult:
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _write_outputs(out: Path, label: str, model: str, summaries: dict[str, dict[str, Any]]) -> None:
+def _write_outputs(
+    out: Path, label: str, model: str, summaries: dict[str, dict[str, Any]], scoring: str = "official"
+) -> None:
     from perception_r1.eval.report import breakdown_markdown, write_reports
 
-    summary = {"model_name": label, "model": model, "benchmarks": summaries}
+    summary = {"model_name": label, "model": model, "scoring": scoring, "benchmarks": summaries}
     atomic_write_json(out / "summary.json", summary)
     atomic_write_text(out / "breakdowns.md", breakdown_markdown(summary))
     write_reports([out], out)
@@ -203,6 +252,7 @@ def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> Run
         perception_r1.registry.UnknownNameError: unknown benchmark or backend (lists the known ones).
         ValueError: bad data rows, duplicate ids, or an output folder made with other settings.
     """
+    check_mode(cfg.scoring)
     benches = parse_benchmark_list(cfg.benchmarks)
     if generator is None:
         GENERATORS.get(cfg.backend)  # fail fast on an unknown backend name, before any data is loaded
@@ -223,19 +273,20 @@ def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> Run
             )
         return holder[0]
 
+    template = load_format_template(cfg.prompt_template, "prompt_template") if cfg.prompt_template else None
     checker = checker or _default_checker()
     llm = llm_grading.build_stages(cfg.llm)
     summaries: dict[str, dict[str, Any]] = {}
     for bench in benches:
         items = list(iter_items(bench, cfg.data_dir, cfg.limit))
         _check_unique(bench, items)
-        gens = generate_benchmark(bench, items, out, get_generator, chunk=max(cfg.batch_size, 1) * 4)
+        gens = generate_benchmark(bench, items, out, get_generator, max(cfg.batch_size, 1) * 4, template)
         records = [make_record(item, gens[item.id]) for item in items]
-        score_records(bench, records, checker, llm)
+        score_records(bench, records, checker, llm, cfg.scoring)
         atomic_write_jsonl(out / "items" / f"{bench.name}.jsonl", records)
-        summaries[bench.name] = summarize(bench, records)
-    previous = _previous_summaries(out)
-    _write_outputs(out, model_label(cfg), cfg.model, {**previous, **summaries})
+        summaries[bench.name] = summarize(bench, records, cfg.scoring)
+    previous = _previous_summaries(out, cfg.scoring)
+    _write_outputs(out, model_label(cfg), cfg.model, {**previous, **summaries}, cfg.scoring)
     return RunResult(out, summaries)
 
 
@@ -247,14 +298,16 @@ def _check_unique(bench: Benchmark, items: list[EvalItem]) -> None:
         seen.add(item.id)
 
 
-def _previous_summaries(out: Path) -> dict[str, dict[str, Any]]:
-    """Summaries of benchmarks evaluated earlier into the same folder (kept when a run adds benchmarks)."""
+def _previous_summaries(out: Path, scoring: str = "official") -> dict[str, dict[str, Any]]:
+    """Summaries of benchmarks evaluated earlier into the same folder (kept when a run adds benchmarks), when they
+    were scored in the same mode (a summary made in another mode would mix modes in one table; rescore instead)."""
     import json
 
     path = out / "summary.json"
     if not path.is_file():
         return {}
-    return dict(json.loads(path.read_text(encoding="utf-8")).get("benchmarks", {}))
+    kept = json.loads(path.read_text(encoding="utf-8")).get("benchmarks", {})
+    return {b: s for b, s in kept.items() if s.get("scoring", "corrected") == scoring}
 
 
 def _default_checker() -> Any:
@@ -263,15 +316,33 @@ def _default_checker() -> Any:
     return MathChecker()
 
 
-def rescore(output_dir: str | Path, checker: Any = None, llm_config: Any = None) -> RunResult:
+def _check_record(row: dict[str, Any], path: Path, line_no: int) -> None:
+    """A stored record must have the fields scoring reads, with their types; raise naming the file and line."""
+    if "gold" not in row:
+        raise ValueError(f"{path}:{line_no}: record has no 'gold' field")
+    response = row.get("response")
+    if response is not None and not isinstance(response, str):
+        raise ValueError(f"{path}:{line_no}: 'response' must be a string or null, got {type(response).__name__}")
+    for key in ("choices", "metadata"):
+        if row.get(key) is not None and not isinstance(row[key], (dict, list)):
+            raise ValueError(f"{path}:{line_no}: {key!r} must be an object or a list, got {type(row[key]).__name__}")
+
+
+def rescore(
+    output_dir: str | Path, checker: Any = None, llm_config: Any = None, scoring: str = "official"
+) -> RunResult:
     """Recompute extraction, scores, summaries and reports from ``items/*.jsonl`` without loading any model.
+
+    Args:
+        scoring: Scoring mode (``official`` or ``corrected``); rescoring switches a folder between them.
 
     Raises:
         FileNotFoundError: when the folder has no ``items/*.jsonl``.
-        ValueError: for a malformed record line (file and line named).
+        ValueError: for a malformed record line (file and line named) or an unknown scoring mode.
     """
     import json
 
+    check_mode(scoring)
     out = Path(output_dir)
     files = sorted((out / "items").glob("*.jsonl"))
     if not files:
@@ -282,13 +353,14 @@ def rescore(output_dir: str | Path, checker: Any = None, llm_config: Any = None)
     for path in files:
         bench = get_benchmark(path.stem)
         records = []
-        for _, row in iter_jsonl(path):
+        for line_no, row in iter_jsonl(path):
             if isinstance(row, JsonlError):
                 raise ValueError(str(row))
+            _check_record(row, path, line_no)
             records.append(row)
-        score_records(bench, records, checker, llm)
+        score_records(bench, records, checker, llm, scoring)
         atomic_write_jsonl(path, records)
-        summaries[bench.name] = summarize(bench, records)
+        summaries[bench.name] = summarize(bench, records, scoring)
     run = json.loads((out / "run.json").read_text(encoding="utf-8")) if (out / "run.json").is_file() else {}
-    _write_outputs(out, run.get("model_name") or out.name, run.get("model", ""), summaries)
+    _write_outputs(out, run.get("model_name") or out.name, run.get("model", ""), summaries, scoring)
     return RunResult(out, summaries)

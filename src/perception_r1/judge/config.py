@@ -35,12 +35,35 @@ class JudgeConfig(LLMConfig):
     invalid_retries: int = option(2, "re-asks of a judge whose verdicts are missing, extra, duplicated or non-binary")
     retry_temperature: float = option(0.7, "temperature of those re-asks (at 0 a deterministic judge would repeat)")
     sanitize: bool = option(True, "neutralise verdict-like text in responses before judging (anti-injection)")
-    prompt_version: str = option("v1", "judge prompt version (see perception_r1.judge.prompt.PROMPT_VERSION)")
+    prompt_version: str = option(
+        "v1", "built-in judge prompt version (see perception_r1.judge.prompt.PROMPT_VERSION); unused with prompt_file"
+    )
+    prompt_file: str | None = option(
+        None,
+        "YAML judge prompt template (system, case, fact_line, few_shot, version; see "
+        "recipes/qwen2_5_vl_7b/README.md); None: the built-in prompt",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.invalid_retries < 0:
             raise ValueError(f"invalid_retries must be >= 0, got {self.invalid_retries}")
+
+
+def judge_template(cfg: JudgeConfig) -> Any:
+    """The :class:`perception_r1.judge.prompt.JudgeTemplate` that ``cfg`` asks for.
+
+    Raises:
+        ConfigError: an unknown built-in version, or a template file that cannot be used (named in the message).
+    """
+    from perception_r1.judge.prompt import PROMPT_VERSION, load_judge_template
+
+    if cfg.prompt_file is None and cfg.prompt_version != PROMPT_VERSION:
+        raise ConfigError(
+            f"judge.prompt_version: unknown built-in judge prompt {cfg.prompt_version!r}; known: {PROMPT_VERSION} "
+            "(or set judge.prompt_file)"
+        )
+    return load_judge_template(cfg.prompt_file)
 
 
 def _judge_yaml(path: str | Path) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from perception_r1.judge.config import JudgeConfig
+from perception_r1.judge.config import JudgeConfig, judge_template
 from perception_r1.judge.parse import VerdictError, parse_verdicts
-from perception_r1.judge.prompt import PROMPT_VERSION, build_messages, verdict_schema
+from perception_r1.judge.prompt import build_messages, verdict_schema
 from perception_r1.judge.sanitize import looks_injected, sanitize_response
 from perception_r1.llm.client import ChatRequest, build_client
 from perception_r1.registry import Registry
@@ -61,6 +61,34 @@ class Judgment:
 NOT_APPLICABLE = Judgment(status="not_applicable")
 
 
+def failure_reason(error: str | None) -> str:
+    """The class of a failed judgment's error, for counting: ``connection``, ``timeout``, ``HTTP <status>``,
+    ``invalid reply`` (malformed, empty or rejected verdicts) or ``other``.
+
+    Example:
+        >>> failure_reason("HTTP 401: invalid api key"), failure_reason("rejected: expected 3 verdicts")
+        ('HTTP 401', 'invalid reply')
+    """
+    text = (error or "").strip()
+    lowered = text.lower()
+    if lowered.startswith("connection"):
+        return "connection"
+    if lowered.startswith("timeout") or "timed out" in lowered:
+        return "timeout"
+    if lowered.startswith("http "):
+        return text.split(":", 1)[0]
+    if lowered.startswith(("rejected", "malformed", "empty reply", "invalid")):
+        return "invalid reply"
+    return "other"
+
+
+def count_failures(judgments: Sequence[Judgment]) -> dict[str, int]:
+    """Failed judgments per :func:`failure_reason`, most frequent first."""
+    from collections import Counter
+
+    return dict(Counter(failure_reason(j.error) for j in judgments if j.status == "failed").most_common())
+
+
 class LLMJudge:
     """A judging LLM behind the client layer (``openai`` or ``transformers`` backend).
 
@@ -69,17 +97,17 @@ class LLMJudge:
     """
 
     def __init__(self, cfg: JudgeConfig) -> None:
-        if cfg.prompt_version != PROMPT_VERSION:
-            raise ValueError(f"unknown judge prompt_version {cfg.prompt_version!r}; known: {PROMPT_VERSION}")
+        self.template = judge_template(cfg)
         self.cfg = cfg
         self.client = build_client(cfg)
 
     def _request(self, annotations: list[str], response: str) -> ChatRequest:
         structured = self.cfg.structured_output
         return ChatRequest(
-            messages=build_messages(annotations, response, structured),
+            messages=build_messages(annotations, response, structured, self.template),
             json_schema=verdict_schema(len(annotations)) if structured else None,
-            prompt_version=f"judge-{PROMPT_VERSION}",
+            # version and content digest: replies cached for another prompt text are never served
+            prompt_version=f"judge-{self.template.version}-{self.template.digest}",
         )
 
     async def ajudge(self, cases: Sequence[Case]) -> list[Judgment]:

@@ -7,7 +7,10 @@ correctness of the final answer or relevance). Two output formats:
 * tags (default): ``<info1>1</info1>\\n<info2>0</info2>...`` - exactly M lines;
 * JSON (``structured_output``): ``{"verdicts": [1, 0, ...]}`` - exactly M items, enforced by :func:`verdict_schema`.
 
-The prompt version is part of every cache key, so editing a prompt must bump its version.
+The whole prompt is a :class:`JudgeTemplate`: the built-in one (version ``v1``, the project's own wording) or
+one loaded from a YAML file that a recipe names with ``judge.prompt_file`` (:func:`load_judge_template`; see
+recipes/qwen2_5_vl_7b/README.md). The template's version and content digest are part of every cache key, so
+replies to different prompt texts never mix; editing the built-in prompt must still bump its version.
 
 Example:
     >>> messages = build_messages(["AB = 5"], "The side AB is 5.")
@@ -19,7 +22,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from perception_r1.config import ConfigError
+from perception_r1.templates import digest, read_template_file
 
 PROMPT_VERSION = "v1"
 RESPONSE_OPEN, RESPONSE_CLOSE = "<response>", "</response>"
@@ -62,10 +71,123 @@ FEW_SHOT: list[tuple[list[str], str, list[int]]] = [
 ]
 
 
+_PLACEHOLDER = re.compile(r"\{(format_rule|facts|response|index|fact)\}")
+
+
+def _fill(text: str, **values: str) -> str:
+    """Replace ``{name}`` placeholders in one pass (values are never re-scanned; other braces stay as they are)."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+@dataclass(frozen=True)
+class JudgeTemplate:
+    """Everything the judge reads besides the case itself.
+
+    Attributes:
+        version: Label of the template (``v1``: built in).
+        system: System message; ``{format_rule}`` is replaced by ``tag_rule`` or ``json_rule``.
+        case: User turn of one case; ``{facts}`` and ``{response}`` are replaced.
+        fact_line: One fact in ``{facts}``; ``{index}`` (from 1) and ``{fact}`` are replaced.
+        fact_separator: Between fact lines.
+        tag_rule: Output rule for ``<infoN>`` verdicts.
+        json_rule: Output rule for JSON verdicts (``structured_output``).
+        few_shot: ``(facts, response, verdicts)`` examples, sent as user/assistant turns before the case (leave
+            empty when the system message carries its own examples).
+    """
+
+    version: str
+    system: str
+    case: str
+    fact_line: str = "[{index}] {fact}"
+    fact_separator: str = "\n"
+    tag_rule: str = _TAG_RULE
+    json_rule: str = _JSON_RULE
+    few_shot: tuple[tuple[tuple[str, ...], str, tuple[int, ...]], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        for name in ("{facts}", "{response}"):
+            if name not in self.case:
+                raise ValueError(f"judge template {self.version!r}: 'case' must contain {name}")
+        for facts, _, verdicts in self.few_shot:
+            if len(facts) != len(verdicts) or any(v not in (0, 1) for v in verdicts):
+                raise ValueError(
+                    f"judge template {self.version!r}: a few-shot example needs one 0/1 verdict per fact, got "
+                    f"{len(facts)} facts and verdicts {list(verdicts)}"
+                )
+
+    @property
+    def digest(self) -> str:
+        """Content hash of every field (the version included)."""
+        return digest(
+            [self.version, self.system, self.case, self.fact_line, self.fact_separator, self.tag_rule,
+             self.json_rule, [[list(f), r, list(v)] for f, r, v in self.few_shot]]
+        )  # fmt: skip
+
+    def fingerprint(self) -> dict[str, str]:
+        """``{"version", "digest"}`` for ``recipe.json`` and the cache key."""
+        return {"version": self.version, "digest": self.digest}
+
+    def format_case(self, annotations: list[str], response: str) -> str:
+        """The user turn of one case."""
+        lines = [_fill(self.fact_line, index=str(i), fact=a) for i, a in enumerate(annotations, start=1)]
+        return _fill(self.case, facts=self.fact_separator.join(lines), response=response)
+
+    def build_messages(self, annotations: list[str], response: str, structured: bool = False) -> list[dict[str, Any]]:
+        """System turn, the few-shot user/assistant pairs, and the case."""
+        system = _fill(self.system, format_rule=self.json_rule if structured else self.tag_rule)
+        messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
+        for shot_annotations, shot_response, verdicts in self.few_shot:
+            messages.append({"role": "user", "content": self.format_case(list(shot_annotations), shot_response)})
+            messages.append({"role": "assistant", "content": format_verdicts(list(verdicts), structured)})
+        messages.append({"role": "user", "content": self.format_case(annotations, response)})
+        return messages
+
+
+DEFAULT_TEMPLATE = JudgeTemplate(
+    version=PROMPT_VERSION,
+    system=_SYSTEM_V1,
+    case=f"Visual key information:\n{{facts}}\n\nStudent response:\n{RESPONSE_OPEN}\n{{response}}\n{RESPONSE_CLOSE}",
+    few_shot=tuple((tuple(f), r, tuple(v)) for f, r, v in FEW_SHOT),
+)
+_TEMPLATE_KEYS = ("version", "system", "case", "fact_line", "fact_separator", "tag_rule", "json_rule", "few_shot")
+
+
+def load_judge_template(path: str | Path | None, what: str = "judge.prompt_file") -> JudgeTemplate:
+    """The judge template: built in (``None``) or from a YAML file with the fields of :class:`JudgeTemplate`.
+
+    ``few_shot`` is a list of ``{facts: [...], response: ..., verdicts: [...]}``; ``version`` defaults to the
+    file name without extension. Omitted optional fields take the built-in values.
+
+    Raises:
+        ConfigError: naming the file: unreadable, unknown keys, missing ``system``/``case``, bad examples.
+    """
+    if path is None:
+        return DEFAULT_TEMPLATE
+    stem, data = read_template_file(path, what)
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{what}: {path} must be a YAML file (.yaml) with the keys {', '.join(_TEMPLATE_KEYS)}")
+    unknown = sorted(set(data) - set(_TEMPLATE_KEYS))
+    missing = [k for k in ("system", "case") if not isinstance(data.get(k), str)]
+    if unknown or missing:
+        raise ConfigError(
+            f"{what}: {path}: unknown keys {unknown or '(none)'}, missing text keys {missing or '(none)'}; "
+            f"known: {', '.join(_TEMPLATE_KEYS)}"
+        )
+    fields: dict[str, Any] = {k: str(v) for k, v in data.items() if k != "few_shot" and v is not None}
+    fields.setdefault("version", stem)
+    try:
+        fields["few_shot"] = tuple(
+            (tuple(str(f) for f in ex["facts"]), str(ex["response"]), tuple(int(v) for v in ex["verdicts"]))
+            for ex in data.get("few_shot") or ()
+        )
+        return JudgeTemplate(**fields)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{what}: {path}: {exc}") from None
+
+
 def format_case(annotations: list[str], response: str) -> str:
-    """The user turn of one case: numbered facts, then the response between ``<response>`` delimiters."""
-    facts = "\n".join(f"[{i}] {a}" for i, a in enumerate(annotations, start=1))
-    return f"Visual key information:\n{facts}\n\nStudent response:\n{RESPONSE_OPEN}\n{response}\n{RESPONSE_CLOSE}"
+    """The user turn of one case in the built-in template: numbered facts, then the delimited response."""
+    return DEFAULT_TEMPLATE.format_case(annotations, response)
 
 
 def format_verdicts(verdicts: list[int], structured: bool) -> str:
@@ -75,24 +197,21 @@ def format_verdicts(verdicts: list[int], structured: bool) -> str:
     return "\n".join(f"<info{i}>{v}</info{i}>" for i, v in enumerate(verdicts, start=1))
 
 
-def build_messages(annotations: list[str], response: str, structured: bool = False) -> list[dict[str, Any]]:
+def build_messages(
+    annotations: list[str], response: str, structured: bool = False, template: JudgeTemplate | None = None
+) -> list[dict[str, Any]]:
     """Chat messages asking for one verdict per annotation.
 
     Args:
         annotations: The M facts (non-empty strings).
         response: The policy response, already sanitised (:mod:`perception_r1.judge.sanitize`).
         structured: Ask for the JSON format instead of tags.
+        template: The judge template (None: the built-in ``v1``).
 
     Returns:
-        System turn, three few-shot user/assistant pairs, and the case.
+        System turn, the few-shot user/assistant pairs, and the case.
     """
-    system = _SYSTEM_V1.format(format_rule=_JSON_RULE if structured else _TAG_RULE)
-    messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
-    for shot_annotations, shot_response, verdicts in FEW_SHOT:
-        messages.append({"role": "user", "content": format_case(shot_annotations, shot_response)})
-        messages.append({"role": "assistant", "content": format_verdicts(verdicts, structured)})
-    messages.append({"role": "user", "content": format_case(annotations, response)})
-    return messages
+    return (template or DEFAULT_TEMPLATE).build_messages(annotations, response, structured)
 
 
 def verdict_schema(m: int) -> dict[str, Any]:

@@ -12,6 +12,45 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+
+class CacheError(ValueError):
+    """The cache file cannot be used (not a SQLite database, corrupt, locked too long, unwritable); the message
+    names the file and what to do."""
+
+
+_LOCK_WAIT_S = 30.0  # how long to wait for another process that holds the database (e.g. creating it)
+
+
+def _with_retry(fn: Any) -> Any:
+    """Run ``fn``, retrying while SQLite reports the database as locked or busy (another process creating or
+    writing it: ``PRAGMA journal_mode=WAL`` does not wait on the busy timeout)."""
+    deadline = time.monotonic() + _LOCK_WAIT_S
+    delay = 0.01
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+def _explain(exc: sqlite3.Error) -> str:
+    """A clear reason for a SQLite failure on the cache file."""
+    text = str(exc)
+    lowered = text.lower()
+    if "not a database" in lowered or "malformed" in lowered or "no such column" in lowered:
+        return f"not a usable reply cache ({text}); delete or move the file, or choose another cache path"
+    if "locked" in lowered or "busy" in lowered:
+        return f"the reply cache is locked by another process ({text}) for more than {_LOCK_WAIT_S:.0f} s"
+    if "readonly" in lowered or "unable to open" in lowered:
+        return f"cannot open the reply cache for writing ({text})"
+    return f"reply cache error ({text})"
+
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, text TEXT NOT NULL, created REAL NOT NULL)"
 _CHUNK = 500  # stay below SQLite's limit on bound parameters
@@ -26,47 +65,76 @@ class ResponseCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise CacheError(f"{self.path}: is a folder; the reply cache path must name a file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
+            conn = None
             try:
-                conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(_SCHEMA)
-                conn.commit()
-            except sqlite3.DatabaseError as exc:
-                raise RuntimeError(f"{self.path}: cannot open the LLM reply cache ({exc})") from exc
+                conn = sqlite3.connect(self.path, check_same_thread=False, timeout=_LOCK_WAIT_S)
+                _with_retry(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+                # WAL + NORMAL: a commit survives the process being killed (only a power loss can drop the
+                # last ones), and one reply per commit stays cheap enough to cache every reply as it arrives.
+                conn.execute("PRAGMA synchronous=NORMAL")
+                _with_retry(lambda: (conn.execute(_SCHEMA), conn.commit()))
+                conn.execute("SELECT key, text, created FROM replies LIMIT 1").fetchall()
+            except sqlite3.Error as exc:
+                if conn is not None:
+                    conn.close()
+                raise CacheError(f"{self.path}: {_explain(exc)}") from None
             self._conn = conn
         return self._conn
 
     def get_many(self, keys: list[str]) -> dict[str, str]:
-        """Return ``{key: text}`` for the keys present."""
+        """Return ``{key: text}`` for the keys present.
+
+        Raises:
+            CacheError: the file is corrupt, not a cache, or locked for too long.
+        """
         found: dict[str, str] = {}
         with self._lock:
             conn = self._connection()
-            for i in range(0, len(keys), _CHUNK):
-                chunk = keys[i : i + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                found.update(conn.execute(f"SELECT key, text FROM replies WHERE key IN ({marks})", chunk).fetchall())
+            try:
+                for i in range(0, len(keys), _CHUNK):
+                    chunk = keys[i : i + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    query = f"SELECT key, text FROM replies WHERE key IN ({marks})"
+                    found.update(_with_retry(lambda q=query, c=chunk: conn.execute(q, c).fetchall()))
+            except sqlite3.Error as exc:
+                raise CacheError(f"{self.path}: {_explain(exc)}") from None
         return found
 
     def put_many(self, items: dict[str, str]) -> None:
-        """Store (or replace) replies in one transaction."""
+        """Store (or replace) replies in one transaction.
+
+        Raises:
+            CacheError: the file is corrupt, read-only, or locked for too long.
+        """
         stamp = time.time()
+        rows = [(k, v, stamp) for k, v in items.items()]
+
+        def write() -> None:
+            with conn:
+                conn.executemany("INSERT OR REPLACE INTO replies (key, text, created) VALUES (?, ?, ?)", rows)
+
         with self._lock:
             conn = self._connection()
-            with conn:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO replies (key, text, created) VALUES (?, ?, ?)",
-                    [(k, v, stamp) for k, v in items.items()],
-                )
+            try:
+                _with_retry(write)
+            except sqlite3.Error as exc:
+                raise CacheError(f"{self.path}: {_explain(exc)}") from None
 
     def __len__(self) -> int:
         with self._lock:
-            return self._connection().execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+            conn = self._connection()
+            try:
+                return conn.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+            except sqlite3.Error as exc:
+                raise CacheError(f"{self.path}: {_explain(exc)}") from None
 
     def close(self) -> None:
         """Close the connection (it reopens on next use)."""

@@ -36,6 +36,8 @@ from perception_r1.registry import Registry
 
 # Returns None to accept a reply text, or a short reason to reject it (the request is then asked again).
 AcceptFn = Callable[["ChatRequest", str], "str | None"]
+# Called with (index in the batch, result) as soon as one request of a batch has its result.
+ResultFn = Callable[[int, "ChatResult"], None]
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,12 @@ class Backend(Protocol):
 
     name: str
 
-    async def complete(self, requests: list[ChatRequest]) -> list[ChatResult]:
-        """One result per request, in order; failures are reported, never raised."""
+    async def complete(self, requests: list[ChatRequest], on_result: ResultFn | None = None) -> list[ChatResult]:
+        """One result per request, in order; failures are reported, never raised.
+
+        ``on_result(index, result)``, when given, is called as each result arrives (possibly from a worker
+        thread), so that the client can cache every reply at once instead of when the whole list is done.
+        """
         ...
 
     async def aclose(self) -> None:
@@ -171,6 +177,7 @@ class LLMClient:
             self.stats.cache_hits += len(results)
         pending = [k for k in unique if k not in results]
         accepted: dict[str, str] = {}
+        stored: set[str] = set()  # keys already written to the cache as their reply arrived
         for round_no in range(invalid_retries + 1):
             if not pending:
                 break
@@ -178,7 +185,7 @@ class LLMClient:
             if round_no and retry_temperature is not None:
                 batch = [dataclasses.replace(r, temperature=retry_temperature) for r in batch]
             self.stats.sent += len(batch)
-            replies = await self.backend.complete(batch)
+            replies = await self._complete(batch, pending, accept, stored)
             rejected = []
             for key, reply in zip(pending, replies, strict=True):
                 reply = _merge(results.get(key), reply)
@@ -194,15 +201,45 @@ class LLMClient:
                     rejected.append(key)
             pending = rejected
         self.stats.failed += sum(1 for k in unique if not results[k].ok)
-        if self.cache is not None and accepted:
-            self.cache.put_many(accepted)
+        late = {k: v for k, v in accepted.items() if k not in stored}
+        if self.cache is not None and late:
+            self.cache.put_many(late)
         return [results[k] for k in keys]
+
+    async def _complete(
+        self, batch: list[ChatRequest], keys: list[str], accept: AcceptFn | None, stored: set[str]
+    ) -> list[ChatResult]:
+        """``backend.complete`` with each accepted reply cached the moment it arrives.
+
+        A killed or interrupted run then repeats at most the requests that were in flight, not a whole batch.
+        """
+        if self.cache is None or not _takes_on_result(self.backend):
+            return await self.backend.complete(batch)
+        cache = self.cache
+
+        def on_result(index: int, result: ChatResult) -> None:
+            if not result.ok or (accept is not None and accept(batch[index], result.text or "") is not None):
+                return
+            cache.put_many({keys[index]: result.text or ""})
+            stored.add(keys[index])
+
+        return await self.backend.complete(batch, on_result=on_result)
 
     async def aclose(self) -> None:
         """Close the backend (and the cache)."""
         await self.backend.aclose()
         if self.cache is not None:
             self.cache.close()
+
+
+def _takes_on_result(backend: Any) -> bool:
+    """Whether a backend's ``complete`` accepts ``on_result`` (third-party backends may predate it)."""
+    import inspect
+
+    try:
+        return "on_result" in inspect.signature(backend.complete).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _merge(previous: ChatResult | None, new: ChatResult) -> ChatResult:

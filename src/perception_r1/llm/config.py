@@ -40,6 +40,8 @@ class LLMConfig:
     )
 
     def __post_init__(self) -> None:
+        if self.backend == "openai":
+            check_base_url(self.base_url)
         if self.max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {self.max_concurrency}")
         if self.timeout_s <= 0:
@@ -52,3 +54,18 @@ class LLMConfig:
             raise ValueError(
                 f"structured_output_type must be json_schema or json_object, got {self.structured_output_type!r}"
             )
+
+
+def check_base_url(url: str) -> None:
+    """Raise ``ValueError`` naming the problem unless ``url`` is an http(s) URL with a host and a valid port."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port outside 0-65535 or a non-numeric one
+    except ValueError as exc:
+        raise ValueError(f"base_url {url!r}: {exc} (ports are 1-65535)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url {url!r}: expected http://HOST:PORT/v1 or https://HOST/v1")
+    if port == 0:
+        raise ValueError(f"base_url {url!r}: port 0 is not a server port (ports are 1-65535)")

@@ -67,8 +67,26 @@ class BackgroundLoop:
             if cleanup is not None:
                 asyncio.run_coroutine_threadsafe(cleanup, loop).result(30)
         finally:  # a failing or hanging cleanup must not leave the loop thread running
+            if loop.is_running():
+                # Cancel what is still running (a run() interrupted by Ctrl-C leaves its task behind) and let it
+                # unwind on the loop, so its finally blocks close HTTP connections while the loop still exists:
+                # otherwise they are collected later and print "Event loop is closed" tracebacks.
+                try:
+                    asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(30)
+                except BaseException:  # noqa: BLE001 - best effort; the loop is stopped below either way
+                    pass
             loop.call_soon_threadsafe(loop.stop)
             if thread is not None and thread is not threading.current_thread():
                 thread.join(30)
             if not loop.is_running():
                 loop.close()
+
+
+async def _cancel_all() -> None:
+    """Cancel every other task of the running loop, wait for them to finish, then close async generators."""
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()

@@ -21,8 +21,8 @@ import random
 import sys
 from typing import Any
 
-from perception_r1.llm.client import ChatRequest, ChatResult, now
-from perception_r1.llm.config import LLMConfig
+from perception_r1.llm.client import ChatRequest, ChatResult, ResultFn, now
+from perception_r1.llm.config import LLMConfig, check_base_url
 
 _NO_KEY = "EMPTY"  # local servers (vLLM, llama.cpp) accept any key; the SDK insists on one
 
@@ -51,6 +51,7 @@ class OpenAIBackend:
     name = "openai"
 
     def __init__(self, cfg: LLMConfig, rng: random.Random | None = None) -> None:
+        check_base_url(cfg.base_url)  # the config may have been changed after construction
         self.cfg = cfg
         self._rng = rng or random.Random()
         self._client: Any = None
@@ -90,10 +91,20 @@ class OpenAIBackend:
             self._sem = asyncio.Semaphore(self.cfg.max_concurrency)
         return self._client
 
-    async def complete(self, requests: list[ChatRequest]) -> list[ChatResult]:
-        """Send all requests concurrently (at most ``max_concurrency`` in flight); one result each."""
+    async def complete(self, requests: list[ChatRequest], on_result: ResultFn | None = None) -> list[ChatResult]:
+        """Send all requests concurrently (at most ``max_concurrency`` in flight); one result each.
+
+        ``on_result(index, result)`` is called as each request finishes (the client caches replies there).
+        """
         self._ensure_client()
-        return list(await asyncio.gather(*(self._one(r) for r in requests)))
+
+        async def one(index: int, request: ChatRequest) -> ChatResult:
+            result = await self._one(request)
+            if on_result is not None:
+                on_result(index, result)
+            return result
+
+        return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
 
     async def _one(self, request: ChatRequest) -> ChatResult:
         start = now()

@@ -15,7 +15,7 @@ import asyncio
 import threading
 from typing import Any, cast
 
-from perception_r1.llm.client import ChatRequest, ChatResult, now
+from perception_r1.llm.client import ChatRequest, ChatResult, ResultFn, now
 from perception_r1.llm.config import LLMConfig
 
 
@@ -83,7 +83,7 @@ class TransformersBackend:
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         return self._tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
 
-    def _complete_sync(self, requests: list[ChatRequest]) -> list[ChatResult]:
+    def _complete_sync(self, requests: list[ChatRequest], on_result: ResultFn | None = None) -> list[ChatResult]:
         results: list[ChatResult | None] = [None] * len(requests)
         # A batch is sampled with one temperature: group requests by theirs (order kept within a group).
         groups: dict[float, list[int]] = {}
@@ -110,13 +110,15 @@ class TransformersBackend:
                     elapsed = now() - start
                     for i, text in zip(batch, texts, strict=True):
                         results[i] = ChatResult(text=text, error=error, latency_s=elapsed, attempts=1)
+                        if on_result is not None:  # cached per generation batch, not when all are done
+                            on_result(i, results[i])
         return cast(list[ChatResult], results)  # every index belongs to exactly one group
 
-    async def complete(self, requests: list[ChatRequest]) -> list[ChatResult]:
-        """Generate replies in batches on a worker thread."""
+    async def complete(self, requests: list[ChatRequest], on_result: ResultFn | None = None) -> list[ChatResult]:
+        """Generate replies in batches on a worker thread (``on_result`` is called after each batch)."""
         if not requests:
             return []
-        return await asyncio.to_thread(self._complete_sync, list(requests))
+        return await asyncio.to_thread(self._complete_sync, list(requests), on_result)
 
     async def aclose(self) -> None:
         """Drop the model (memory is freed when no other reference remains)."""

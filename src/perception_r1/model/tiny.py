@@ -160,8 +160,6 @@ def _load_smollm2() -> tuple[Any, Any]:
 
 def _vlm_config(lm_config: Any, vocab_size: int, ids: dict[str, int], spec: TinySpec) -> Any:
     """Qwen2.5-VL config with SmolLM2's text shape and a small vision tower."""
-    from transformers import Qwen2_5_VLConfig
-
     theta = (lm_config.rope_parameters or {}).get("rope_theta", 100000.0)
     text = {
         "vocab_size": vocab_size,
@@ -192,6 +190,18 @@ def _vlm_config(lm_config: Any, vocab_size: int, ids: dict[str, int], spec: Tiny
         # Last block attends globally, the others within windows, as in the real model.
         "fullatt_block_indexes": [spec.vision_depth - 1],
     }
+    return assemble_vlm_config(text, vision, ids)
+
+
+def assemble_vlm_config(text: dict[str, Any], vision: dict[str, Any], ids: dict[str, int]) -> Any:
+    """``Qwen2_5_VLConfig`` from its text and vision sections (tied embeddings).
+
+    Args:
+        text, vision: The ``text_config`` and ``vision_config`` mappings.
+        ids: Token ids of the four vision tokens (``<|image_pad|>``, ...) and of ``bos``, ``eos``, ``pad``.
+    """
+    from transformers import Qwen2_5_VLConfig
+
     return Qwen2_5_VLConfig(
         text_config=text,
         vision_config=vision,

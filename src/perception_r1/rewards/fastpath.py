@@ -3,15 +3,20 @@
 Covered grammar (after stripping ``$...$`` and one trailing degree mark, which math-verify also drops):
 integers and decimals without leading zeros, ``+ - * / ^``, ``\\cdot``, ``\\times``, parentheses (``\\left(``),
 ``\\frac{a}{b}`` (also ``\\dfrac``, ``\\tfrac`` and one-digit ``\\frac12``), ``\\sqrt{x}``, ``\\sqrt[n]{x}``,
-``\\pi``, and implicit multiplication before a command or parenthesis (``2\\sqrt{3}``, ``12\\pi``).
+``\\pi``, and implicit multiplication before a command (``2\\sqrt{3}``, ``12\\pi``; not after a division in
+the same term, and not before a parenthesis: ``3(2)``, which math-verify does not read as a product).
 Anything else (letters, units, percent, commas, sets, equations, boxes) returns ``None`` = "ask math-verify".
 
 Decision, with values evaluated to 50 significant digits:
-    * equal values -> ``True`` (math-verify's symbolic and rounded-float comparisons both accept them);
-    * two exact expressions (no decimal point) that differ by more than 1e-20 relative -> ``False``;
+    * two exact expressions (no decimal point): equal values -> ``True``; values that differ by more than
+      1e-20 relative -> ``False``;
     * when a decimal is involved, only as a whole side (an atomic float in math-verify's terms): values that
-      differ by more than twice the rounding unit (2e-6) -> ``False`` (they cannot round to the same 6-decimal
-      value, and are not symbolically equal either);
+      differ by more than twice the rounding unit (2e-6) and by more than 1e-10 relative -> ``False`` (they
+      cannot round to the same 6-decimal value, and are not symbolically equal either); equal values ->
+      ``True`` only when both sides are simple (one number, or one fraction of two integers): math-verify
+      rejects some equal sums, e.g. gold ``\\frac{31}{5} + \\frac{9}{5}`` against ``8.0``;
+    * a division followed by an implicit product in the same term (``27 / 18\\sqrt{3}``: math-verify reads
+      27/(18 sqrt 3)) is outside the grammar;
     * everything else (near-ties, decimals inside larger expressions) -> ``None``.
 """
 
@@ -40,11 +45,19 @@ class _Defer(Exception):
 
 @dataclass(frozen=True)
 class Value:
-    """An evaluated answer: its value, whether it is a plain decimal number, whether a decimal occurs in it."""
+    """An evaluated answer: its value, whether it is a plain decimal number, whether a decimal occurs in it, and
+    whether it is simple (one number, or one fraction of two integers, optionally negated)."""
 
     value: mpmath.mpf
     plain_decimal: bool
     has_decimal: bool
+    simple: bool = False
+
+
+_INT = r"(?:0|[1-9]\d*)"
+_SIMPLE = re.compile(
+    rf"(?:- )?(?:{_INT}(?:\.\d+)?|\\[dt]?frac (?:\d\d|\{{ {_INT} \}} \{{ {_INT} \}})|{_INT} / {_INT})"
+)
 
 
 def _tokenize(text: str) -> list[str]:
@@ -86,6 +99,7 @@ class _Parser:
 
     def term(self) -> mpmath.mpf:
         value = self.unary()
+        divided = False
         while True:
             tok = self.peek()
             if tok in ("*", "\\cdot", "\\times"):
@@ -94,8 +108,15 @@ class _Parser:
             elif tok == "/":
                 self.take()
                 value = self._div(value, self.unary())
+                divided = True
             elif tok is not None and (tok.startswith("\\") and tok not in ("\\cdot", "\\times") or tok == "("):
-                value *= self.power()  # implicit multiplication: 2\sqrt{3}, 12\pi, 3(2)
+                if divided or tok == "(":
+                    # 27 / 18\sqrt{3}: math-verify binds the implicit product first, 27/(18 sqrt 3), where a
+                    # left-to-right reading gives (27/18) sqrt 3 (2\pi / 3 reads the same either way). And a
+                    # parenthesis after a value is not a product to math-verify: it reads 2(3) as 5, \pi(2) as a
+                    # function call.
+                    raise _Defer
+                value *= self.power()  # implicit multiplication: 2\sqrt{3}, 12\pi
             else:
                 return value
 
@@ -195,7 +216,7 @@ def evaluate(wrapped: str) -> Value | None:
         return None
     has_decimal = any("." in t for t in tokens)
     plain = len(tokens) == 1 or (len(tokens) == 2 and tokens[0] == "-")
-    return Value(value, plain and has_decimal, has_decimal)
+    return Value(value, plain and has_decimal, has_decimal, bool(_SIMPLE.fullmatch(" ".join(tokens))))
 
 
 def decide(gold: str, pred: str, float_rounding: int = 6) -> bool | None:
@@ -207,8 +228,14 @@ def decide(gold: str, pred: str, float_rounding: int = 6) -> bool | None:
         return None
     diff = abs(a.value - b.value)
     scale = max(_MP.mpf(1), abs(a.value), abs(b.value))
-    if diff <= scale * _MP.mpf("1e-40"):
-        return True
+    equal = diff <= scale * _MP.mpf("1e-40")
     if not a.has_decimal and not b.has_decimal:
+        if equal:
+            return True
         return False if diff > scale * _MP.mpf("1e-20") else None
-    return False if diff > 2 * _MP.mpf(10) ** (-float_rounding) else None
+    # A decimal against anything: far apart is a sure "no" (beyond 6-decimal rounding and beyond the 15
+    # significant digits a float carries). Equal values are a sure "yes" only against a single number or
+    # fraction: math-verify rejects, e.g., gold 31/5 + 9/5 against 8.0 although it accepts 3 + 5 against 8.0.
+    if diff > max(2 * _MP.mpf(10) ** (-float_rounding), scale * _MP.mpf("1e-10")):
+        return False
+    return True if equal and a.simple and b.simple else None

@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 
 Verdict = bool | None  # None: gold unparseable or verification timed out / crashed
 _WORKER_STARTUP_S = 30.0  # a new worker imports sympy and math-verify before its first reply
-_IN_FLIGHT = 256  # requests written ahead of replies; bounded so neither pipe buffer can fill up
+_IN_FLIGHT = 256  # requests queued ahead of replies (pipelining; writes never block, see _Worker)
+_WRITE_CHUNK = 65536  # bytes per non-blocking write
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,18 @@ def _verify_pair(gold: str, pred: str, options: VerifyOptions) -> Verdict:
     )
 
 
+def _short(text: str, limit: int = 120) -> str:
+    """``repr`` of ``text`` cut to ``limit`` characters, so a 100 KB answer does not flood the log."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
+
+
 class _Worker:
-    """A ``python -m perception_r1.rewards.mv_worker`` subprocess with line-based, time-bounded replies."""
+    """A ``python -m perception_r1.rewards.mv_worker`` subprocess with line-based, time-bounded replies.
+
+    Requests are queued in memory and written to the worker's stdin only while waiting for a reply, through a
+    non-blocking descriptor and ``select``: a worker stuck in sympy on one request stops reading its stdin, and a
+    blocking ``write`` past the pipe buffer (64 KiB) would then hold the caller forever, past every timeout.
+    """
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
@@ -109,12 +120,20 @@ class _Worker:
             stderr=subprocess.DEVNULL,
             bufsize=0,
         )
+        os.set_blocking(self.proc.stdin.fileno(), False)
         self._buf = b""
+        self._out = bytearray()  # requests not yet taken by the worker
         self.fresh = True  # it has not yet said "ready" (sympy and math-verify take a while to import)
 
     def send(self, gold: str, pred: str, options: VerifyOptions) -> None:
+        """Queue one request (never blocks; it is written while :meth:`receive` waits)."""
         request = [gold, pred, options.float_rounding, options.numeric_precision, options.strict]
-        self.proc.stdin.write((json.dumps(request) + "\n").encode())
+        self._out += (json.dumps(request) + "\n").encode()
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes of requests not yet written to the worker."""
+        return len(self._out)
 
     def receive(self, timeout_s: float) -> list[Any]:
         """Next reply; raises ``TimeoutError`` when it takes longer than ``timeout_s``."""
@@ -125,21 +144,34 @@ class _Worker:
 
     def _read_line(self, timeout_s: float) -> bytes:
         deadline = time.monotonic() + timeout_s
-        fd = self.proc.stdout.fileno()
+        fd_in, fd_out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         while b"\n" not in self._buf:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            if remaining <= 0:
                 raise TimeoutError
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                raise RuntimeError(f"math-verify worker exited with code {self.proc.wait()}")
-            self._buf += chunk
+            readable, writable, _ = select.select([fd_out], [fd_in] if self._out else [], [], remaining)
+            if writable:
+                try:
+                    written = os.write(fd_in, self._out[:_WRITE_CHUNK])
+                except BlockingIOError:
+                    written = 0
+                del self._out[:written]
+            if readable:
+                chunk = os.read(fd_out, 65536)
+                if not chunk:
+                    raise RuntimeError(f"math-verify worker exited with code {self.proc.wait()}")
+                self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
         return line
 
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:  # a pipe with unwritten data may complain on close; the worker is gone anyway
+                pass
 
 
 class MathChecker:
@@ -236,7 +268,7 @@ class MathChecker:
         try:
             return _verify_pair(gold, pred, self.options)
         except Exception as exc:  # math-verify raising on odd input is a failed check, not a crash
-            logger.warning("math-verify failed on %r vs %r: %s", gold, pred, exc)
+            logger.warning("math-verify failed on %s vs %s: %s", _short(gold), _short(pred), exc)
             return None
 
     def _in_worker(self, pairs: list[tuple[str, str]]) -> list[Verdict]:
@@ -254,15 +286,17 @@ class MathChecker:
             except TimeoutError:
                 # Replies come in request order, so the oldest unanswered pair is the one that hangs.
                 self.stats["timeouts"] += 1
-                logger.warning("math-verify timed out after %.1fs on %r vs %r", self.timeout_s, *pairs[len(results)])
+                logger.warning(
+                    "math-verify timed out after %.1fs on %s vs %s", self.timeout_s, *map(_short, pairs[len(results)])
+                )
                 verdict, error = None, None
                 self._stop_worker()
             except (OSError, RuntimeError) as exc:  # the worker died (e.g. out of memory): restart, mark item
-                logger.warning("math-verify worker failed on %r vs %r: %s", *pairs[len(results)], exc)
+                logger.warning("math-verify worker failed on %s vs %s: %s", *map(_short, pairs[len(results)]), exc)
                 verdict, error = None, None
                 self._stop_worker()
             if error:
-                logger.warning("math-verify failed on %r vs %r: %s", *pairs[len(results)], error)
+                logger.warning("math-verify failed on %s vs %s: %s", *map(_short, pairs[len(results)]), error)
             results.append(verdict)
         return results
 

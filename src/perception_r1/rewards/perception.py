@@ -12,12 +12,14 @@ Outcomes per completion:
 
 Making a failed judgment neutral in training, two ways. ``failure_policy="group_mean"`` (used by the paper
 recipe) scores it with the mean of the valid scores of the same prompt's other completions, so the completion
-gets no perception advantage of its own under any aggregation. Or keep ``None``: TRL turns it into NaN. With the
-default
+gets no perception advantage of its own under any aggregation. The prompt's completions are found by the
+dataset's ``id`` column (TRL passes every column to rewards), else by blocks of ``num_generations`` consecutive
+completions, else by prompt content (images compared by pixels, never by object identity):
+:mod:`perception_r1.rewards.groups`. Or keep ``None``: TRL turns it into NaN. With the default
 ``multi_objective_aggregation="sum_then_normalize"`` the NaN is dropped by ``nansum``, i.e. it counts as a
-perception reward of 0 for that sample. Set ``multi_objective_aggregation="normalize_then_sum"`` in the
-``GRPOConfig``: each reward is normalised per group with ``nanmean``/``nanstd``, and the NaN contributes nothing
-to that sample's advantage (neutral).
+perception reward of 0 for that sample. With ``multi_objective_aggregation="normalize_then_sum"`` each reward
+is normalised per group with ``nanmean``/``nanstd`` and the NaN contributes nothing to that sample's advantage
+(neutral), but that aggregation also changes the weighting of the rewards (see the README).
 
 Design (sync vs async): ``__call__`` is synchronous. It runs the judge's async client on a private event-loop
 thread (:class:`perception_r1.llm.loop.BackgroundLoop`) and blocks, so it works from the main thread, a worker
@@ -40,6 +42,9 @@ from typing import Any
 from perception_r1.data.schema import parse_visual_key_info
 from perception_r1.judge.config import JudgeConfig, coerce_judge_config
 from perception_r1.rewards.base import Completion, RewardList, column, completion_text, log_metric
+from perception_r1.rewards.groups import group_keys, impute_group_mean
+
+__all__ = ["PerceptionReward", "annotations_of", "impute_group_mean"]
 
 
 def annotations_of(row_annotations: Any, row_key_info: Any) -> list[str]:
@@ -57,32 +62,6 @@ def annotations_of(row_annotations: Any, row_key_info: Any) -> list[str]:
     return parse_visual_key_info(row_key_info)
 
 
-def impute_group_mean(scores: RewardList, failed: Sequence[bool], prompts: Sequence[Any] | None) -> RewardList:
-    """Replace failed scores by the mean valid score of completions sharing their prompt.
-
-    Args:
-        scores: One score (or None) per completion.
-        failed: Per completion, whether its judgment failed (not-applicable Nones are left alone).
-        prompts: The prompt of each completion (TRL's ``prompts`` kwarg); without it nothing is imputed.
-
-    Example:
-        >>> impute_group_mean([1.0, None, 0.0, None], [False, True, False, True], ["p", "p", "q", "q"])
-        [1.0, 1.0, 0.0, 0.0]
-    """
-    if prompts is None:
-        return list(scores)
-    keys = [repr(p) for p in prompts]  # conversational prompts are lists of dicts: compare by value
-    groups: dict[str, list[float]] = {}
-    for key, score in zip(keys, scores, strict=True):
-        if score is not None:
-            groups.setdefault(key, []).append(score)
-    out = list(scores)
-    for i, (key, is_failed) in enumerate(zip(keys, failed, strict=True)):
-        if is_failed and groups.get(key):
-            out[i] = sum(groups[key]) / len(groups[key])
-    return out
-
-
 class PerceptionReward:
     """TRL-compatible perception reward (see module docstring).
 
@@ -93,13 +72,16 @@ class PerceptionReward:
         failure_policy: ``"none"``: a failed judgment scores ``None``. ``"group_mean"``: it scores the mean of
             the valid scores of the completions of the same prompt in this call (neutral for the GRPO advantage
             under any ``multi_objective_aggregation``); ``None`` when the whole group failed. Failures are
-            counted either way.
+            counted either way (imputed ones also in ``stats["imputed"]``).
+        group_column: Dataset column identifying the prompt of each completion (``group_mean``).
+        num_generations: Completions per prompt, used to find groups when ``group_column`` is absent: TRL repeats
+            each prompt that many times consecutively. None: fall back to comparing prompts by content.
 
     Attributes:
         last_judgments: The :class:`perception_r1.judge.judges.Judgment` of each completion of the last call
             (per-annotation verdicts, raw judge reply, errors), for sample dumps. Under TRL the verdicts are
             also logged as the completions-table column ``perception_verdicts`` (through ``log_extra``).
-        stats: Cumulative counters: judged, failed, not_applicable, injected, cached.
+        stats: Cumulative counters: judged, failed, not_applicable, injected, cached, imputed.
     """
 
     def __init__(
@@ -108,16 +90,26 @@ class PerceptionReward:
         annotations_column: str = "visual_annotations",
         key_info_column: str = "visual_key_info",
         failure_policy: str = "none",
+        group_column: str = "id",
+        num_generations: int | None = None,
     ) -> None:
         if failure_policy not in ("none", "group_mean"):
             raise ValueError(f"failure_policy must be 'none' or 'group_mean', got {failure_policy!r}")
         self.__name__ = "perception"
         self.failure_policy = failure_policy
+        if num_generations is not None and num_generations < 1:
+            raise ValueError(f"num_generations must be >= 1, got {num_generations}")
+        self.group_column = group_column
+        self.num_generations = num_generations
         self.judge_config = coerce_judge_config(judge)
+        if self.judge_config.backend != "rule":
+            from perception_r1.judge.config import judge_template
+
+            judge_template(self.judge_config)  # a bad prompt file fails here, not at the first training step
         self.annotations_column = annotations_column
         self.key_info_column = key_info_column
         self.last_judgments: list[Any] = []
-        self.stats = {"judged": 0, "failed": 0, "not_applicable": 0, "injected": 0, "cached": 0}
+        self.stats = {"judged": 0, "failed": 0, "not_applicable": 0, "injected": 0, "cached": 0, "imputed": 0}
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -188,8 +180,26 @@ class PerceptionReward:
             log_extra("perception_verdicts", [j.verdicts if j.status == "ok" else j.error for j in judgments])
         scores = [j.score if j.status == "ok" else None for j in judgments]
         if self.failure_policy == "group_mean":
-            scores = impute_group_mean(scores, [j.status == "failed" for j in judgments], kwargs.get("prompts"))
+            scores = self._impute(scores, judgments, kwargs, failed)
+            if applicable:
+                log("perception/group_mean_imputed_rate", self._last_imputed / len(applicable))
         return scores
+
+    def _impute(self, scores: RewardList, judgments: list[Any], kwargs: dict[str, Any], failed: int) -> RewardList:
+        """``group_mean``: give each failed judgment the mean valid score of its prompt's completions."""
+        self._last_imputed = 0
+        if not failed:  # finding groups can mean hashing images: only when there is something to impute
+            return scores
+        groups = group_keys(
+            len(judgments),
+            ids=kwargs.get(self.group_column),
+            num_generations=self.num_generations,
+            prompts=kwargs.get("prompts"),
+        )
+        imputed = impute_group_mean(scores, [j.status == "failed" for j in judgments], groups)
+        self._last_imputed = sum(1 for a, b in zip(scores, imputed, strict=True) if a is None and b is not None)
+        self.stats["imputed"] += self._last_imputed
+        return imputed
 
     def close(self) -> None:
         """Close the judge client and stop the private loop (optional; both are daemon resources)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.io_utils import JsonlError, atomic_open, atomic_write_json, iter_jsonl
+from perception_r1.judge.judges import failure_reason
 from perception_r1.rewards.combined import PAPER_WEIGHTS, combine
 
 _COMPONENTS = ("accuracy", "format", "repetition")
@@ -57,6 +58,18 @@ class ScoreSummary:
     counts: dict[str, int] = field(default_factory=dict)
     nulls: dict[str, int] = field(default_factory=dict)
     judge_failures: int = 0
+    judge_failure_reasons: dict[str, int] = field(default_factory=dict)
+    judged: int = 0  # responses the judge scored (status ok)
+
+    @property
+    def nothing_judged(self) -> bool:
+        """The judge was needed and failed on every response it was asked about."""
+        return self.judge_failures > 0 and self.judged == 0
+
+    def failure_text(self) -> str:
+        """``"3 (connection: 2, HTTP 401: 1)"``: judge failures with their reasons."""
+        reasons = ", ".join(f"{k}: {v}" for k, v in self.judge_failure_reasons.items())
+        return f"{self.judge_failures}" + (f" ({reasons})" if reasons else "")
 
     def add(self, row: dict[str, Any], components: tuple[str, ...]) -> None:
         self.scored += 1
@@ -80,6 +93,8 @@ class ScoreSummary:
             "mean": means,
             "null_counts": self.nulls,
             "judge_failures": self.judge_failures,
+            "judge_failure_reasons": self.judge_failure_reasons,
+            "judged": self.judged,
         }
 
     def print(self) -> None:
@@ -97,7 +112,7 @@ class ScoreSummary:
             table.add_row(name, "-" if mean is None else f"{mean:.4f}", str(self.nulls.get(name, 0)))
         console = Console(stderr=True)
         console.print(table)
-        console.print(f"skipped lines: {len(self.skipped)}; judge failures: {self.judge_failures}")
+        console.print(f"skipped lines: {len(self.skipped)}; judge failures: {self.failure_text()}")
         for item in self.skipped[:10]:
             console.print(f"  line {item['line']}: {item['reason']}")
 
@@ -186,6 +201,10 @@ class _Scorer:
             parts = scores
             if judgments:
                 summary.judge_failures += judgments[i].status == "failed"
+                summary.judged += judgments[i].status == "ok"
+                if judgments[i].status == "failed":
+                    reason = failure_reason(judgments[i].error)
+                    summary.judge_failure_reasons[reason] = summary.judge_failure_reasons.get(reason, 0) + 1
                 if judgments[i].status == "not_applicable":
                     # No annotations: perception does not apply, so it is left out of the total rather than
                     # voiding it. Any other missing component (a failed judgment included) makes the total unknown.
@@ -215,7 +234,10 @@ def score_file(input_path: str | Path, output_path: str | Path, options: ScoreOp
         raise FileNotFoundError(f"{input_path}: no such input file")
     summary = ScoreSummary(input=str(input_path), output=str(output_path))
     scorer = _Scorer(options)
-    total_lines = sum(1 for line in input_path.open(encoding="utf-8") if line.strip())
+    if output_path.is_dir():
+        raise ValueError(f"{output_path}: is a folder; -o needs a file path (e.g. {output_path / 'scored.jsonl'})")
+    with input_path.open("rb") as raw:  # bytes: invalid UTF-8 is reported per line by iter_jsonl, not here
+        total_lines = sum(1 for line in raw if line.strip())
     try:
         with atomic_open(output_path) as handle, _Progress(options.progress, total_lines) as advance:
             for batch in _batches(_rows(input_path, options, summary), options.batch_size):

@@ -7,7 +7,7 @@ keys; ``--section.key value`` on the command line overrides both. Unknown keys f
 Example:
     >>> cfg = from_dict(TrainConfig, {"grpo": {"num_generations": 8}})
     >>> cfg.grpo.num_generations, cfg.model.path
-    (8, 'tiny')
+    (8, 'warmup')
 """
 
 from __future__ import annotations
@@ -44,7 +44,11 @@ class LoraConfig:
 class ModelConfig:
     """The policy model."""
 
-    path: str = option("tiny", "model folder or hub id; 'tiny' = the locally built tiny Qwen2.5-VL (cached)")
+    path: str = option(
+        "warmup",
+        "model folder or hub id; 'warmup' = the synthetic experiment's warm-up policy (trained once, cached), "
+        "'tiny' = the tiny Qwen2.5-VL with SmolLM2 text weights and an untrained vision tower (cached)",
+    )
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = option("float32", "weights dtype")
     attn_implementation: str | None = option(None, "eager, sdpa or flash_attention_2 (None: transformers' choice)")
     freeze_vision_tower: bool = option(False, "do not train the vision encoder and merger")
@@ -66,7 +70,15 @@ class DataConfig:
     limit: int | None = option(None, "keep only the first N examples")
     synth_n: int = option(16, "synthetic testbed: number of problems")
     synth_seed: int = option(0, "synthetic testbed: generator seed")
-    synth_params: dict[str, Any] = option(factory=dict, help="synthetic testbed: extra generator parameters")
+    synth_params: dict[str, Any] = option(
+        factory=lambda: {"size": 168},
+        help="synthetic testbed: extra generator parameters (168 px: the warm-up policy's input size)",
+    )
+    prompt_template: str | None = option(
+        None,
+        "file with the policy prompt's user text: {question} plus the format instruction (.txt, or .yaml with "
+        "template/version); None: the built-in format-v1",
+    )
 
 
 @dataclass
@@ -84,9 +96,8 @@ def _default_rewards() -> list[RewardSpec]:
         RewardSpec("accuracy", 0.9),
         RewardSpec("format", 0.1),
         RewardSpec("perception", 0.7, {"judge": {"backend": "rule"}}),
-        # The paper's n is 20 words; the tiny default's 32-token completions rarely reach 20 words, so n=3 keeps a
-        # reward with variance (a learning signal) in the CPU demo. The paper recipes set n=20.
-        RewardSpec("repetition", 1.0, {"n": 3, "max_penalty": -2.0}),
+        # The paper's word 20-grams: the warm-up policy's solutions run to 40-80 words.
+        RewardSpec("repetition", 1.0, {"n": 20, "max_penalty": -2.0}),
     ]
 
 
@@ -94,7 +105,7 @@ def _default_rewards() -> list[RewardSpec]:
 class GRPOSection:
     """GRPO hyperparameters (mapped onto trl.GRPOConfig)."""
 
-    num_generations: int = option(4, "completions sampled per prompt (paper: 8)")
+    num_generations: int = option(8, "completions sampled per prompt (paper: 8)")
     temperature: float = option(1.0, "sampling temperature")
     top_p: float = option(1.0, "nucleus sampling")
     loss_type: str = option("dapo", "TRL loss: grpo, dr_grpo, dapo, bnpo, ...")
@@ -107,11 +118,11 @@ class GRPOSection:
         "sum_then_normalize", "sum_then_normalize (a None reward counts as 0) or normalize_then_sum (neutral)"
     )
     max_prompt_length: int | None = option(1024, "drop examples whose prompt (with image tokens) is longer")
-    max_completion_length: int = option(32, "maximum generated tokens")
-    per_device_train_batch_size: int = option(4, "completions per device per micro-batch")
+    max_completion_length: int = option(128, "maximum generated tokens (the testbed's solutions take 50-110)")
+    per_device_train_batch_size: int = option(16, "completions per device per micro-batch")
     gradient_accumulation_steps: int = option(1, "micro-batches per optimizer step")
     steps_per_generation: int | None = option(None, "micro-batches per generation round (None: grad accumulation)")
-    learning_rate: float = option(1e-5, "peak learning rate (paper: 1e-6)")
+    learning_rate: float = option(3e-5, "peak learning rate (paper: 1e-6; 3e-5 suits the CPU default's small policy)")
     weight_decay: float = option(1e-3, "AdamW weight decay")
     warmup_ratio: float = option(0.0, "fraction of steps of linear warm-up (paper: 0.05)")
     lr_scheduler_type: str = option("constant_with_warmup", "transformers scheduler name")
@@ -185,8 +196,143 @@ class TrainConfig:
     launch: LaunchConfig = option(factory=LaunchConfig, help="launch plan (multi-GPU / multi-node)")
 
 
+# TRL's GRPO loss types (the union over the TRL releases this project supports; the trainer rejects the rest).
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
+SCALE_REWARDS = ("group", "batch", "none")
+RESUME_KEYWORDS = ("auto", "never")
+_DATA_SUFFIXES = (".parquet", ".jsonl", ".json", ".arrow", ".csv")
+
+
+def _check_number(key: str, value: Any, low: float, *, low_open: bool = False, high: float | None = None) -> None:
+    """Raise a ConfigError naming ``key`` unless ``value`` is a finite number in the range (inclusive unless open)."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+    too_low = value <= low if low_open else value < low
+    if too_low or (high is not None and value > high):
+        low_text = f"> {low:g}" if low_open else f">= {low:g}"
+        range_text = low_text if high is None else f"{low_text} and <= {high:g}"
+        raise ConfigError(f"{key}: must be {range_text}, got {value!r}")
+
+
+def _check_local_source(source: str) -> None:
+    """Fail on a local-looking data path that is missing although its folder is here (a typo).
+
+    A path whose folder is not on this machine either (e.g. the paper recipe's ``data/perception_r1/...`` before
+    ``data build`` ran, or a cluster mount) is left to the loader: --dry-run reports it as not on this machine.
+    """
+    from pathlib import Path
+
+    from perception_r1.registry import did_you_mean
+
+    looks_local = source.startswith(("/", "./", "../", "~")) or source.lower().endswith(_DATA_SUFFIXES)
+    path = Path(source).expanduser()
+    if not looks_local and len(path.parts) < 2:
+        return
+    if path.exists() or not path.parent.is_dir() or (not looks_local and path.parent == Path(".")):
+        return
+    siblings = sorted(p.name for p in path.parent.iterdir())
+    raise ConfigError(
+        f"data.source: {source}: no such file or folder in {path.parent}{did_you_mean(path.name, siblings)} "
+        "(for a hub dataset use 'hf:ID')"
+    )
+
+
+def _check_synth_memory(d: DataConfig) -> None:
+    """The in-memory testbed holds every rendered figure: refuse a ``synth_n`` that cannot fit in memory."""
+    import os
+
+    size = d.synth_params.get("size", 224)
+    per_problem = (size if isinstance(size, int) else 224) ** 2 * 3 + 16_384  # RGB figure + PNG bytes + text
+    needed = d.synth_n * per_problem
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not knowable on this platform
+        return
+    if needed > available:
+        raise ConfigError(
+            f"data.synth_n: {d.synth_n} problems generated in memory need about {needed / 1e9:.1f} GB, "
+            f"{available / 1e9:.1f} GB is available; write them to disk with `perception-r1 data synth` and "
+            "set data.source to that folder"
+        )
+
+
+def validate_values(cfg: TrainConfig) -> None:
+    """Range checks of every numeric and closed-set value, done before any model or data is loaded.
+
+    Raises:
+        ConfigError: naming the offending key, what was expected and what was given.
+    """
+    from pathlib import Path
+
+    g = cfg.grpo
+    _check_number("grpo.learning_rate", g.learning_rate, 0.0)
+    _check_number("grpo.temperature", g.temperature, 0.0, low_open=True)
+    _check_number("grpo.top_p", g.top_p, 0.0, low_open=True, high=1.0)
+    _check_number("grpo.epsilon", g.epsilon, 0.0)
+    if g.epsilon_high is not None:
+        _check_number("grpo.epsilon_high", g.epsilon_high, 0.0)
+    for key in ("beta", "weight_decay", "max_grad_norm"):
+        _check_number(f"grpo.{key}", getattr(g, key), 0.0)
+    _check_number("grpo.num_train_epochs", g.num_train_epochs, 0.0, low_open=g.max_steps <= 0)
+    for key in (
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "num_iterations",
+        "max_completion_length",
+    ):
+        _check_number(f"grpo.{key}", getattr(g, key), 1)
+    for key in ("steps_per_generation", "max_prompt_length"):
+        if getattr(g, key) is not None:
+            _check_number(f"grpo.{key}", getattr(g, key), 1)
+    if g.loss_type not in LOSS_TYPES:
+        raise ConfigError(f"grpo.loss_type: unknown loss type {g.loss_type!r}; known: {', '.join(LOSS_TYPES)}")
+    if g.scale_rewards not in SCALE_REWARDS:
+        raise ConfigError(f"grpo.scale_rewards: expected one of {', '.join(SCALE_REWARDS)}, got {g.scale_rewards!r}")
+    for i, spec in enumerate(cfg.rewards):
+        _check_number(f"rewards[{i}].weight", spec.weight, float("-inf"))
+    r = cfg.rollout
+    _check_number("rollout.server_port", r.server_port, 1, high=65535)
+    _check_number("rollout.gpu_memory_utilization", r.gpu_memory_utilization, 0.0, low_open=True, high=1.0)
+    _check_number("rollout.tensor_parallel_size", r.tensor_parallel_size, 1)
+    if r.max_model_length is not None:
+        _check_number("rollout.max_model_length", r.max_model_length, 1)
+    m = cfg.model
+    for key in ("min_pixels", "max_pixels"):
+        if getattr(m, key) is not None:
+            _check_number(f"model.{key}", getattr(m, key), 1)
+    if m.min_pixels is not None and m.max_pixels is not None and m.min_pixels > m.max_pixels:
+        raise ConfigError(f"model.min_pixels ({m.min_pixels}) is larger than model.max_pixels ({m.max_pixels})")
+    _check_number("model.lora.r", m.lora.r, 1)
+    _check_number("model.lora.alpha", m.lora.alpha, 0.0, low_open=True)
+    _check_number("model.lora.dropout", m.lora.dropout, 0.0, high=1.0)
+    _check_number("logging.logging_steps", cfg.logging.logging_steps, 1)
+    _check_number("logging.samples_per_step", cfg.logging.samples_per_step, 0)
+    _check_number("output.save_steps", cfg.output.save_steps, 1)
+    if cfg.output.save_total_limit is not None:
+        _check_number("output.save_total_limit", cfg.output.save_total_limit, 1)
+    for key in ("num_processes", "num_machines"):
+        _check_number(f"launch.{key}", getattr(cfg.launch, key), 1)
+    _check_number("launch.main_process_port", cfg.launch.main_process_port, 1, high=65535)
+    d = cfg.data
+    if d.limit is not None:
+        _check_number("data.limit", d.limit, 1)
+    if d.source == "synth":
+        _check_number("data.synth_n", d.synth_n, 1)
+        _check_synth_memory(d)
+    elif not d.source.startswith("hf:") and d.kind != "hf":
+        _check_local_source(d.source)
+    resume = cfg.output.resume
+    if resume not in RESUME_KEYWORDS and not Path(resume).expanduser().is_dir():
+        raise ConfigError(
+            f"output.resume: expected auto, never or an existing checkpoint folder, got {resume!r}"
+            + (" (no such folder)" if resume else "")
+        )
+
+
 def validate(cfg: TrainConfig) -> None:
-    """Cheap consistency checks that need no model or data.
+    """Cheap consistency checks that need no model or data (value ranges first, see :func:`validate_values`).
 
     Raises:
         ConfigError: naming the offending key.
@@ -194,6 +340,7 @@ def validate(cfg: TrainConfig) -> None:
     from perception_r1.registry import did_you_mean
     from perception_r1.rewards import REWARDS
 
+    validate_values(cfg)
     if not cfg.rewards:
         raise ConfigError("rewards: at least one reward is required")
     seen = set()
@@ -225,5 +372,3 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"grpo.warmup_ratio: must be within [0, 1), got {g.warmup_ratio}")
     if g.multi_objective_aggregation not in ("sum_then_normalize", "normalize_then_sum"):
         raise ConfigError("grpo.multi_objective_aggregation: must be sum_then_normalize or normalize_then_sum")
-    if cfg.output.resume not in ("auto", "never") and not cfg.output.resume:
-        raise ConfigError("output.resume: auto, never or a checkpoint path")

@@ -19,20 +19,27 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from perception_r1.eval.prompts import FORMAT_INSTRUCTION
+from perception_r1.templates import FormatTemplate
 
 IMAGE_PLACEHOLDER = "<image>"
 
 
 def build_messages(
-    problem: str, n_images: int, instruction: str = FORMAT_INSTRUCTION, system: str | None = None
+    problem: str,
+    n_images: int,
+    instruction: str = FORMAT_INSTRUCTION,
+    system: str | None = None,
+    template: FormatTemplate | None = None,
 ) -> list[dict[str, Any]]:
     """Conversational prompt for one problem.
 
     Args:
         problem: Question text; each ``<image>`` stands for the next image, in order.
         n_images: Number of images of the row.
-        instruction: Appended after the problem on a new line.
+        instruction: Appended after the problem on a new line (ignored when ``template`` is given).
         system: Optional system message (None: the chat template's default system prompt).
+        template: A recipe's format template: its text before ``{question}`` opens the user turn and its text
+            after it closes the turn (the built-in one is ``{question}`` + newline + ``instruction``).
 
     Returns:
         ``[{"role": "user", "content": [parts]}]`` (a system message first when given); every part has the
@@ -45,7 +52,8 @@ def build_messages(
     n_placeholders = len(pieces) - 1
     if n_placeholders and n_placeholders != n_images:
         raise ValueError(f"problem has {n_placeholders} {IMAGE_PLACEHOLDER} placeholders for {n_images} images")
-    parts: list[dict[str, Any]] = []
+    prefix, suffix = template.split() if template is not None else ("", "\n" + instruction)
+    parts: list[dict[str, Any]] = [{"type": "text", "text": prefix}] if prefix else []
     if not n_placeholders:
         parts.extend({"type": "image", "text": None} for _ in range(n_images))
         pieces = [problem]
@@ -54,7 +62,8 @@ def build_messages(
             parts.append({"type": "image", "text": None})
         if piece.strip():
             parts.append({"type": "text", "text": piece.strip() if len(pieces) == 1 else piece})
-    parts.append({"type": "text", "text": "\n" + instruction})
+    if suffix:
+        parts.append({"type": "text", "text": suffix})
     messages = [{"role": "user", "content": parts}]
     if system is not None:
         messages.insert(0, {"role": "system", "content": [{"type": "text", "text": system}]})
@@ -62,13 +71,16 @@ def build_messages(
 
 
 def training_rows(
-    rows: Iterable[Mapping[str, Any]], instruction: str = FORMAT_INSTRUCTION, system: str | None = None
+    rows: Iterable[Mapping[str, Any]],
+    instruction: str = FORMAT_INSTRUCTION,
+    system: str | None = None,
+    template: FormatTemplate | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for ``datasets.Dataset``: each schema row plus its ``prompt``; images opened as PIL images.
 
     Args:
         rows: Validated schema rows (``id``, ``images``, ``problem``, ``answer``, optional annotations...).
-        instruction, system: See :func:`build_messages`.
+        instruction, system, template: See :func:`build_messages`.
 
     Returns:
         New dicts; ``images`` holds RGB ``PIL.Image`` objects (the trainer passes them to the processor).
@@ -82,7 +94,7 @@ def training_rows(
     for row in rows:
         try:
             images = [open_image(item).convert("RGB") for item in row["images"]]
-            prompt = build_messages(row["problem"], len(images), instruction, system)
+            prompt = build_messages(row["problem"], len(images), instruction, system, template)
         except (OSError, ValueError) as exc:
             raise ValueError(f"example {row.get('id')!r}: {exc}") from exc
         out.append({**row, "images": images, "prompt": prompt})
@@ -103,3 +115,31 @@ def prompt_token_count(processor: Any, messages: list[dict[str, Any]], images: l
     text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     encoded = processor(text=[text], images=images or None, return_tensors="pt")
     return int(encoded["input_ids"].shape[1])
+
+
+def template_fingerprints(cfg: Any) -> dict[str, Any]:
+    """Version and content digest of every prompt template a training recipe uses (for ``recipe.json``).
+
+    Args:
+        cfg: A :class:`perception_r1.train.config.TrainConfig`.
+
+    Returns:
+        ``{"format": {"version", "digest", "file"}, "judge": {...}}``; ``judge`` only when a perception reward
+        uses an LLM judge (the rule judge reads no prompt).
+
+    Raises:
+        ConfigError: a template file that cannot be read or used (named in the message).
+    """
+    from perception_r1.judge.config import coerce_judge_config, judge_template
+    from perception_r1.templates import load_format_template
+
+    out: dict[str, Any] = {
+        "format": {**load_format_template(cfg.data.prompt_template).fingerprint(), "file": cfg.data.prompt_template}
+    }
+    for spec in cfg.rewards:
+        if spec.name != "perception":
+            continue
+        judge = coerce_judge_config(spec.params.get("judge"))
+        if judge.backend != "rule":
+            out["judge"] = {**judge_template(judge).fingerprint(), "file": judge.prompt_file}
+    return out

@@ -24,7 +24,12 @@ log = logging.getLogger(__name__)
 
 
 def resolve_model_path(model: ModelConfig) -> str:
-    """The model folder: ``tiny`` builds (once, cached) the local tiny Qwen2.5-VL; anything else is passed on."""
+    """The model folder: ``warmup`` trains (once, cached) the synthetic experiment's warm-up policy; ``tiny``
+    builds (once, cached) the tiny Qwen2.5-VL with SmolLM2 text weights; anything else is passed on."""
+    if model.path == "warmup":
+        from perception_r1.experiment.runner import ensure_warmup_policy
+
+        return str(ensure_warmup_policy())
     if model.path == "tiny":
         from perception_r1.model.tiny import ensure_tiny_vlm
 
@@ -59,8 +64,13 @@ def load_rows(data: DataConfig) -> list[dict[str, Any]]:
     return rows
 
 
-def build_dataset(rows: list[dict[str, Any]], processor: Any, max_prompt_length: int | None) -> tuple[Any, int]:
+def build_dataset(
+    rows: list[dict[str, Any]], processor: Any, max_prompt_length: int | None, template: Any = None
+) -> tuple[Any, int]:
     """``datasets.Dataset`` with ``prompt`` + schema columns; examples over ``max_prompt_length`` are dropped.
+
+    Args:
+        template: The recipe's :class:`perception_r1.templates.FormatTemplate` (None: the built-in one).
 
     Returns:
         ``(dataset, n_dropped)``.
@@ -69,7 +79,7 @@ def build_dataset(rows: list[dict[str, Any]], processor: Any, max_prompt_length:
 
     from perception_r1.train.prompts import prompt_token_count, training_rows
 
-    examples = training_rows(rows)
+    examples = training_rows(rows, template=template)
     kept = []
     for ex in examples:
         if max_prompt_length is None or prompt_token_count(processor, ex["prompt"], ex["images"]) <= max_prompt_length:
@@ -204,16 +214,20 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     """
     from trl import GRPOTrainer
 
+    from perception_r1.templates import load_format_template
     from perception_r1.train.callbacks import MetricsCallback, StepTimes
+    from perception_r1.train.prompts import template_fingerprints
 
     started = time.perf_counter()
     validate(cfg)
+    fingerprints = template_fingerprints(cfg)  # also fails early on an unusable prompt template file
     rows = load_rows(cfg.data)
     check_columns(cfg.rewards, rows, where=f"data.source {cfg.data.source!r}")
     funcs, weights, names = build_rewards(cfg.rewards)
     path = resolve_model_path(cfg.model)
     policy, processor, peft_config = load_policy(cfg.model, path)
-    dataset, dropped = build_dataset(rows, processor, cfg.grpo.max_prompt_length)
+    template = load_format_template(cfg.data.prompt_template)
+    dataset, dropped = build_dataset(rows, processor, cfg.grpo.max_prompt_length, template)
     out = Path(cfg.output.dir)
     out.mkdir(parents=True, exist_ok=True)
     times = StepTimes()
@@ -230,7 +244,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     metrics_cb.trainer = trainer
     main_process = trainer.is_world_process_zero()  # files below are written once, not by every rank
     if main_process:
-        atomic_write_json(out / "recipe.json", to_dict(cfg))
+        atomic_write_json(out / "recipe.json", {**to_dict(cfg), "prompt_templates": fingerprints})
     checkpoint = resume_checkpoint(cfg)
     log.info(
         "training %s on %d examples (%d dropped as too long); resume from %s", path, len(dataset), dropped, checkpoint

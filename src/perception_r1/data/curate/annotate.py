@@ -64,7 +64,13 @@ class AnnotateOptions:
     max_tokens: int = option(512, "maximum tokens of the annotator's reply")
     invalid_retries: int = option(2, "re-asks of a reply without any parseable fact")
     max_words: int = option(25, "statements longer than this are dropped as non-atomic")
-    batch_size: int = option(128, "requests per batch (the cache is written after each batch)")
+    batch_size: int = option(128, "requests per batch (progress granularity; each reply is cached as it arrives)")
+
+    def __post_init__(self) -> None:
+        for name, low in (("max_tokens", 1), ("invalid_retries", 0), ("max_words", 1), ("batch_size", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
 def parse_annotation_reply(text: str) -> list[str]:

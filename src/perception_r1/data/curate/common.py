@@ -1,9 +1,9 @@
 """Shared plumbing of the curation steps: step results, batched LLM calls with progress, step outputs.
 
 Every LLM call goes through :class:`perception_r1.llm.client.LLMClient`, whose SQLite cache (``cache_path`` of
-the :class:`~perception_r1.llm.config.LLMConfig`) stores each accepted reply as soon as its batch finishes. A
-killed run therefore loses at most the batch in flight; rerunning it serves every finished call from the cache
-and, because requests are built deterministically from the rows, produces identical output.
+the :class:`~perception_r1.llm.config.LLMConfig`) stores each accepted reply as soon as it arrives. A killed
+or interrupted run therefore loses at most the calls in flight; rerunning it serves every finished call from the
+cache and, because requests are built deterministically from the rows, produces identical output.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def run_requests(
         accept: Reply validator (None accepts; a string rejects with that reason and re-asks).
         invalid_retries: Re-asks of a rejected reply.
         retry_temperature: Temperature of the re-asks.
-        batch_size: Requests per batch: the cache is written after each batch.
+        batch_size: Requests per batch (progress granularity): each accepted reply is cached as it arrives.
         desc: Progress bar label.
 
     Returns:

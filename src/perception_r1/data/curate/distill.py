@@ -34,7 +34,15 @@ class DistillOptions:
     temperature: float = option(1.0, "teacher sampling temperature (k > 1 needs > 0 for diverse samples)")
     max_tokens: int = option(4096, "maximum tokens per solution")
     invalid_retries: int = option(1, "re-asks of a reply without a boxed final answer")
-    batch_size: int = option(128, "requests per batch (the cache is written after each batch)")
+    batch_size: int = option(128, "requests per batch (progress granularity; each reply is cached as it arrives)")
+
+    def __post_init__(self) -> None:
+        for name, low in (("k", 1), ("max_tokens", 1), ("invalid_retries", 0), ("batch_size", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not (isinstance(self.temperature, (int, float)) and 0.0 <= self.temperature < float("inf")):
+            raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature!r}")
 
 
 def teacher_prompt(row: dict[str, Any]) -> str:

@@ -38,6 +38,10 @@ class SourceConfig:
     columns: dict[str, str] = option(factory=dict, help="schema column -> source column renames")
     limit: int | None = option(None, "use only the first N rows")
 
+    def __post_init__(self) -> None:
+        if self.limit is not None and (isinstance(self.limit, bool) or self.limit < 1):
+            raise ValueError(f"limit must be >= 1 (or null for all rows), got {self.limit!r}")
+
 
 @dataclass
 class FilterConfig:
@@ -69,6 +73,12 @@ class DataRecipe:
     notes: dict[str, Any] = option(
         factory=dict, help="free-form notes (e.g. the paper's figures), kept in the summary"
     )
+
+
+def final_output_path(recipe: DataRecipe) -> Path:
+    """Where :func:`build` writes the final data in the schema: ``OUT/train`` (datasets folder) or
+    ``OUT/train.parquet``; this is the ``data.source`` of a training recipe that uses the rebuilt set."""
+    return Path(recipe.output_dir) / ("train.parquet" if recipe.write.format == "parquet" else "train")
 
 
 def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> DataRecipe:
@@ -106,7 +116,7 @@ def build(recipe: DataRecipe, *, accuracy: Any = None) -> dict[str, Any]:
     stages["annotate"] = annotate(stages["filter"].rows, recipe.annotator, recipe.annotate)
     write_step(out / "annotate", stages["annotate"])
     final = stages["annotate"].rows
-    final_path = out / ("train.parquet" if recipe.write.format == "parquet" else "train")
+    final_path = final_output_path(recipe)
     write_examples(final, final_path)
     if recipe.write.reference:
         write_reference(final, out / "reference.parquet")
@@ -132,6 +142,7 @@ def build(recipe: DataRecipe, *, accuracy: Any = None) -> dict[str, Any]:
             "train": str(final_path),
             "reference": str(out / "reference.parquet") if recipe.write.reference else None,
         },
+        "train_with": f"perception-r1 train RECIPE.yaml --data.source {final_path}",
     }
     atomic_write_json(out / "summary.json", summary)
     return summary

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,12 @@ def generate_problems(
     Raises:
         ValueError: bad ``n``, ``difficulty`` or ``size``; UnknownNameError: an unknown family.
     """
+    makers = _makers(n, difficulty, size, families)
+    return [_problem(makers, seed, i, difficulty, size) for i in range(n)]
+
+
+def _makers(n: int, difficulty: int, size: int, families: Sequence[str] | None) -> list[Any]:
+    """Check the generator options; the family makers in cycling order."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     if difficulty not in DIFFICULTIES:
@@ -50,12 +55,12 @@ def generate_problems(
     if not 112 <= size <= 448:
         raise ValueError(f"size must be between 112 and 448 pixels, got {size}")
     names = list(families) if families else FAMILIES.names()
-    makers = [FAMILIES.get(name) for name in names]
-    problems = []
-    for i in range(n):
-        rng = random.Random(f"perception-r1-synth:{seed}:{i}")  # str seeds hash deterministically (sha512)
-        problems.append(makers[i % len(makers)](rng, difficulty, size))
-    return problems
+    return [FAMILIES.get(name) for name in names]
+
+
+def _problem(makers: Sequence[Any], seed: int, i: int, difficulty: int, size: int) -> SynthProblem:
+    rng = random.Random(f"perception-r1-synth:{seed}:{i}")  # str seeds hash deterministically (sha512)
+    return makers[i % len(makers)](rng, difficulty, size)
 
 
 def split_by_key(problems: Sequence[SynthProblem], test_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -137,45 +142,51 @@ def write_testbed(
     size: int = 224,
     families: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Generate problems and write ``train`` and ``test`` splits, ``README.md`` and ``summary.json``.
+    """Generate problems and write one dataset folder: ``train`` and ``test`` splits, ``README.md``, ``summary.json``.
+
+    The folder is built beside ``out_dir`` and swapped in whole (:func:`perception_r1.io_utils.atomic_folder`): a
+    killed run leaves the previous output untouched, and concurrent runs never mix. An existing ``out_dir`` is
+    replaced only when it is empty or an earlier testbed; any other non-empty folder is refused. Rows stream to
+    disk in chunks, so memory stays small; a size whose output cannot fit on the disk is refused up front.
 
     Args:
-        out_dir: Output folder (created).
-        fmt: ``"disk"`` (``datasets`` folders ``train/``, ``test/``) or ``"parquet"`` (``train.parquet``, ...).
+        out_dir: Output folder.
+        fmt: ``"disk"``: a ``datasets.DatasetDict`` folder (``datasets.load_from_disk(out_dir)`` reads it, and so
+            does every command given the folder and ``--split``); ``"parquet"``: ``train.parquet`` and
+            ``test.parquet`` in the folder.
         Others: see :func:`generate_problems` and :func:`split_by_key`.
 
     Returns:
         The summary dict (also written to ``summary.json``).
+
+    Raises:
+        ValueError: bad options or a size that does not fit; FileExistsError: ``out_dir`` holds other files.
     """
-    from perception_r1.data.io import write_disk, write_parquet
+    from perception_r1.data.synth.output import is_testbed_folder, write_splits
+    from perception_r1.io_utils import atomic_folder
 
     if fmt not in ("disk", "parquet"):
         raise ValueError(f"fmt must be 'disk' or 'parquet', got {fmt!r}")
-    problems = generate_problems(n, seed, difficulty=difficulty, families=families, size=size)
-    train_idx, test_idx = split_by_key(problems, test_fraction, seed)
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if not 0.0 <= test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
+    makers = _makers(n, difficulty, size, families)
     out = Path(out_dir)
     summary: dict[str, Any] = {
+        "generator": "perception-r1 data synth", "format": fmt,
         "n": n, "seed": seed, "difficulty": difficulty, "test_fraction": test_fraction, "size": size, "splits": {},
     }  # fmt: skip
-    for split, indices in (("train", train_idx), ("test", test_idx)):
-        rows = [to_row(problems[i], f"synth-s{seed}-d{difficulty}-{i:06d}", difficulty) for i in indices]
-        path = out / (f"{split}.parquet" if fmt == "parquet" else split)
-        (write_parquet if fmt == "parquet" else write_disk)(rows, path)
-        chosen = [problems[i] for i in indices]
-        summary["splits"][split] = {
-            "path": str(path),
-            "rows": len(rows),
-            "distinct_problems": len({p.key for p in chosen}),
-            "families": dict(sorted(Counter(p.family for p in chosen).items())),
-            "annotations_per_item": dict(sorted(Counter(len(p.annotations) for p in chosen).items())),
-        }
-    table = "\n".join(
-        f"| {name} | {info['rows']} | {info['distinct_problems']} |" for name, info in summary["splits"].items()
-    )
-    families_used = ", ".join(families or FAMILIES.names())
-    readme = _README.format(
-        n=n, seed=seed, difficulty=difficulty, tf=test_fraction, table=table, families=families_used
-    )
-    atomic_write_text(out / "README.md", readme)
-    atomic_write_json(out / "summary.json", summary)
+    with atomic_folder(out, owned=is_testbed_folder) as stage:
+        problems = ((i, _problem(makers, seed, i, difficulty, size)) for i in range(n))
+        pairs = ((p, to_row(p, f"synth-s{seed}-d{difficulty}-{i:06d}", difficulty)) for i, p in problems)
+        infos = write_splits(stage, out, pairs, n, fmt, lambda keyed: split_by_key(keyed, test_fraction, seed))
+        summary["splits"] = infos
+        table = "\n".join(f"| {name} | {info['rows']} | {info['distinct_problems']} |" for name, info in infos.items())
+        families_used = ", ".join(families or FAMILIES.names())
+        readme = _README.format(
+            n=n, seed=seed, difficulty=difficulty, tf=test_fraction, table=table, families=families_used
+        )
+        atomic_write_text(stage / "README.md", readme)
+        atomic_write_json(stage / "summary.json", summary)
     return summary

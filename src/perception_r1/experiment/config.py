@@ -1,0 +1,151 @@
+"""Typed recipe of ``perception-r1 experiment``: every setting of every stage, with its help text.
+
+The dataclass defaults are the *full* mode; :data:`QUICK` lists the overrides of ``--quick``. A YAML recipe
+(``recipes/experiment/synthetic.yaml``) overrides any subset, ``--section.key value`` overrides both.
+Hyperparameters were fixed on the train / validation splits (``recipes/experiment/README.md``); the test split
+is read only by the final evaluation.
+
+Example:
+    >>> cfg = from_dict(ExperimentConfig, QUICK)
+    >>> cfg.seeds, cfg.data.n_test
+    ([0], 120)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from perception_r1.config import ConfigError, from_dict, option  # noqa: F401  (from_dict: doctest)
+from perception_r1.experiment.policy import PolicySpec
+
+ARMS = ("rlvr", "perception_r1")
+
+
+@dataclass
+class DataSection:
+    """The synthetic testbed: disjoint train / validation / test problems (no problem key in two splits)."""
+
+    families: list[str] = option(factory=list, help="problem families (empty: all six)")
+    difficulty: int = option(1, "generator difficulty 1-3 (2+: rotated figures, random point letters, decoys)")
+    split_by: str = option(
+        "instance",
+        "what may not recur across splits: 'instance' (a rendered problem: its question and image) or 'key' "
+        "(its family and values, whatever the letters and the drawing)",
+    )
+    n_train: int = option(3000, "training problems (warm-up and GRPO prompts)")
+    n_val: int = option(120, "validation problems (used to fix hyperparameters, and logged)")
+    n_test: int = option(360, "held-out test problems (read only by the final evaluation)")
+    seed: int = option(0, "generator seed")
+
+
+@dataclass
+class WarmupSection:
+    """Supervised warm-up on the generator's exact solutions (TRL SFTTrainer)."""
+
+    n_examples: int | None = option(1800, "train problems used for the warm-up (None: all); the rest only in GRPO")
+    epochs: float = option(6.0, "passes over the warm-up examples")
+    learning_rate: float = option(2e-3, "peak learning rate (cosine decay, 5% warm-up)")
+    batch_size: int = option(16, "examples per optimizer step")
+    weight_decay: float = option(0.01, "AdamW weight decay")
+    seed: int = option(0, "seed of initialisation and data order")
+
+
+@dataclass
+class GRPOArmsSection:
+    """GRPO settings shared by both arms (they differ only in the perception reward)."""
+
+    max_steps: int = option(30, "optimizer steps per arm and seed")
+    prompts_per_step: int = option(4, "prompts per step (each sampled num_generations times)")
+    num_generations: int = option(8, "completions per prompt (paper: 8)")
+    temperature: float = option(1.0, "sampling temperature (paper: 1.0)")
+    max_completion_length: int = option(128, "maximum generated tokens")
+    learning_rate: float = option(3e-5, "learning rate (constant after a 5% warm-up; chosen on validation)")
+    beta: float = option(0.0, "KL coefficient (paper: 0)")
+    loss_type: str = option("dapo", "TRL loss type")
+    repetition_n: int = option(20, "repetition penalty word n-gram size (paper: 20)")
+    perception_weight: float = option(0.7, "weight of the perception reward in the perception_r1 arm (paper: 0.7)")
+    save_steps: int = option(10, "checkpoint every N steps (an interrupted arm resumes from the last one)")
+
+
+@dataclass
+class EvalSection:
+    """Greedy evaluation of every policy on the held-out test split."""
+
+    batch_size: int = option(32, "prompts generated together")
+    max_new_tokens: int = option(160, "generation limit per response")
+    samples: int = option(6, "problems whose responses are shown side by side in the report")
+
+
+@dataclass
+class ExperimentConfig:
+    """The controlled experiment: warm-up, then RLVR vs Perception-R1 from the same checkpoint, several seeds."""
+
+    output_dir: str = option("runs/experiment", "experiment folder (every stage resumes from what is there)")
+    seeds: list[int] = option(factory=lambda: [0, 1, 2], help="GRPO seeds (each arm runs once per seed)")
+    data: DataSection = option(factory=DataSection, help="synthetic testbed")
+    policy: PolicySpec = option(factory=PolicySpec, help="policy shape (built here; see policy.py)")
+    warmup: WarmupSection = option(factory=WarmupSection, help="supervised warm-up")
+    grpo: GRPOArmsSection = option(factory=GRPOArmsSection, help="GRPO arms")
+    eval: EvalSection = option(factory=EvalSection, help="evaluation")
+
+
+# --quick: one seed, a smaller test split, fewer steps; still every stage.
+QUICK: dict[str, Any] = {
+    "output_dir": "runs/experiment-quick",
+    "seeds": [0],
+    "data": {"n_train": 2000, "n_val": 60, "n_test": 120},
+    "warmup": {"n_examples": 1200, "epochs": 4.0},
+    "grpo": {"max_steps": 25},
+}
+
+
+def validate(cfg: ExperimentConfig) -> None:
+    """Check every value before any data or model is touched.
+
+    Raises:
+        ConfigError: naming the offending key.
+    """
+    from perception_r1.data.synth import FAMILIES
+    from perception_r1.registry import did_you_mean
+
+    for name in cfg.data.families:
+        if name not in FAMILIES:
+            known = FAMILIES.names()
+            raise ConfigError(f"data.families: unknown family {name!r}{did_you_mean(name, known)}; known: {known}")
+    if cfg.data.split_by not in ("instance", "key"):
+        raise ConfigError(f"data.split_by: 'instance' or 'key', got {cfg.data.split_by!r}")
+    if cfg.data.difficulty not in (1, 2, 3):
+        raise ConfigError(f"data.difficulty: 1, 2 or 3, got {cfg.data.difficulty}")
+    positive = {
+        "data.n_train": cfg.data.n_train,
+        "data.n_val": cfg.data.n_val,
+        "data.n_test": cfg.data.n_test,
+        "warmup.batch_size": cfg.warmup.batch_size,
+        "grpo.max_steps": cfg.grpo.max_steps,
+        "grpo.prompts_per_step": cfg.grpo.prompts_per_step,
+        "grpo.max_completion_length": cfg.grpo.max_completion_length,
+        "grpo.save_steps": cfg.grpo.save_steps,
+        "eval.batch_size": cfg.eval.batch_size,
+        "eval.max_new_tokens": cfg.eval.max_new_tokens,
+    }
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{key}: must be >= 1, got {value}")
+    if cfg.grpo.num_generations < 2:
+        raise ConfigError("grpo.num_generations: GRPO needs at least 2 completions per prompt")
+    for key, value in {
+        "warmup.learning_rate": cfg.warmup.learning_rate,
+        "grpo.learning_rate": cfg.grpo.learning_rate,
+        "grpo.temperature": cfg.grpo.temperature,
+        "warmup.epochs": cfg.warmup.epochs,
+    }.items():
+        if not value > 0 or value == float("inf"):
+            raise ConfigError(f"{key}: must be a finite number > 0, got {value}")
+    if cfg.warmup.n_examples is not None and not 1 <= cfg.warmup.n_examples <= cfg.data.n_train:
+        raise ConfigError(
+            f"warmup.n_examples: within [1, data.n_train={cfg.data.n_train}], got {cfg.warmup.n_examples}"
+        )
+    if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds):
+        raise ConfigError(f"seeds: one or more distinct seeds, got {cfg.seeds}")
+    cfg.policy.check()

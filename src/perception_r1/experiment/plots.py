@@ -1,0 +1,126 @@
+"""PNG plots of the experiment (matplotlib, Agg backend): rewards over steps, test figures, zero-variance groups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from perception_r1.experiment.config import ARMS
+
+COLORS = {"warmup": "#7f7f7f", "rlvr": "#1f77b4", "perception_r1": "#d62728"}
+
+
+def _mean_series(runs: Mapping[str, Mapping[str, Any]], get: Any) -> tuple[list[int], list[float]]:
+    """Steps and the across-seed mean of one per-step series (missing values skipped)."""
+    by_step: dict[int, list[float]] = {}
+    for fig in runs.values():
+        for step, value in zip(fig.get("steps", []), get(fig), strict=False):
+            if value is not None:
+                by_step.setdefault(step, []).append(float(value))
+    steps = sorted(by_step)
+    return steps, [sum(by_step[s]) / len(by_step[s]) for s in steps]
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def plot_rewards(summary: Mapping[str, Any], path: Path) -> Path:
+    """One panel per reward component (and the total): mean over seeds per step, one line per arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["accuracy", "format", "perception", "repetition", "total"]
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2))
+    for ax, name in zip(axes, names, strict=True):
+        for arm in ARMS:
+            runs = summary["training"].get(arm, {})
+            get = (
+                (lambda f: f.get("reward", []))
+                if name == "total"
+                else (lambda f, n=name: f.get("components", {}).get(n, []))
+            )
+            steps, values = _mean_series(runs, get)
+            if steps:
+                ax.plot(steps, values, label=arm, color=COLORS[arm])
+        ax.set_title(name if name != "perception" else "perception (logged in both arms)", fontsize=9)
+        ax.set_xlabel("GRPO step")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(
+        "Training reward components per arm (mean over seeds; rlvr trains with perception weight 0, so its total"
+        " excludes it)",
+        y=1.06,
+    )
+    return _save(fig, path)
+
+
+def plot_test(summary: Mapping[str, Any], path: Path) -> Path:
+    """Bars: test answer accuracy and perception accuracy per policy (mean over seeds, dots = seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs = [("answer_accuracy", "answer accuracy"), ("perception_accuracy", "perception accuracy (per problem)"),
+            ("perception_recall", "fact recall (per response)")]  # fmt: skip
+    fig, axes = plt.subplots(1, len(figs), figsize=(4.2 * len(figs), 3.4))
+    policies = list(summary["arms"])
+    for ax, (key, title) in zip(axes, figs, strict=True):
+        for x, policy in enumerate(policies):
+            block = summary["arms"][policy][key]
+            ax.bar(x, 100 * block["mean"], color=COLORS.get(policy, "#999"), alpha=0.8)
+            ax.scatter(
+                [x] * len(block["per_seed"]), [100 * v for v in block["per_seed"]], color="black", s=12, zorder=3
+            )
+            if block.get("ci95"):
+                lo, hi = block["ci95"]
+                ax.errorbar(x, 100 * block["mean"], yerr=[[100 * (block["mean"] - lo)], [100 * (hi - block["mean"])]],
+                            color="black", capsize=4)  # fmt: skip
+        ax.set_xticks(range(len(policies)), policies)
+        ax.set_ylabel("% of test problems")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylim(0, 100)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"Held-out test split (n = {summary['n_test']}, greedy)")
+    return _save(fig, path)
+
+
+def plot_zero_std(summary: Mapping[str, Any], path: Path) -> Path:
+    """Fraction of prompt groups whose completions all got the same total reward (no GRPO signal)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for arm in ARMS:
+        steps, values = _mean_series(summary["training"].get(arm, {}), lambda f: f.get("frac_reward_zero_std", []))
+        if steps:
+            ax.plot(steps, values, label=arm, color=COLORS[arm])
+    ax.set_xlabel("GRPO step")
+    ax.set_ylabel("fraction of groups")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Zero-variance reward groups (mean over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def write_plots(folder: Path, summary: Mapping[str, Any]) -> dict[str, Path]:
+    """All plots into ``folder``; returns ``{name: path}``."""
+    return {
+        "rewards": plot_rewards(summary, folder / "reward_components.png"),
+        "test": plot_test(summary, folder / "test_figures.png"),
+        "zero_std": plot_zero_std(summary, folder / "zero_variance_groups.png"),
+    }

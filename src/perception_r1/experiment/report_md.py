@@ -1,0 +1,184 @@
+"""Human-readable experiment report: ``report.md`` and the self-contained ``report.html``."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from perception_r1.experiment.config import ARMS, ExperimentConfig
+from perception_r1.experiment.report import POLICIES, mcnemar_table, results_table
+from perception_r1.io_utils import iter_jsonl
+
+
+def _final_window(values: list[float | None], k: int = 5) -> float | None:
+    tail = [v for v in values if v is not None][-k:]
+    return sum(tail) / len(tail) if tail else None
+
+
+def dynamics_table(summary: Mapping[str, Any]) -> str:
+    """Per arm: first and last-5-step means of each reward component, zero-variance groups, step time."""
+    lines = [
+        "| arm | seed | accuracy first→last | perception first→last | format first→last | "
+        "zero-std groups first→last | step s | generation s | loss s | rewards s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for arm in ARMS:
+        for seed, fig in summary["training"].get(arm, {}).items():
+            if not fig:
+                continue
+            comp = fig["components"]
+
+            def pair(values: list[float | None]) -> str:
+                first = next((v for v in values if v is not None), None)
+                last = _final_window(values)
+                return "n/a" if first is None or last is None else f"{first:.2f} → {last:.2f}"
+
+            t = fig.get("mean_timing_s", {})
+            rewards_s = sum(v for k, v in t.items() if k.startswith(("_calculate_rewards", "reward")))
+            lines.append(
+                f"| {arm} | {seed} | {pair(comp['accuracy'])} | {pair(comp['perception'])} | {pair(comp['format'])} | "
+                f"{pair(fig['frac_reward_zero_std'])} | {fig.get('mean_step_s') or 'n/a'} | "
+                f"{t.get('transformers.generate', t.get('_generate', 'n/a'))} | {t.get('compute_loss', 'n/a')} | "
+                f"{round(rewards_s, 3)} | {fig.get('peak_rss_mb') or 'n/a'} |"
+            )
+    return "\n".join(lines)
+
+
+def _verdict_line(summary: Mapping[str, Any]) -> str:
+    arms = summary["arms"]
+    pr, rl, wu = (arms[p]["perception_accuracy"]["mean"] for p in ("perception_r1", "rlvr", "warmup"))
+    test = summary["mcnemar"]["perception_r1_vs_rlvr"]["perception"]
+    sig = "significant" if test["p_value"] < 0.05 else "not significant"
+    better = "higher" if pr > rl else "lower" if pr < rl else "equal"
+    return (
+        f"Perception accuracy on the test split: warm-up {100 * wu:.1f}%, rlvr {100 * rl:.1f}%, perception_r1 "
+        f"{100 * pr:.1f}%. perception_r1 is {better} than rlvr; pooled exact McNemar b={test['b']}, c={test['c']}, "
+        f"p={test['p_value']:.3g} ({sig} at 0.05)."
+    )
+
+
+def sample_rollouts(root: Path, cfg: ExperimentConfig, limit: int, test_ids: list[str]) -> list[dict[str, Any]]:
+    """Test problems with each policy's response (first seed) and per-fact verdicts.
+
+    Problems where the policies disagree on perception come first: they are the informative ones.
+    """
+    seed = cfg.seeds[0]
+    names = {"warmup": "warmup", **{arm: f"{arm}-seed{seed}" for arm in ARMS}}
+    by_policy = {}
+    for policy, name in names.items():
+        rows = [r for _, r in iter_jsonl(root / "eval" / name / "items.jsonl") if isinstance(r, dict)]
+        by_policy[policy] = {r["id"]: r for r in rows}
+    ids = [i for i in test_ids if all(i in by_policy[p] for p in names)]
+    ids.sort(key=lambda i: len({by_policy[p][i]["perception_correct"] for p in names}) == 1)
+    return [{"id": i, **{p: by_policy[p][i] for p in names}} for i in ids[:limit]]
+
+
+def _rollout_md(sample: Mapping[str, Any]) -> str:
+    first = sample["warmup"]
+    out = [f"#### {sample['id']} ({first.get('family')}), answer {first['answer']}", ""]
+    for policy in POLICIES:
+        item = sample[policy]
+        marks = ", ".join(f"{'✓' if v else '✗'} {f}" for f, v in zip(item["facts"], item["verdicts"], strict=False))
+        out.append(
+            f"- **{policy}** (answer {'right' if item['answer_correct'] == 1.0 else 'wrong'}, facts: {marks}, "
+            f"wrong facts {item['wrong_facts']}):"
+        )
+        out.append("  ```\n  " + item["response"].replace("\n", "\n  ") + "\n  ```")
+    return "\n".join(out)
+
+
+def render_markdown(root: Path, cfg: ExperimentConfig, summary: Mapping[str, Any], plots: Mapping[str, Path]) -> str:
+    """The whole ``report.md``."""
+    m = summary["machine"]
+    w = summary["warmup"]
+    samples = sample_rollouts(root, cfg, cfg.eval.samples, summary["test_ids"])
+    parts = [
+        "# Perception-R1 on the synthetic testbed: warm-up, RLVR and Perception-R1",
+        "",
+        f"Command: `{summary['command']}`; seeds {summary['seeds']}; {summary['n_test']} held-out test problems; "
+        f"wall {summary['wall_s'] / 60:.1f} min on {m['cpus']} CPU(s) ({m['platform']}, torch {m['torch']}"
+        f"{', GPU ' + m['gpu'] if m.get('gpu') else ''}).",
+        "",
+        _verdict_line(summary),
+        "",
+        "## Test results (greedy; mean over seeds [95% t-interval])",
+        "",
+        results_table(summary),
+        "",
+        "Perception accuracy: a problem counts when every needed fact is stated with the figure's value and no "
+        "shown quantity is stated with a wrong value (exact, from the generator; no LLM). Fact recall: the mean "
+        "fraction of needed facts stated right. Wrong facts: statements contradicting the figure; hallucinated: "
+        "values of quantities neither shown, derived nor asked.",
+        "",
+        "## Exact McNemar tests (pooled over seeds; b = A right and B wrong)",
+        "",
+        mcnemar_table(summary),
+        "",
+        f"## Warm-up\n\n{w['examples']} examples, {w['steps']} SFT steps, final loss {w['final_loss']}, "
+        f"{w['wall_s']} s.",
+        "",
+        "## Training dynamics",
+        "",
+        dynamics_table(summary),
+        "",
+        *[f"![{name}](plots/{path.name})" for name, path in plots.items()],
+        "",
+        "## The same test problems across policies (seed " + str(cfg.seeds[0]) + ")",
+        "",
+        *[_rollout_md(s) + "\n" for s in samples],
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _md_table_html(table: str) -> str:
+    rows = [r.strip().strip("|").split("|") for r in table.splitlines() if r.strip() and not r.startswith("|---")]
+    head, body = rows[0], rows[1:]
+    out = ["<table><thead><tr>", *[f"<th>{html.escape(c.strip())}</th>" for c in head], "</tr></thead><tbody>"]
+    for row in body:
+        out.append("<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in row) + "</tr>")
+    return "".join(out) + "</tbody></table>"
+
+
+def experiment_section_html(
+    root: Path, cfg: ExperimentConfig, summary: Mapping[str, Any], plots: Mapping[str, Path]
+) -> str:
+    """The experiment's results as an HTML fragment: verdict, tables, inline plots, side-by-side rollouts."""
+    imgs = "".join(
+        f'<img alt="{html.escape(name)}" style="max-width:100%" src="data:image/png;base64,'
+        f'{base64.b64encode(path.read_bytes()).decode()}">'
+        for name, path in plots.items()
+    )
+    rollouts = []
+    for s in sample_rollouts(root, cfg, cfg.eval.samples, summary["test_ids"]):
+        cells = []
+        for policy in POLICIES:
+            item = s[policy]
+            facts = "".join(
+                f'<li style="color:{"#1a7f37" if v else "#cf222e"}">{"✓" if v else "✗"} {html.escape(f)}</li>'
+                for f, v in zip(item["facts"], item["verdicts"], strict=False)
+            )
+            cells.append(
+                f"<td style='vertical-align:top'><b>{policy}</b><ul>{facts}</ul>"
+                f"<pre style='white-space:pre-wrap'>{html.escape(item['response'])}</pre></td>"
+            )
+        rollouts.append(f"<h4>{html.escape(s['id'])} (answer {html.escape(str(s['warmup']['answer']))})</h4>"
+                        f"<table><tr>{''.join(cells)}</tr></table>")  # fmt: skip
+    return (
+        f"<section id='experiment'><h2>Controlled experiment</h2><p>{html.escape(_verdict_line(summary))}</p>"
+        f"<h3>Test results</h3>{_md_table_html(results_table(summary))}"
+        f"<h3>Exact McNemar</h3>{_md_table_html(mcnemar_table(summary))}"
+        f"<h3>Training dynamics</h3>{_md_table_html(dynamics_table(summary))}{imgs}"
+        f"<h3>The same problems across policies</h3>{''.join(rollouts)}</section>"
+    )
+
+
+def render_html(root: Path, cfg: ExperimentConfig, summary: Mapping[str, Any], plots: Mapping[str, Path]) -> Path:
+    """``report.html``: the project's run report (``perception-r1 report``) of the experiment folder - every GRPO
+    run's curves and rollouts - with the experiment's results section on top. Self-contained, no network."""
+    from perception_r1.report import write_report
+
+    section = experiment_section_html(root, cfg, summary, plots)
+    return write_report([root], root / "report.html", title="Perception-R1 controlled experiment", extra_html=section)

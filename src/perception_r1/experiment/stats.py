@@ -1,0 +1,90 @@
+"""Statistics of the experiment: per-arm figures across seeds and exact McNemar tests between policies.
+
+McNemar pairs the same test problem under two policies. For each seed the arms are compared with each other and
+with the warm-up policy they started from; the *pooled* test adds the discordant counts of all seeds (every
+(seed, problem) pair counted once), which is what ``summary.json`` reports at the top level, with the per-seed
+tests beside it.
+
+Example:
+    >>> across_seeds([0.5, 0.6, 0.7])["mean"]
+    0.6
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from perception_r1.analysis.mcnemar import mcnemar, pair_counts
+
+# (name in summary.json, policy A, policy B): b counts problems A got right and B wrong.
+COMPARISONS = (
+    ("perception_r1_vs_rlvr", "perception_r1", "rlvr"),
+    ("perception_r1_vs_warmup", "perception_r1", "warmup"),
+    ("rlvr_vs_warmup", "rlvr", "warmup"),
+)
+# Binary per-problem outcomes tested: item key in items.jsonl.
+OUTCOMES = {"answer": "answer_correct", "perception": "perception_correct"}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval of a binomial proportion (``(0, 1)`` when ``n`` is 0)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def across_seeds(values: Sequence[float]) -> dict[str, Any]:
+    """Mean, sample standard deviation and 95% t-interval of per-seed values.
+
+    With one seed the standard deviation and interval are ``None``: one run says nothing about seed variance.
+    """
+    from scipy import stats
+
+    vals = [float(v) for v in values]
+    mean = statistics.fmean(vals)
+    if len(vals) < 2:
+        return {"mean": round(mean, 6), "sd": None, "ci95": None, "per_seed": vals}
+    sd = statistics.stdev(vals)
+    half = float(stats.t.ppf(0.975, len(vals) - 1)) * sd / math.sqrt(len(vals))
+    return {"mean": round(mean, 6), "sd": round(sd, 6), "ci95": [round(mean - half, 6), round(mean + half, 6)],
+            "per_seed": vals}  # fmt: skip
+
+
+def binary_outcomes(items: Sequence[Mapping[str, Any]], key: str) -> dict[str, int]:
+    """``{item id: 0/1}``; an ungradable answer (None) counts as not correct."""
+    return {str(i["id"]): int(bool(i[key]) and i[key] is not None) for i in items}
+
+
+def mcnemar_block(
+    runs: Mapping[str, Mapping[int, Sequence[Mapping[str, Any]]]], seeds: Sequence[int]
+) -> dict[str, Any]:
+    """Exact McNemar for every comparison and outcome, per seed and pooled over seeds.
+
+    Args:
+        runs: ``{policy: {seed: graded items}}``; the warm-up's items are the same for every seed.
+        seeds: The seeds to include.
+
+    Returns:
+        ``{comparison: {outcome: {"b", "c", "n_pairs", "p_value", "per_seed": [...]}}}``.
+    """
+    out: dict[str, Any] = {}
+    for name, a, b in COMPARISONS:
+        block = {}
+        for outcome, key in OUTCOMES.items():
+            per_seed, total_b, total_c, pairs = [], 0, 0, 0
+            for seed in seeds:
+                counts = pair_counts(binary_outcomes(runs[a][seed], key), binary_outcomes(runs[b][seed], key))
+                result = mcnemar(counts["b"], counts["c"], n_pairs=counts["n_pairs"])
+                per_seed.append({"seed": seed, "b": counts["b"], "c": counts["c"], "p_value": result.p_value})
+                total_b, total_c, pairs = total_b + counts["b"], total_c + counts["c"], pairs + counts["n_pairs"]
+            pooled = mcnemar(total_b, total_c, n_pairs=pairs)
+            block[outcome] = {"b": total_b, "c": total_c, "n_pairs": pairs, "p_value": pooled.p_value,
+                              "per_seed": per_seed}  # fmt: skip
+        out[name] = block
+    return out

@@ -1,0 +1,104 @@
+"""Supervised warm-up (TRL ``SFTTrainer``): teach the policy to see the figure and to write the paper's format.
+
+Targets are the generator's exact solutions: a ``<think>`` that states the facts read off the figure and then
+computes, and an ``<answer>`` with ``\\boxed{}``. The loss is on the completion only (TRL's prompt-completion
+format), so the policy learns to answer, not to repeat the question.
+
+Example:
+    >>> summary = run_warmup(policy_dir, rows, WarmupSection(), out_dir)  # doctest: +SKIP
+    >>> summary["final_model"]  # doctest: +SKIP
+    'runs/experiment/warmup/final'
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from perception_r1.experiment.config import WarmupSection
+from perception_r1.io_utils import atomic_write_json
+
+
+def sft_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Prompt-completion rows for TRL: the training prompt, the reference CoT as the assistant turn, images."""
+    from perception_r1.train.prompts import training_rows
+
+    out = []
+    for ex in training_rows(rows):
+        if not ex.get("cot"):
+            raise ValueError(f"example {ex.get('id')!r}: no 'cot' column value to warm up on")
+        completion = [{"role": "assistant", "content": [{"type": "text", "text": ex["cot"]}]}]
+        out.append({"prompt": ex["prompt"], "completion": completion, "images": ex["images"]})
+    return out
+
+
+def run_warmup(
+    policy_dir: str | Path,
+    rows: Sequence[dict[str, Any]],
+    section: WarmupSection,
+    out_dir: Path,
+    callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """Fine-tune the freshly built policy on ``rows``; resumes from the last checkpoint in ``out_dir``.
+
+    Args:
+        policy_dir: The built (untrained) policy.
+        rows: Warm-up problems (train split only).
+        section: Warm-up hyperparameters.
+        out_dir: Checkpoints, ``final/`` and ``summary.json`` (written last: it marks a finished warm-up).
+        callbacks: Extra ``TrainerCallback`` objects.
+
+    Returns:
+        Steps, examples, final training loss, wall seconds and the final model folder.
+    """
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTConfig, SFTTrainer
+
+    started = time.perf_counter()
+    processor = AutoProcessor.from_pretrained(str(policy_dir))
+    model = AutoModelForImageTextToText.from_pretrained(str(policy_dir), dtype=torch.float32)
+    dataset = Dataset.from_list(sft_rows(rows))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    args = SFTConfig(
+        output_dir=str(out_dir),
+        num_train_epochs=section.epochs,
+        learning_rate=section.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.05,
+        weight_decay=section.weight_decay,
+        per_device_train_batch_size=section.batch_size,
+        max_length=None,  # never cut the image tokens or the solution
+        completion_only_loss=True,
+        seed=section.seed,
+        data_seed=section.seed,
+        logging_steps=10,
+        save_strategy="steps",
+        save_steps=50,
+        save_total_limit=1,
+        report_to=["none"],
+        dataloader_num_workers=0,
+        bf16=False,  # TRL defaults to bf16; the policy trains in float32 (CPU and GPU alike)
+    )
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=processor, callbacks=list(callbacks)
+    )
+    trainer.train(resume_from_checkpoint=get_last_checkpoint(str(out_dir)))
+    final = out_dir / "final"
+    trainer.save_model(str(final))
+    processor.save_pretrained(str(final))
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    summary = {
+        "steps": trainer.state.global_step,
+        "examples": len(dataset),
+        "final_loss": losses[-1] if losses else None,
+        "loss_curve": losses,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "final_model": str(final),
+    }
+    atomic_write_json(out_dir / "summary.json", summary)
+    return summary

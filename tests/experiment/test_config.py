@@ -1,0 +1,65 @@
+"""Experiment recipe: defaults, --quick, overrides and validation before anything runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from perception_r1.config import ConfigError, apply_overrides, from_dict
+from perception_r1.experiment.arms import arm_recipe, arm_rewards
+from perception_r1.experiment.config import QUICK, ExperimentConfig, validate
+
+
+def test_full_and_quick_modes_validate() -> None:
+    full = ExperimentConfig()
+    quick = from_dict(ExperimentConfig, QUICK)
+    validate(full)
+    validate(quick)
+    # full mode: >= 3 seeds and >= 300 test problems, as the issue asks; quick: one seed
+    assert len(full.seeds) >= 3 and full.data.n_test >= 300
+    assert quick.seeds == [0] and quick.grpo.max_steps < full.grpo.max_steps
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"data.families": ["triangle", "circle"]}, "unknown family 'triangle'"),  # typo'd family, with suggestion
+        ({"data.n_test": 0}, "data.n_test"),  # empty test split
+        ({"grpo.num_generations": 1}, "at least 2"),  # GRPO needs a group
+        ({"grpo.learning_rate": float("nan")}, "grpo.learning_rate"),  # nan is not a learning rate
+        ({"warmup.learning_rate": -1.0}, "warmup.learning_rate"),  # negative
+        ({"grpo.temperature": 0.0}, "grpo.temperature"),  # sampling needs a positive temperature
+        ({"seeds": [0, 0]}, "seeds"),  # duplicated seed would silently run one arm twice
+        ({"warmup.n_examples": 10**6}, "warmup.n_examples"),  # more warm-up examples than train problems
+        ({"policy.image_size": 150}, "policy.image_size"),  # not a multiple of 28
+        ({"policy.num_kv_heads": 3}, "num_kv_heads"),  # must divide the heads (4)
+    ],
+)
+def test_invalid_values_fail_with_the_key(override: dict, message: str) -> None:
+    cfg = apply_overrides(ExperimentConfig(), override)
+    with pytest.raises(ConfigError, match=message):
+        validate(cfg)
+
+
+def test_unknown_key_suggests() -> None:
+    # a typo'd key never passes silently
+    with pytest.raises(ConfigError, match="did you mean 'max_steps'"):
+        apply_overrides(ExperimentConfig(), {"grpo.max_step": 3})
+
+
+def test_arms_differ_only_in_the_perception_weight() -> None:
+    cfg = ExperimentConfig()
+    rl = arm_recipe(cfg, "rlvr", 1, "w", "t.parquet", "o1")
+    pr = arm_recipe(cfg, "perception_r1", 1, "w", "t.parquet", "o2")
+    weights = {r.name: r.weight for r in rl.rewards}, {r.name: r.weight for r in pr.rewards}
+    # the paper's weights; rlvr logs the perception reward but does not train on it
+    assert weights == (
+        {"accuracy": 0.9, "format": 0.1, "perception": 0.0, "repetition": 1.0},
+        {"accuracy": 0.9, "format": 0.1, "perception": 0.7, "repetition": 1.0},
+    )
+    assert rl.grpo == pr.grpo and rl.data == pr.data and rl.model == pr.model
+    assert rl.grpo.seed == 1 and rl.grpo.per_device_train_batch_size == cfg.grpo.prompts_per_step * 8
+
+
+def test_unknown_arm() -> None:
+    with pytest.raises(ConfigError, match="unknown arm"):
+        arm_rewards("ppo", 0.7, 20)

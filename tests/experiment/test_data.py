@@ -1,0 +1,92 @@
+"""Experiment splits: disjoint by problem key, every family present, overlap detected with a clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from perception_r1.experiment.config import DataSection
+from perception_r1.experiment.data import (
+    SplitOverlapError,
+    check_disjoint,
+    load_split,
+    make_splits,
+    problem_key,
+    write_splits,
+)
+
+ALL_FAMILIES = {"triangle_angle_sum", "isosceles_triangle", "right_triangle", "parallel_lines", "rectangle", "circle"}
+
+
+@pytest.fixture(scope="module")
+def splits() -> dict:
+    # key split at difficulty 1: few distinct problems per family (six right-triangle keys), the hard case
+    return make_splits(DataSection(n_train=60, n_val=12, n_test=24, seed=3, difficulty=1, split_by="key"), 112)
+
+
+@pytest.mark.parametrize(
+    ("difficulty", "split_by"),
+    [
+        (1, "key"),  # no family/values combination in two splits
+        (2, "instance"),  # no rendered problem (question + image) in two splits
+    ],
+)
+def test_splits_are_disjoint_and_cover_all_families(difficulty: int, split_by: str) -> None:
+    data = DataSection(n_train=60, n_val=12, n_test=24, seed=3, difficulty=difficulty, split_by=split_by)
+    out = make_splits(data, image_size=112)
+    check_disjoint(out, split_by)
+    keys = {name: {problem_key(r, split_by) for r in rows} for name, rows in out.items()}
+    assert not keys["train"] & keys["test"] and not keys["val"] & keys["test"] and not keys["train"] & keys["val"]
+    assert len(out["train"]) == 60 and len(out["test"]) >= 24 and len(out["val"]) >= 12
+    for rows in out.values():
+        assert {json.loads(r["meta"])["family"] for r in rows} == ALL_FAMILIES
+
+
+def test_splits_are_deterministic(splits: dict) -> None:
+    again = make_splits(DataSection(n_train=60, n_val=12, n_test=24, seed=3, difficulty=1, split_by="key"), 112)
+    assert [r["id"] for r in again["test"]] == [r["id"] for r in splits["test"]]
+
+
+def test_instance_identity_ignores_row_ids(splits: dict) -> None:
+    # the same question and pixels under another id and another PNG encoding is the same instance
+    from perception_r1.data.schema import image_to_bytes, open_image
+
+    row = splits["test"][0]
+    again = {**row, "id": "other", "images": [image_to_bytes(open_image(row["images"][0]).convert("RGB"))]}
+    assert problem_key(row, "instance") == problem_key(again, "instance")
+    with pytest.raises(SplitOverlapError):
+        check_disjoint({"train": [again], "test": [row]}, "instance")
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        # the same problem (same key) in train and test
+        lambda s: s["test"].append(dict(s["train"][0], id="copied")),
+        # a row without meta: its text and image identify it
+        lambda s: (
+            s["test"].append({**s["train"][1], "meta": None, "id": "x"}),
+            s["train"].__setitem__(1, {**s["train"][1], "meta": None}),
+        ),
+    ],
+)
+def test_overlap_is_an_error_naming_rows(splits: dict, mutate) -> None:
+    copy = {k: list(v) for k, v in splits.items()}
+    mutate(copy)
+    with pytest.raises(SplitOverlapError, match="'train' and 'test' share 1 problem"):
+        check_disjoint(copy)
+
+
+def test_write_and_load_round_trip(splits: dict, tmp_path: Path) -> None:
+    summary = write_splits(splits, tmp_path)
+    assert summary["test"]["rows"] == len(splits["test"])
+    loaded = load_split(tmp_path, "test")
+    assert [r["id"] for r in loaded] == [r["id"] for r in splits["test"]]
+    assert loaded[0]["visual_annotations"] == splits["test"][0]["visual_annotations"]
+
+
+def test_missing_split_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="val.parquet: missing"):
+        load_split(tmp_path, "val")

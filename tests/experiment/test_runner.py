@@ -1,0 +1,150 @@
+"""The whole experiment end to end at toy size (integration), plus resume and bad-input behaviour."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from perception_r1.config import ConfigError, apply_overrides, from_dict
+from perception_r1.experiment.config import ExperimentConfig
+
+# Toy sizes: every stage runs (data, policy, SFT warm-up, two GRPO arms, evaluation, McNemar, report) in about
+# a minute on 2 CPU cores. Nothing here is meant to learn.
+TOY = {
+    "seeds": [0],
+    "data": {"n_train": 24, "n_val": 6, "n_test": 12},
+    "policy": {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "num_kv_heads": 1, "intermediate_size": 128,
+               "vision_depth": 1, "vision_hidden_size": 32, "vision_heads": 2, "vision_intermediate_size": 64,
+               "image_size": 112, "vocab_size": 400},
+    "warmup": {"n_examples": 16, "epochs": 1.0, "batch_size": 8},
+    "grpo": {"max_steps": 2, "prompts_per_step": 2, "num_generations": 2, "max_completion_length": 16,
+             "save_steps": 1},
+    "eval": {"batch_size": 12, "max_new_tokens": 16, "samples": 2},
+}  # fmt: skip
+
+
+def toy_config(out: Path) -> ExperimentConfig:
+    return from_dict(ExperimentConfig, {**TOY, "output_dir": str(out)})
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from perception_r1.experiment.runner import run_experiment
+
+    out = tmp_path_factory.mktemp("exp") / "toy"
+    run_experiment(toy_config(out), command="test")
+    return out
+
+
+@pytest.mark.integration
+def test_end_to_end_writes_every_output(finished: Path) -> None:
+    summary = json.loads((finished / "summary.json").read_text())
+    for key in ("command", "seeds", "n_test", "wall_s", "machine", "arms", "mcnemar", "training"):
+        assert key in summary
+    for policy in ("warmup", "rlvr", "perception_r1"):
+        for fig in ("answer_accuracy", "perception_accuracy"):
+            block = summary["arms"][policy][fig]
+            assert 0.0 <= block["mean"] <= 1.0 and len(block["per_seed"]) == 1
+    for comparison in ("perception_r1_vs_rlvr", "perception_r1_vs_warmup", "rlvr_vs_warmup"):
+        for outcome in ("answer", "perception"):
+            test = summary["mcnemar"][comparison][outcome]
+            assert {"b", "c", "p_value"} <= test.keys() and 0.0 <= test["p_value"] <= 1.0
+    assert summary["n_test"] == len(
+        list((finished / "eval" / "warmup").glob("items.jsonl"))[0].read_text().splitlines()
+    )
+    outputs = (
+        "report.md", "report.html", "plots/reward_components.png", "plots/test_figures.png",
+        "plots/zero_variance_groups.png", "runs/rlvr-seed0/metrics.jsonl",
+        "runs/perception_r1-seed0/final/config.json",
+    )  # fmt: skip
+    for name in outputs:
+        assert (finished / name).is_file(), name
+    html = (finished / "report.html").read_text()
+    assert "Controlled experiment" in html and "http://" not in html.split("<body")[1][:2000]
+    # both arms log the perception reward; only perception_r1 trains on it
+    rl = json.loads((finished / "runs" / "rlvr-seed0" / "summary.json").read_text())
+    pr = json.loads((finished / "runs" / "perception_r1-seed0" / "summary.json").read_text())
+    assert rl["rewards"]["perception"] == 0.0 and pr["rewards"]["perception"] == 0.7
+    assert rl["steps"] == pr["steps"] == 2
+
+
+@pytest.mark.integration
+def test_rerun_resumes_without_repeating(finished: Path, tmp_path: Path) -> None:
+    from perception_r1.experiment.runner import run_experiment
+
+    copy = tmp_path / "toy"
+    shutil.copytree(finished, copy)
+    timings = json.loads((copy / "timings.json").read_text())
+    # an interrupted evaluation (summary missing, last line cut) regenerates only what is missing
+    items = copy / "eval" / "rlvr-seed0" / "items.jsonl"
+    lines = items.read_text().splitlines()
+    items.write_text("\n".join(lines[:5]) + "\n" + lines[5][:20])
+    (copy / "eval" / "rlvr-seed0" / "summary.json").unlink()
+    run_experiment(toy_config(copy), command="test")
+    after = json.loads((copy / "timings.json").read_text())
+    # no training stage ran again; only the one evaluation did
+    assert {k: v for k, v in after.items() if k != "eval/rlvr-seed0"} == {
+        k: v for k, v in timings.items() if k != "eval/rlvr-seed0"
+    }
+    assert len(items.read_text().splitlines()) == len(lines)
+
+
+@pytest.mark.integration
+def test_other_settings_on_the_same_folder_are_refused(finished: Path, tmp_path: Path) -> None:
+    from perception_r1.experiment.runner import run_experiment
+
+    copy = tmp_path / "toy"
+    shutil.copytree(finished, copy)
+    cfg = apply_overrides(toy_config(copy), {"grpo.learning_rate": 1.0})
+    with pytest.raises(ConfigError, match="grpo.learning_rate"):
+        run_experiment(cfg)
+
+
+@pytest.mark.integration
+def test_missing_warmup_checkpoint_is_a_clear_error(finished: Path, tmp_path: Path) -> None:
+    from perception_r1.experiment.runner import run_experiment
+
+    copy = tmp_path / "toy"
+    shutil.copytree(finished, copy)
+    shutil.rmtree(copy / "warmup" / "final")
+    shutil.rmtree(copy / "runs")
+    with pytest.raises(FileNotFoundError, match="missing warm-up checkpoint"):
+        run_experiment(toy_config(copy))
+
+
+def test_unknown_family_fails_before_any_work(tmp_path: Path) -> None:
+    from perception_r1.experiment.runner import run_experiment
+
+    cfg = apply_overrides(toy_config(tmp_path / "x"), {"data.families": ["circle", "hexagon"]})
+    with pytest.raises(ConfigError, match="unknown family 'hexagon'"):
+        run_experiment(cfg)
+    assert not (tmp_path / "x").exists()  # nothing was written
+
+
+@pytest.mark.parametrize(
+    ("overrides", "cached"),
+    [
+        ({}, True),  # the quick settings: train's default can start from this warm-up
+        ({"warmup": {"epochs": 1.0}}, False),  # another warm-up: never mistaken for the default's
+        ({"grpo": {"max_steps": 3}}, True),  # GRPO settings do not change the warm-up
+    ],
+)
+def test_quick_warmup_is_shared_with_the_train_default(tmp_path: Path, monkeypatch, overrides: dict, cached: bool):
+    from perception_r1.experiment.config import QUICK
+    from perception_r1.experiment.runner import _share_with_train_default, ensure_warmup_policy, warmup_cache_dir
+
+    monkeypatch.setenv("PERCEPTION_R1_CACHE", str(tmp_path / "cache"))
+    warm = tmp_path / "exp" / "warmup"
+    (warm / "final").mkdir(parents=True)
+    (warm / "final" / "config.json").write_text("{}")
+    (warm / "summary.json").write_text("{}")
+    merged = {**QUICK, "output_dir": str(tmp_path / "exp")}
+    for section, values in overrides.items():
+        merged[section] = {**merged.get(section, {}), **values}
+    _share_with_train_default(from_dict(ExperimentConfig, merged), warm)
+    assert (warmup_cache_dir() / "warmup" / "final" / "config.json").is_file() == cached
+    if cached:  # found without training anything
+        assert ensure_warmup_policy() == warmup_cache_dir() / "warmup" / "final"

@@ -1,0 +1,80 @@
+"""Across-seed figures, Wilson intervals and the McNemar block of the experiment."""
+
+from __future__ import annotations
+
+import pytest
+
+from perception_r1.experiment.stats import across_seeds, binary_outcomes, mcnemar_block, wilson_interval
+
+
+@pytest.mark.parametrize(
+    ("values", "mean", "sd", "has_ci"),
+    [
+        # three seeds: sample sd and a t-interval
+        ([0.5, 0.6, 0.7], 0.6, 0.1, True),
+        # one seed: no spread can be claimed
+        ([0.42], 0.42, None, False),
+        # identical seeds: zero-width interval
+        ([0.3, 0.3], 0.3, 0.0, True),
+    ],
+)
+def test_across_seeds(values: list, mean: float, sd: float | None, has_ci: bool) -> None:
+    out = across_seeds(values)
+    assert out["mean"] == pytest.approx(mean)
+    assert (out["sd"] is None) == (sd is None)
+    if sd is not None:
+        assert out["sd"] == pytest.approx(sd)
+    assert (out["ci95"] is not None) == has_ci
+    if has_ci:
+        lo, hi = out["ci95"]
+        assert lo <= mean <= hi
+    assert out["per_seed"] == values
+
+
+def test_t_interval_matches_scipy() -> None:
+    from scipy import stats
+
+    vals = [0.31, 0.35, 0.44]
+    lo, hi = stats.t.interval(0.95, len(vals) - 1, loc=sum(vals) / 3, scale=stats.sem(vals))
+    assert across_seeds(vals)["ci95"] == pytest.approx([lo, hi], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "lo", "hi"),
+    [
+        (0, 10, 0.0, 0.2775),  # no successes: the interval still has width
+        (5, 10, 0.2366, 0.7634),  # symmetric
+        (10, 10, 0.7225, 1.0),
+        (0, 0, 0.0, 1.0),  # nothing observed: nothing known
+    ],
+)
+def test_wilson_interval(k: int, n: int, lo: float, hi: float) -> None:
+    assert wilson_interval(k, n) == pytest.approx((lo, hi), abs=1e-3)
+
+
+def test_binary_outcomes_treats_none_as_wrong() -> None:
+    # an ungradable answer (None) is not a correct one
+    items = [{"id": "a", "x": 1.0}, {"id": "b", "x": 0.0}, {"id": "c", "x": None}, {"id": "d", "x": True}]
+    assert binary_outcomes(items, "x") == {"a": 1, "b": 0, "c": 0, "d": 1}
+
+
+def _items(outcomes: list[int]) -> list[dict]:
+    return [{"id": str(i), "answer_correct": float(o), "perception_correct": bool(o)} for i, o in enumerate(outcomes)]
+
+
+def test_mcnemar_block_counts_and_pools_over_seeds() -> None:
+    warm = _items([0, 0, 0, 0, 1, 1])
+    runs = {
+        "warmup": {0: warm, 1: warm},
+        "rlvr": {0: _items([1, 0, 0, 0, 1, 1]), 1: _items([0, 0, 0, 0, 1, 0])},
+        "perception_r1": {0: _items([1, 1, 1, 0, 1, 1]), 1: _items([1, 1, 0, 0, 1, 1])},
+    }
+    block = mcnemar_block(runs, [0, 1])
+    vs_warm = block["perception_r1_vs_warmup"]["perception"]
+    # seed 0: 3 problems gained, none lost; seed 1: 2 gained; pooled b=5, c=0
+    assert [(s["b"], s["c"]) for s in vs_warm["per_seed"]] == [(3, 0), (2, 0)]
+    assert (vs_warm["b"], vs_warm["c"], vs_warm["n_pairs"]) == (5, 0, 12)
+    assert vs_warm["p_value"] == pytest.approx(0.0625)  # exact two-sided: 2 * 0.5**5
+    rl = block["perception_r1_vs_rlvr"]["answer"]
+    assert [(s["b"], s["c"]) for s in rl["per_seed"]] == [(2, 0), (3, 0)]
+    assert set(block) == {"perception_r1_vs_rlvr", "perception_r1_vs_warmup", "rlvr_vs_warmup"}
