@@ -16,17 +16,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from perception_r1.eval.official.latex import to_number
+from perception_r1.eval.official.latex import is_number, to_number
 
 _FLAGS = ("final answer is", "correct answer is", "answer should be", "answer is")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def boxed_contents(text: str) -> list[str]:
@@ -56,7 +48,7 @@ def extract(response: str) -> str:
     for ch in "ABCDEFGH":
         if response.upper() == ch or response.startswith(f"{ch}:"):
             return ch
-    if _is_number(response):
+    if is_number(response):
         return response
     if "boxed{" in response:
         boxes = boxed_contents(response)

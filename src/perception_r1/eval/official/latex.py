@@ -1,4 +1,4 @@
-"""LaTeX-to-number helper shared by the MATH-Vision and EMMA official rules.
+"""LaTeX-to-number helpers shared by the MATH-Vision and EMMA official rules.
 
 The official scripts parse with ``latex2sympy2`` and evaluate the result (MATH-Vision with Python's ``eval`` over
 ``math``, EMMA with ``evalf``). Here ``latex2sympy2_extended`` (installed with math-verify) parses and sympy
@@ -10,6 +10,15 @@ a symbol, so such text never has a value, and a string with an unmatched closing
 from __future__ import annotations
 
 from typing import Any
+
+
+def is_number(text: str) -> bool:
+    """Whether Python's ``float`` reads ``text`` (the official scripts' plain "is it a number" test)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse(text: str) -> Any:

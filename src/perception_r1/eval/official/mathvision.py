@@ -18,17 +18,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from perception_r1.eval.official.latex import to_number
+from perception_r1.eval.official.latex import is_number, to_number
 
 _FLAGS = ("the final answer is", "the answer is", "the correct answer is", "the answer should be")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _fix_sqrt(text: str) -> str:
@@ -113,7 +105,7 @@ def extract(response: str) -> str:
         if answer.endswith((f" {c}.", f" ({c}).")) or answer.startswith((f"{c}\n", f"({c})\n", f"({c}) {c}\n")):
             answer = c
     tail = answer.split("is ")[-1].rstrip(".")
-    if _is_number(tail):
+    if is_number(tail):
         answer = tail
     if "oxed{" not in answer:
         for flag in _FLAGS:
