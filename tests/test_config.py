@@ -7,6 +7,7 @@ from perception_r1.config import (
     ConfigError,
     apply_overrides,
     describe,
+    flatten_keys,
     from_dict,
     load_config,
     option,
@@ -107,3 +108,21 @@ def test_load_yaml_errors(tmp_path, content, message):
 def test_describe_lists_nested_help():
     rows = {key: help_text for key, _, help_text in describe(Outer)}
     assert rows["inner.lr"] == "learning rate" and rows["tags"] == "tags"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"inner": {"lr": 1.0}, "tags": ["a"]}, {"inner.lr": 1.0, "tags": ["a"]}),  # lists stay values
+        ({"a": {"b": {"c": 1}}}, {"a.b.c": 1}),  # any depth
+        ({"a": {}}, {}),  # an empty section sets nothing
+    ],
+)
+def test_flatten_keys(data, expected):
+    assert flatten_keys(data) == expected
+
+
+def test_flattened_recipe_applies_as_overrides():
+    # a YAML recipe flattened to dotted keys configures the same as from_dict
+    data = {"inner": {"lr": 0.5}, "tags": ["x"]}
+    assert apply_overrides(Outer(), flatten_keys(data)) == from_dict(Outer, data)

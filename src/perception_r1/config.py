@@ -173,6 +173,22 @@ def to_dict(cfg: Any) -> Any:
     return cfg
 
 
+def flatten_keys(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted paths: ``{"grpo": {"max_steps": 5}}`` -> ``{"grpo.max_steps": 5}``.
+
+    The inverse view of :func:`apply_overrides`' keys: a YAML recipe flattened this way can be applied as overrides,
+    and two recipes can be compared key by key.
+    """
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            out.update(flatten_keys(value, path))
+        else:
+            out[path] = value
+    return out
+
+
 def parse_overrides(args: Sequence[str]) -> dict[str, str]:
     """Turn ``["--a.b", "1", "c.d=2", "--flag=x"]`` into ``{"a.b": "1", "c.d": "2", "flag": "x"}``.
 

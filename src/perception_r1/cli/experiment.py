@@ -31,6 +31,7 @@ def experiment(
         ConfigError,
         apply_overrides,
         describe,
+        flatten_keys,
         from_dict,
         load_yaml,
         parse_overrides,
@@ -46,7 +47,7 @@ def experiment(
     try:
         base = from_dict(ExperimentConfig, QUICK if quick else {}, where="--quick" if quick else "")
         if recipe_path is not None:
-            base = apply_overrides(base, _flat(load_yaml(recipe_path)), where=str(recipe_path))
+            base = apply_overrides(base, flatten_keys(load_yaml(recipe_path)), where=str(recipe_path))
         cfg = apply_overrides(base, parse_overrides(tokens))
         validate(cfg)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
@@ -56,18 +57,6 @@ def experiment(
         typer.echo(json.dumps(to_dict(cfg), indent=2))
         return
     _run(cfg)
-
-
-def _flat(data: dict, prefix: str = "") -> dict[str, object]:
-    """``{"grpo": {"max_steps": 5}}`` -> ``{"grpo.max_steps": 5}`` (recipe values applied as overrides)."""
-    out: dict[str, object] = {}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and key not in ("synth_params",):
-            out.update(_flat(value, path + "."))
-        else:
-            out[path] = value
-    return out
 
 
 def _run(cfg: object) -> None:

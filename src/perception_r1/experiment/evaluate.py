@@ -58,16 +58,16 @@ def generate(model: Any, processor: Any, rows: Sequence[dict[str, Any]], max_new
     return processor.batch_decode(new_tokens, skip_special_tokens=True)
 
 
-def grade_items(rows: Sequence[dict[str, Any]], responses: Sequence[str]) -> list[dict[str, Any]]:
-    """One graded record per (row, response): answer, format, perception figures and per-fact verdicts."""
-    from perception_r1.rewards import get_reward
+def grade_items(
+    rows: Sequence[dict[str, Any]], responses: Sequence[str], accuracy: Callable[..., list], fmt: Callable[..., list]
+) -> list[dict[str, Any]]:
+    """One graded record per (row, response): answer, format, perception figures and per-fact verdicts.
 
-    accuracy = get_reward("accuracy")
-    fmt = get_reward("format")
-    try:
-        acc = accuracy(list(responses), answer=[r["answer"] for r in rows])
-    finally:
-        getattr(accuracy, "close", lambda: None)()
+    Args:
+        accuracy, fmt: The project's ``accuracy`` and ``format`` rewards (made once per evaluation: the accuracy
+            reward keeps a math-verify worker process between calls).
+    """
+    acc = accuracy(list(responses), answer=[r["answer"] for r in rows])
     form = fmt(list(responses))
     out = []
     for row, response, a, f in zip(rows, responses, acc, form, strict=True):
@@ -147,24 +147,31 @@ def evaluate_policy(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     items_path = out_dir / ITEMS_FILE
-    done = {r["id"]: r for _, r in iter_jsonl(items_path) if isinstance(r, dict)} if items_path.is_file() else {}
-    if done:  # drop a line cut by an interruption before appending after it
+    lines = [r for _, r in iter_jsonl(items_path)] if items_path.is_file() else []
+    done = {r["id"]: r for r in lines if isinstance(r, dict)}
+    if len(done) < len(lines):  # drop a line cut by an interruption before appending after it
         atomic_write_jsonl(items_path, list(done.values()))
     todo = [r for r in rows if r["id"] not in done]
     if todo:
         if not (Path(model_dir) / "config.json").is_file():
             raise FileNotFoundError(f"{model_dir}: no saved model (config.json missing)")
+        from perception_r1.rewards import get_reward
+
         model, processor = _load_policy(model_dir)
-        with items_path.open("a", encoding="utf-8") as handle:
-            for start in range(0, len(todo), batch_size):
-                batch = todo[start : start + batch_size]
-                responses = generate(model, processor, batch, max_new_tokens)
-                for item in grade_items(batch, responses):
-                    done[item["id"]] = item
-                    handle.write(json.dumps(item, ensure_ascii=False) + "\n")
-                handle.flush()
-                if progress:
-                    progress(len(done))
+        accuracy, fmt = get_reward("accuracy"), get_reward("format")
+        try:
+            with items_path.open("a", encoding="utf-8") as handle:
+                for start in range(0, len(todo), batch_size):
+                    batch = todo[start : start + batch_size]
+                    responses = generate(model, processor, batch, max_new_tokens)
+                    for item in grade_items(batch, responses, accuracy, fmt):
+                        done[item["id"]] = item
+                        handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+                    handle.flush()
+                    if progress:
+                        progress(len(done))
+        finally:
+            getattr(accuracy, "close", lambda: None)()
     items = [done[r["id"]] for r in rows]
     summary = {"model": str(model_dir), **summarize(items)}
     atomic_write_json(out_dir / SUMMARY_FILE, summary)

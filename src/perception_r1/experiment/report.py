@@ -38,7 +38,7 @@ def machine() -> dict[str, Any]:
             "torch": torch.__version__, "gpu": gpu}  # fmt: skip
 
 
-def _items(root: Path, name: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+def policy_items(root: Path, name: str, ids: Sequence[str]) -> list[dict[str, Any]]:
     """Graded test items of one policy, in ``ids`` order (the file may hold items of rows since deduplicated)."""
     by_id = {r["id"]: r for _, r in iter_jsonl(root / "eval" / name / "items.jsonl") if isinstance(r, dict)}
     return [by_id[i] for i in ids if i in by_id]
@@ -90,9 +90,10 @@ def build_summary(
 ) -> dict[str, Any]:  # fmt: skip
     """Everything the report shows, as one JSON-able dict (see the module docstring for its keys)."""
     seeds = list(cfg.seeds)
-    items = {"warmup": {s: _items(root, "warmup", test_ids) for s in seeds}}
+    warmup_items = policy_items(root, "warmup", test_ids)  # one warm-up policy, compared with every seed's arms
+    items = {"warmup": {s: warmup_items for s in seeds}}
     for arm in ARMS:
-        items[arm] = {s: _items(root, f"{arm}-seed{s}", test_ids) for s in seeds}
+        items[arm] = {s: policy_items(root, f"{arm}-seed{s}", test_ids) for s in seeds}
     n_test = evals["warmup"]["n"]
     warm = json.loads((root / "warmup" / "summary.json").read_text(encoding="utf-8"))
     training: dict[str, Any] = {}
@@ -163,12 +164,13 @@ def write_report(
     ``test_ids`` are the evaluated test problems (each distinct problem once).
     """
     from perception_r1.experiment.plots import write_plots
-    from perception_r1.experiment.report_md import render_html, render_markdown
+    from perception_r1.experiment.report_md import render_html, render_markdown, sample_rollouts
 
     command = command or "perception-r1 experiment"
     summary = build_summary(root, cfg, evals, timings, wall_s, command, test_ids)
     plots = write_plots(root / "plots", summary)
     atomic_write_json(root / "summary.json", summary)
-    atomic_write_text(root / "report.md", render_markdown(root, cfg, summary, plots))
-    render_html(root, cfg, summary, plots)
+    samples = sample_rollouts(root, cfg, cfg.eval.samples, test_ids)
+    atomic_write_text(root / "report.md", render_markdown(cfg, summary, plots, samples))
+    render_html(root, summary, plots, samples)
     return summary

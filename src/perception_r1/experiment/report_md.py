@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from perception_r1.experiment.config import ARMS, ExperimentConfig
-from perception_r1.experiment.report import POLICIES, mcnemar_table, results_table
-from perception_r1.io_utils import iter_jsonl
+from perception_r1.experiment.report import POLICIES, mcnemar_table, policy_items, results_table
 
 
 def _final_window(values: list[float | None], k: int = 5) -> float | None:
@@ -60,17 +59,14 @@ def _verdict_line(summary: Mapping[str, Any]) -> str:
     )
 
 
-def sample_rollouts(root: Path, cfg: ExperimentConfig, limit: int, test_ids: list[str]) -> list[dict[str, Any]]:
+def sample_rollouts(root: Path, cfg: ExperimentConfig, limit: int, test_ids: Sequence[str]) -> list[dict[str, Any]]:
     """Test problems with each policy's response (first seed) and per-fact verdicts.
 
     Problems where the policies disagree on perception come first: they are the informative ones.
     """
     seed = cfg.seeds[0]
     names = {"warmup": "warmup", **{arm: f"{arm}-seed{seed}" for arm in ARMS}}
-    by_policy = {}
-    for policy, name in names.items():
-        rows = [r for _, r in iter_jsonl(root / "eval" / name / "items.jsonl") if isinstance(r, dict)]
-        by_policy[policy] = {r["id"]: r for r in rows}
+    by_policy = {p: {r["id"]: r for r in policy_items(root, name, test_ids)} for p, name in names.items()}
     ids = [i for i in test_ids if all(i in by_policy[p] for p in names)]
     ids.sort(key=lambda i: len({by_policy[p][i]["perception_correct"] for p in names}) == 1)
     return [{"id": i, **{p: by_policy[p][i] for p in names}} for i in ids[:limit]]
@@ -90,11 +86,12 @@ def _rollout_md(sample: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
-def render_markdown(root: Path, cfg: ExperimentConfig, summary: Mapping[str, Any], plots: Mapping[str, Path]) -> str:
-    """The whole ``report.md``."""
+def render_markdown(
+    cfg: ExperimentConfig, summary: Mapping[str, Any], plots: Mapping[str, Path], samples: Sequence[Mapping[str, Any]]
+) -> str:
+    """The whole ``report.md``; ``samples`` come from :func:`sample_rollouts`."""
     m = summary["machine"]
     w = summary["warmup"]
-    samples = sample_rollouts(root, cfg, cfg.eval.samples, summary["test_ids"])
     parts = [
         "# Perception-R1 on the synthetic testbed: warm-up, RLVR and Perception-R1",
         "",
@@ -143,7 +140,7 @@ def _md_table_html(table: str) -> str:
 
 
 def experiment_section_html(
-    root: Path, cfg: ExperimentConfig, summary: Mapping[str, Any], plots: Mapping[str, Path]
+    summary: Mapping[str, Any], plots: Mapping[str, Path], samples: Sequence[Mapping[str, Any]]
 ) -> str:
     """The experiment's results as an HTML fragment: verdict, tables, inline plots, side-by-side rollouts."""
     imgs = "".join(
@@ -152,7 +149,7 @@ def experiment_section_html(
         for name, path in plots.items()
     )
     rollouts = []
-    for s in sample_rollouts(root, cfg, cfg.eval.samples, summary["test_ids"]):
+    for s in samples:
         cells = []
         for policy in POLICIES:
             item = s[policy]
@@ -175,10 +172,12 @@ def experiment_section_html(
     )
 
 
-def render_html(root: Path, cfg: ExperimentConfig, summary: Mapping[str, Any], plots: Mapping[str, Path]) -> Path:
+def render_html(
+    root: Path, summary: Mapping[str, Any], plots: Mapping[str, Path], samples: Sequence[Mapping[str, Any]]
+) -> Path:
     """``report.html``: the project's run report (``perception-r1 report``) of the experiment folder - every GRPO
     run's curves and rollouts - with the experiment's results section on top. Self-contained, no network."""
     from perception_r1.report import write_report
 
-    section = experiment_section_html(root, cfg, summary, plots)
+    section = experiment_section_html(summary, plots, samples)
     return write_report([root], root / "report.html", title="Perception-R1 controlled experiment", extra_html=section)

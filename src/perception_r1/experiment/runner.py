@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from perception_r1.config import ConfigError, from_dict, to_dict  # noqa: F401  (from_dict: doctest)
+from perception_r1.config import ConfigError, flatten_keys, from_dict, to_dict  # noqa: F401  (from_dict: doctest)
 from perception_r1.experiment.config import ARMS, QUICK, ExperimentConfig, validate  # noqa: F401
 from perception_r1.io_utils import atomic_write_json
 
@@ -32,15 +32,6 @@ log = logging.getLogger(__name__)
 
 # Keys a rerun may change without invalidating finished stages (more seeds, a different report).
 _FREE_KEYS = {"seeds", "eval.samples"}
-
-
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(d, dict):
-        return {prefix: d}
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        out.update(_flatten(v, f"{prefix}.{k}" if prefix else k))
-    return out
 
 
 def check_recipe(root: Path, cfg: ExperimentConfig) -> None:
@@ -55,7 +46,7 @@ def check_recipe(root: Path, cfg: ExperimentConfig) -> None:
     new = to_dict(cfg)
     if path.is_file():
         old = json.loads(path.read_text(encoding="utf-8"))
-        a, b = _flatten(old), _flatten(new)
+        a, b = flatten_keys(old), flatten_keys(new)
         diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k) and k not in _FREE_KEYS | {"output_dir"})
         if diff:
             shown = "; ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:6])
