@@ -222,7 +222,15 @@ def test_ctrl_c_keeps_every_finished_reply_and_prints_no_event_loop_traceback(fi
         (tmp_path / "llm.yaml").write_text("max_concurrency: 1\nmax_retries: 0\n")
         cmd += ["--k", "2", "--limit", "5", "--llm-config", str(tmp_path / "llm.yaml")]
         env = {**__import__("os").environ, "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        # A job started in the background (nohup, `cmd &` in a script, some CI runners) inherits SIGINT as ignored,
+        # and so would this child: restore the default so that it sees Ctrl-C as a user's terminal would send it.
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         deadline = time.time() + 90
         while len(slow.requests) < 5 and time.time() < deadline and proc.poll() is None:
             time.sleep(0.02)
