@@ -58,14 +58,29 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
 
 def check_replaceable(path: str | Path, owned: Callable[[Path], bool]) -> None:
     """Raise ``FileExistsError`` unless ``path`` is absent, an empty folder, or a folder ``owned`` recognises as
-    an earlier output of the same command (so replacing it deletes nothing the command did not write)."""
+    an earlier output of the same command (so replacing it deletes nothing the command did not write).
+
+    A concurrent writer may move the folder aside or swap another in while it is examined; the verdict is only
+    taken from a look during which ``path`` stayed the same folder.
+    """
     path = Path(path)
     if path.is_symlink() or (path.exists() and not path.is_dir()):
         raise FileExistsError(f"{path}: exists and is not a folder; choose a new or empty folder")
-    if not path.is_dir():
-        return
-    names = sorted(p.name for p in path.iterdir())
-    if names and not owned(path):
+    for _ in range(100):
+        try:
+            before = os.stat(path)
+            names = sorted(p.name for p in path.iterdir())
+            foreign = bool(names) and not owned(path)
+            after = os.stat(path)
+        except FileNotFoundError:
+            if not os.path.lexists(path):
+                return  # absent (moved aside by another writer): nothing is left to protect
+            continue  # swapped while we looked: look again
+        if (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino):
+            break
+    else:
+        raise FileExistsError(f"{path}: other writers kept replacing it; try again")
+    if foreign:
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         raise FileExistsError(
             f"{path}: refusing to replace a folder holding files this command did not write ({shown}); "
