@@ -1,4 +1,4 @@
-.PHONY: setup test test-fast lint format bench
+.PHONY: setup test test-fast lint typecheck format bench
 
 setup:  ## venv + torch + package + test/server extras + SmolLM2 weights
 	bash scripts/setup.sh
@@ -12,6 +12,9 @@ test-fast:  ## unit tests only
 lint:
 	.venv/bin/ruff check src tests benchmarks
 	.venv/bin/ruff format --check src tests benchmarks
+
+typecheck:  ## mypy on src/ (configured in pyproject.toml; the suite runs it too: tests/test_typecheck.py)
+	.venv/bin/python -m mypy
 
 format:
 	.venv/bin/ruff format src tests benchmarks

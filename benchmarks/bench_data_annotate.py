@@ -20,13 +20,16 @@ from pathlib import Path
 
 from perception_r1.data.curate.annotate import AnnotateOptions, annotate
 from perception_r1.llm.config import LLMConfig
-from perception_r1.testing.fake_openai_server import free_port
+
+# The fakes live in tests/support, outside the installed package (see tests/support/__init__.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.fake_openai_server import free_port, standalone_env  # noqa: E402
 
 
 def start_server(port: int, latency_ms: float) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "perception_r1.testing.fake_openai_server", "--port", str(port),
+    cmd = [sys.executable, "-m", "support.fake_openai_server", "--port", str(port),
            "--latency-ms", str(latency_ms), "--responder", "echo"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=standalone_env())
     assert proc.stdout is not None
     if "listening" not in proc.stdout.readline().decode():
         raise RuntimeError("fake server did not start")

@@ -2,7 +2,7 @@
 
 Corpus: 128 prompts x 8 responses (integer, decimal, fraction, radical, pi, degree, multiple-choice answers;
 right, equivalent, wrong, unit-suffixed, think-only and missing answers), see
-``perception_r1.testing.answer_corpus``. The baseline parses the gold answer (wrapped in ``$...$`` so that it
+``tests/support/answer_corpus.py``. The baseline parses the gold answer (wrapped in ``$...$`` so that it
 parses correctly) and the extracted prediction and calls ``verify`` for every item, as a plain reward loop does.
 
 Run: ``.venv/bin/python benchmarks/bench_rewards.py [--prompts 128] [--group 8] [--repeats 3]``
@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
+from pathlib import Path
 
 
 def baseline(items, extract):
@@ -64,7 +66,9 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     from perception_r1.rewards import get_reward
-    from perception_r1.testing.answer_corpus import make_corpus
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the corpus lives in tests/support
+    from support.answer_corpus import make_corpus
 
     items = make_corpus(args.prompts, args.group)
     completions = [i.response for i in items]

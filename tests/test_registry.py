@@ -1,6 +1,6 @@
 import pytest
 
-from perception_r1.registry import Registry, UnknownNameError, did_you_mean
+from perception_r1.registry import Registry, UnknownNameError, did_you_mean, import_target
 
 
 def test_lazy_target_is_imported_on_first_get():
@@ -55,3 +55,29 @@ def test_bad_lazy_target():
 
 def test_did_you_mean_empty_when_nothing_close():
     assert did_you_mean("qqq", ["alpha"]) == ""
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("pathlib:Path", "Path"),  # module and attribute
+        ("os.path:join", "join"),  # dotted module
+        ("pathlib:Path.home", "home"),  # dotted attribute path
+    ],
+)
+def test_import_target(target, expected):
+    assert import_target(target).__name__ == expected
+
+
+@pytest.mark.parametrize(
+    ("target", "error", "fragment"),
+    [
+        ("pathlib", ValueError, "module:attribute"),  # no attribute part
+        (":Path", ValueError, "module:attribute"),  # no module part
+        ("no_such_module_xyz:f", ImportError, "no_such_module_xyz"),  # a module that does not exist
+        ("pathlib:NoSuchThing", AttributeError, "NoSuchThing"),  # an attribute that does not exist
+    ],
+)
+def test_import_target_errors(target, error, fragment):
+    with pytest.raises(error, match=fragment):
+        import_target(target)

@@ -73,9 +73,9 @@ def test_digest_follows_the_text_not_the_object():
     ],
 )
 def test_training_prompts_use_the_template(template, expected_texts):
-    from perception_r1.train.prompts import build_messages
+    from perception_r1.train.prompts import build_policy_prompt
 
-    parts = build_messages("Find x.", n_images=1, template=template)[0]["content"]
+    parts = build_policy_prompt("Find x.", n_images=1, template=template)[0]["content"]
     assert [p["text"] for p in parts if p["type"] == "text"] == expected_texts
     assert [p["type"] for p in parts].count("image") == 1
 

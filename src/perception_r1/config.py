@@ -7,6 +7,9 @@ Conventions:
       "did you mean" suggestion and the dotted path of the offending key.
     * :func:`apply_overrides` applies ``--section.key value`` / ``section.key=value`` strings, coercing each
       value to the field's declared type.
+    * A field type that is not a dataclass may take over its own loading with ``config_coerce(value, where)``
+      (classmethod), ``config_override(key, value, where)`` and ``config_describe(prefix)`` (classmethod), e.g.
+      :class:`perception_r1.train.grpo_args.GRPOArgs`, a section whose keys are another library's.
 
 Example:
     >>> from dataclasses import dataclass
@@ -61,8 +64,20 @@ def _strip_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def coerce_value(value: Any, tp: Any, where: str) -> Any:
+    """Coerce ``value`` (from YAML or a CLI string) to the annotated type ``tp``.
+
+    Raises:
+        ConfigError: at ``where``, naming the expected type.
+    """
+    return _coerce(value, tp, where)
+
+
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     """Coerce ``value`` (from YAML or a CLI string) to the annotated type ``tp``."""
+    custom = getattr(tp, "config_coerce", None) if isinstance(tp, type) else None
+    if custom is not None:
+        return custom(value, where)
     tp, optional = _strip_optional(tp)
     if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null")):
         if optional or tp is Any:
@@ -71,7 +86,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
         return value
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, Mapping):
@@ -144,7 +159,7 @@ def from_dict(cls: type[C], data: Mapping[str, Any] | None, where: str = "") -> 
     for name, f in fields.items():
         if name in data:
             kwargs[name] = _coerce(data[name], hints[name], _join(where, name))
-        elif f.default is _MISSING and f.default_factory is _MISSING:  # type: ignore[misc]
+        elif f.default is _MISSING and f.default_factory is _MISSING:
             raise ConfigError(f"{_join(where, name)}: required key is missing ({f.metadata.get('help', '')})")
     try:
         return cls(**kwargs)
@@ -238,6 +253,8 @@ def _set_path(cfg: Any, parts: list[str], value: Any, where: str) -> Any:
         new = _coerce(value, hint, where)
     elif dataclasses.is_dataclass(current):
         new = _set_path(current, parts[1:], value, where)
+    elif len(parts) == 2 and callable(getattr(type(current), "config_override", None)):
+        new = current.config_override(parts[1], value, where)
     elif isinstance(current, dict):
         new = {**current, parts[1]: yaml.safe_load(value) if isinstance(value, str) else value}
         if len(parts) > 2:
@@ -276,15 +293,16 @@ def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
     for f in dataclasses.fields(cls):
         hint = typing.get_type_hints(cls)[f.name]
         key = f"{prefix}{f.name}"
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             rows.extend(describe(hint, key + "."))
+            continue
+        if callable(getattr(hint, "config_describe", None)):
+            rows.extend(hint.config_describe(key + "."))
             continue
         default = (
             f.default
             if f.default is not _MISSING
-            else (
-                f.default_factory() if f.default_factory is not _MISSING else "(required)"  # type: ignore[misc]
-            )
+            else (f.default_factory() if f.default_factory is not _MISSING else "(required)")
         )
         rows.append((key, repr(default), f.metadata.get("help", "")))
     return rows

@@ -6,7 +6,8 @@ string), so that heavy optional dependencies are imported only when the entry is
 
 Example:
     >>> reg = Registry("greeting")
-    >>> reg.register("hello", "builtins:str")
+    >>> reg.register("hello", "builtins:str")  # returns the target (the decorator form relies on it)
+    'builtins:str'
     >>> reg.get("hello") is str
     True
     >>> reg.get("helo")
@@ -19,8 +20,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterator
+from typing import Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -40,10 +41,22 @@ def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
     return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
 
 
-def _import_target(target: str) -> Any:
+def import_target(target: str) -> Any:
+    """Import the object a ``"package.module:attribute"`` string names (the project's one dotted-path lookup).
+
+    Args:
+        target: Module path, a colon, then an attribute path (``"pkg.mod:Class"`` or ``"pkg.mod:obj.attr"``).
+
+    Returns:
+        The attribute, after importing the module.
+
+    Raises:
+        ValueError: when ``target`` has no ``:attribute`` part.
+        ImportError, AttributeError: when the module or the attribute does not exist.
+    """
     module_name, _, attr = target.partition(":")
-    if not attr:
-        raise ValueError(f"lazy registry target {target!r} must look like 'package.module:attribute'")
+    if not module_name or not attr:
+        raise ValueError(f"lazy target {target!r} must look like 'package.module:attribute'")
     obj: Any = importlib.import_module(module_name)
     for part in attr.split("."):
         obj = getattr(obj, part)
@@ -95,9 +108,10 @@ class Registry(Generic[T]):
             )
         entry = self._entries[name]
         if isinstance(entry, str) and self.lazy_strings:
-            entry = _import_target(entry)
+            entry = import_target(entry)
             self._entries[name] = entry
-        return entry  # type: ignore[return-value]
+        # A string left here is the value itself (lazy_strings off: a registry of strings, T is str).
+        return cast(T, entry)
 
     def names(self) -> list[str]:
         """Sorted registered names."""
@@ -111,8 +125,3 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-def build(registry: Registry[Callable[..., Any]], name: str, **params: Any) -> Any:
-    """Look ``name`` up in ``registry`` and call the entry with ``params``."""
-    return registry.get(name)(**params)

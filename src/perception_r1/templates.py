@@ -35,6 +35,9 @@ FORMAT_INSTRUCTION_V1 = (
     "<answer> </answer> tags, with the final answer in \\boxed{}."
 )
 FORMAT_VERSION_V1 = "format-v1"
+# The instruction that follows each problem by default, in training and in evaluation alike; the format reward
+# (perception_r1.rewards.format) checks the structure it asks for.
+FORMAT_INSTRUCTION = FORMAT_INSTRUCTION_V1
 
 
 def digest(content: Any) -> str:

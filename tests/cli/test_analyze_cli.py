@@ -112,7 +112,9 @@ def test_perception_command(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("extra", "match"),
     [
-        (["--judge", "oracle"], "unknown judge backend 'oracle'"),  # unknown judge lists known ones
+        (["--judge-backend", "oracle"], "unknown judge backend 'oracle'"),  # unknown judge lists known ones
+        (["--judge", "oracle"], "unknown judge backend 'oracle'"),  # the old option name still works (deprecated)
+        (["--judge-timeout-s", "0"], "timeout_s must be > 0"),  # the shared judge options are validated here too
         (["--where", "nokey"], "FIELD=VALUE"),  # malformed filter
         (["--where", "metadata.task=none"], "no item has annotations"),  # filter leaves nothing
         (["--name-b", "A"], "must differ"),  # same labels
@@ -131,15 +133,15 @@ def test_perception_errors(tmp_path, extra: list[str], match: str) -> None:
 def test_perception_command_with_llm_judge(tmp_path) -> None:
     # A real HTTP judge endpoint on 127.0.0.1 (the project's fake server) answering like a truthful judge:
     # a fact counts when its text appears verbatim in the response.
-    from perception_r1.testing.fake_judge import truthful_judge
-    from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+    from support.fake_judge import truthful_judge
+    from support.fake_openai_server import FakeOpenAIServer
 
     _jsonl(tmp_path / "ann.jsonl", [{"id": i, "annotations": ["AB = 5", "CD = 2"]} for i in range(4)])
     _jsonl(tmp_path / "a.jsonl", [{"id": i, "response": "AB = 5 and CD = 2"} for i in range(4)])
     _jsonl(tmp_path / "b.jsonl", [{"id": i, "response": "AB = 5" if i < 3 else "AB = 5, CD = 2"} for i in range(4)])
     with FakeOpenAIServer(responder=truthful_judge) as srv:
         args = ["analyze", "perception", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--annotations",
-                str(tmp_path / "ann.jsonl"), "--judge", "openai", "--judge-base-url", srv.base_url,
+                str(tmp_path / "ann.jsonl"), "--judge-backend", "openai", "--judge-base-url", srv.base_url,
                 "-o", str(tmp_path / "o")]  # fmt: skip
         res = runner.invoke(build_app(), args)
         assert res.exit_code == 0, res.output
@@ -212,12 +214,12 @@ def test_perception_input_errors_are_named(tmp_path, annotations, extra, match) 
 
 
 def test_perception_against_a_dead_judge_exits_non_zero_without_a_p_value(tmp_path) -> None:
-    from perception_r1.testing.fake_openai_server import free_port
+    from support.fake_openai_server import free_port
 
     _jsonl(tmp_path / "ann.jsonl", [{"id": i, "annotations": ["AB = 5"]} for i in range(3)])
     _jsonl(tmp_path / "a.jsonl", [{"id": i, "response": RIGHT} for i in range(3)])
     args = ["analyze", "perception", str(tmp_path / "a.jsonl"), str(tmp_path / "a.jsonl"), "--annotations",
-            str(tmp_path / "ann.jsonl"), "-o", str(tmp_path / "o"), "--name-b", "B2", "--judge", "openai",
+            str(tmp_path / "ann.jsonl"), "-o", str(tmp_path / "o"), "--name-b", "B2", "--judge-backend", "openai",
             "--judge-base-url", f"http://127.0.0.1:{free_port()}/v1"]  # fmt: skip
     res = runner.invoke(build_app(), args)
     assert res.exit_code == 2

@@ -42,7 +42,7 @@ def test_synth_rejects_bad_options(tmp_path, extra, message) -> None:
 
 def _responder(body: dict) -> str:
     """Fake teacher (answers 7 except for [wrong]) and annotator (two facts)."""
-    from perception_r1.testing.fake_openai_server import last_user_text
+    from support.fake_openai_server import last_user_text
 
     text = last_user_text(body)
     if text.startswith("You extract visual facts"):
@@ -55,7 +55,7 @@ def test_curation_commands_chain(tmp_path) -> None:
     # distill -> filter -> annotate through the CLI against a fake teacher/annotator on 127.0.0.1.
     from PIL import Image
 
-    from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+    from support.fake_openai_server import FakeOpenAIServer
 
     Image.new("RGB", (8, 8)).save(tmp_path / "img.png")
     rows = [
@@ -98,7 +98,7 @@ def test_synth_refuses_a_folder_with_a_user_file_and_keeps_it(tmp_path) -> None:
 
 def test_synth_folder_feeds_the_curation_commands_directly(tmp_path) -> None:
     # `data distill FOLDER --split train` once said the folder was neither a Dataset nor a DatasetDict.
-    from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+    from support.fake_openai_server import FakeOpenAIServer
 
     out = tmp_path / "tb"
     args = ["data", "synth", "--n", "4", "--seed", "1", "-o", str(out), "--size", "112", "--test-fraction", "0.25"]

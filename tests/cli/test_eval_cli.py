@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from perception_r1.cli import main as cli_main
-from perception_r1.testing.fake_openai_server import FakeOpenAIServer, last_user_text
+from support.fake_openai_server import FakeOpenAIServer, last_user_text
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "eval"
 runner = CliRunner()

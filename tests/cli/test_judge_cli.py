@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from perception_r1.cli.main import build_app
-from perception_r1.testing import fake_judge
-from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+from support import fake_judge
+from support.fake_openai_server import FakeOpenAIServer
 
 
 def invoke(args):
@@ -26,7 +26,7 @@ def invoke(args):
 )
 def test_check_against_fake_server(responder, script, exit_code, reachable, parsed, error):
     with FakeOpenAIServer(responder, script=script) as server:
-        result = invoke(["--base-url", server.base_url, "--max-retries", "2", "--json"])
+        result = invoke(["--judge-base-url", server.base_url, "--judge-max-retries", "2", "--json"])
     assert result.exit_code == exit_code, result.output
     report = json.loads(result.output)
     assert (report["reachable"], report["parsed"]) == (reachable, parsed)
@@ -39,7 +39,7 @@ def test_check_from_yaml_config_and_structured_output(tmp_path):
     with FakeOpenAIServer(fake_judge.truthful_judge) as server:
         config = tmp_path / "judge.yaml"
         config.write_text(f"judge:\n  base_url: {server.base_url}\n  model: fake\n")
-        result = invoke(["--judge-config", str(config), "--structured-output"])
+        result = invoke(["--judge-config", str(config), "--judge-structured-output"])
         body = server.requests[-1]
     assert result.exit_code == 0, result.output
     assert "parsed: True" in result.output
@@ -49,12 +49,20 @@ def test_check_from_yaml_config_and_structured_output(tmp_path):
 @pytest.mark.parametrize(
     ("args", "exit_code", "message"),
     [
-        (["--backend", "rule"], 0, "parsed: True"),  # the rule judge needs no server
-        (["--backend", "rul"], 2, "did you mean 'rule'"),  # typo: configuration error
-        (["--base-url", "http://127.0.0.1:9/v1", "--max-retries", "0"], 1, "connection error"),  # unreachable
+        (["--judge-backend", "rule"], 0, "parsed: True"),  # the rule judge needs no server
+        (["--judge-backend", "rul"], 2, "did you mean 'rule'"),  # typo: configuration error
+        (["--judge-base-url", "http://127.0.0.1:9/v1", "--judge-max-retries", "0"], 1, "connection error"),  # down
+        (["--backend", "rule"], 0, "--backend is deprecated; use --judge-backend"),  # old name: hidden alias, warned
+        (["--judge-backend", "rule", "--backend", "rul"], 0, "parsed: True"),  # the new name wins over the old
     ],
 )
 def test_check_outcomes_without_server(args, exit_code, message):
     result = invoke(args)
     assert result.exit_code == exit_code
     assert message in result.output + (result.stderr if result.stderr_bytes else "")
+
+
+def test_old_option_names_are_hidden_from_help():
+    help_text = invoke(["--help"]).output
+    assert "--judge-backend" in help_text and "--judge-cache-path" in help_text
+    assert "--backend " not in help_text and "--max-retries " not in help_text

@@ -43,7 +43,8 @@ def test_score_happy_path(tmp_path, runner):
         "overall": 1.0,
     }
     assert (rows[1]["accuracy"], rows[1]["format"], rows[1]["overall"]) == (1.0, 0.0, 0.9)
-    assert (rows[2]["accuracy"], rows[2]["overall"]) == (None, None)  # no ground truth -> null, not 0
+    # no ground truth: accuracy is null, not 0, and adds nothing to overall (the total training would use)
+    assert (rows[2]["accuracy"], rows[2]["overall"]) == (None, pytest.approx(0.1))
     assert rows[3]["accuracy"] == 0.0  # numeric answer accepted
     summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())
     assert (summary["scored"], summary["skipped"], summary["null_counts"]["accuracy"]) == (4, 0, 1)
@@ -91,7 +92,8 @@ def test_skip_invalid_counts_skipped_lines(tmp_path, runner):
     ("extra", "message"),
     [
         (["--weights", "{bad"], "--weights is not valid JSON"),  # malformed weights
-        (["--weights", '{"acc": 1}'], "unknown reward component"),  # unknown component
+        (["--weights", '{"acc": 1}'], "unknown reward 'acc'; known: accuracy, format"),  # unknown component
+        (["--weights", '{"formatt": 1}'], "unknown reward 'formatt' (did you mean 'format'?)"),  # with suggestion
     ],
 )
 def test_bad_options(tmp_path, runner, extra, message):
@@ -134,8 +136,8 @@ def test_perception_with_rule_judge(tmp_path, runner):
     ],
 )
 def test_perception_against_openai_compatible_server(tmp_path, runner, responder, perception, failures):
-    from perception_r1.testing import fake_judge
-    from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+    from support import fake_judge
+    from support.fake_openai_server import FakeOpenAIServer
 
     src = write_lines(
         tmp_path / "in.jsonl",
@@ -170,7 +172,8 @@ def test_perception_against_openai_compatible_server(tmp_path, runner, responder
     summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())
     assert summary["judge_failures"] == failures
     assert summary["judge_failure_reasons"] == ({"invalid reply": 1} if failures else {})
-    assert (row["overall"] is None) == (failures > 0)
+    # a failed judgment adds nothing to overall, as in training (perception stays null and the failure is counted)
+    assert row["overall"] == pytest.approx(0.9 + 0.1 + (0.0 if failures else 0.7 * perception))
 
 
 @pytest.mark.parametrize(
@@ -183,8 +186,8 @@ def test_perception_against_openai_compatible_server(tmp_path, runner, responder
     ],
 )
 def test_dead_or_failing_judge_exits_non_zero_with_the_reason(tmp_path, runner, fault, reason):
-    from perception_r1.testing import fake_judge
-    from perception_r1.testing.fake_openai_server import FakeOpenAIServer, free_port
+    from support import fake_judge
+    from support.fake_openai_server import FakeOpenAIServer, free_port
 
     line = json.dumps({"response": ANNOTATED, "answer": "5", "visual_annotations": ["AB = 5", "AB ∥ CD"]})
     src = write_lines(tmp_path / "in.jsonl", [line, line.replace("AB = 5", "AB = 6")])
@@ -260,8 +263,8 @@ def test_sigterm_leaves_no_temporary_files(tmp_path):
     import sys
     import time
 
-    from perception_r1.testing import fake_judge
-    from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+    from support import fake_judge
+    from support.fake_openai_server import FakeOpenAIServer
 
     src = write_lines(tmp_path / "in.jsonl", [json.dumps({"response": ANNOTATED, "answer": "5",
                                                           "visual_annotations": ["AB = 5"]})])  # fmt: skip

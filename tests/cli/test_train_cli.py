@@ -39,6 +39,19 @@ def test_split_recipe_and_overrides(recipe, extra, expected):
         (["--grpo.max_stpes", "3"], "did you mean 'max_steps'"),
         # a value of the wrong type
         (["--grpo.num_generations", "many"], "grpo.num_generations"),
+        # a misspelled trl.GRPOConfig field: the suggestion comes from GRPOConfig's fields
+        (["--dry-run", "--grpo.num_generation", "4"], "did you mean 'num_generations'"),
+        # a GRPOConfig field the project never declared, with a value of the wrong type
+        (["--dry-run", "--grpo.top_k", "several"], "grpo.top_k: expected int"),
+        # a key of older recipes names its new place
+        (["--dry-run", "--grpo.warmup_ratio", "0.1"], "use grpo.warmup_steps"),
+        # TRL's own validation, surfaced before anything is loaded
+        (
+            ["--dry-run", "--grpo.generation_batch_size", "16", "--grpo.steps_per_generation", "1"],
+            "grpo.generation_batch_size, grpo.steps_per_generation: trl.GRPOConfig rejected the settings",
+        ),
+        # a batch that cannot hold whole groups
+        (["--dry-run", "--grpo.per_device_train_batch_size", "6"], "multiple of grpo.num_generations (8)"),
         # an unknown reward
         (["--dry-run", "rewards=[{name: percepton}]"], "did you mean 'perception'"),
         # a missing recipe file
@@ -56,6 +69,7 @@ def test_dry_run_of_the_paper_recipe_prints_the_launch_sequence():
     assert result.exit_code == 0, result.output
     out = result.output
     assert "0.7 x perception" in out
+    assert "trl.GRPOConfig accepts the settings" in out  # TRL's checks ran, bf16 recipe on a machine without GPU
     judge, train = out.index("judge server"), out.index("accelerate launch --config_file recipes/accelerate/zero3")
     assert judge < train  # the judge is served before training starts
 
@@ -89,6 +103,26 @@ def test_help_config_lists_every_section():
     assert result.exit_code == 0
     for key in ("model.lora.r", "grpo.num_generations", "rollout.mode", "output.resume", "launch.num_machines"):
         assert key in result.output
+    # GRPOConfig fields the project never declared are listed from TRL's own metadata; owned ones are not
+    assert "grpo.vllm_importance_sampling_correction" in result.output and "grpo.top_k" in result.output
+    assert "grpo.output_dir" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "key", "expected"),
+    [
+        # a GRPOConfig field no project code names, converted with its field type
+        (["--grpo.top_k", "20"], "top_k", 20),
+        # a float PyYAML would read as text
+        (["--grpo.learning_rate", "2e-6"], "learning_rate", 2e-6),
+        # a mapping-valued field
+        (["--grpo.generation_kwargs", "{min_tokens: 4}"], "generation_kwargs", {"min_tokens": 4}),
+    ],
+)
+def test_any_grpo_field_can_be_set_from_the_command_line(args, key, expected):
+    result = runner.invoke(build_app(), ["train", "--print-config", *args])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["grpo"][key] == expected
 
 
 def test_print_config_prints_and_exits_without_training(monkeypatch):

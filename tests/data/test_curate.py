@@ -21,12 +21,12 @@ from perception_r1.data.io import load_examples
 from perception_r1.llm.cache import ResponseCache
 from perception_r1.llm.config import LLMConfig
 from perception_r1.rewards.accuracy import AccuracyReward
-from perception_r1.testing.fake_openai_server import FakeOpenAIServer, last_user_text
+from support.fake_openai_server import FakeOpenAIServer, last_user_text
 
 # Problem tag -> (gold answer, what the fake teacher answers; None = no boxed answer).
 PROBLEMS = {
     "p0": ("3", "3"),
-    "p1": ("2\\sqrt{3}", "2\\sqrt{3}"),  # radical gold: must verify (reference defect 1)
+    "p1": ("2\\sqrt{3}", "2\\sqrt{3}"),  # radical gold: must verify, not read as 2 (math-verify on an unwrapped gold)
     "p2": ("12", "13"),  # teacher wrong: filtered out
     "p3": ("5", None),  # teacher never boxes an answer: distill rejects
     "p4": ("40", "40"),  # annotator replies with garbage: annotate rejects

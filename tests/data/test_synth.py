@@ -184,6 +184,7 @@ def test_generation_is_deterministic() -> None:
         ({"difficulty": 4}, "difficulty must be one of"),  # out-of-range knob
         ({"size": 64}, "size must be between"),  # too small to read
         ({"n": -1}, "n must be >= 0"),  # negative count
+        ({"letters": "greek"}, "letters must be one of"),  # unknown letter mode
     ],
 )
 def test_bad_generation_options(kwargs, message) -> None:
@@ -199,6 +200,50 @@ def test_difficulty_changes_the_distribution() -> None:
     assert not any(p.distractors for p in easy)
     assert any(p.distractors for p in hard if p.family == "triangle_angle_sum")
     assert {p.problem for p in easy}.isdisjoint({p.problem for p in hard})
+
+
+def _point_names(problem) -> set[str]:
+    return {label.text for label in problem.labels if label.role == "point"}
+
+
+@pytest.mark.parametrize(
+    ("difficulty", "letters", "fixed"),
+    [
+        (1, "auto", None),  # easy figures: the first letters, but a circle's end points are random (as always)
+        (2, "auto", False),  # harder ones draw random letters
+        (2, "fixed", True),  # a hard figure without the letter-copying task
+        (3, "fixed", True),  # every difficulty honours it
+        (1, "random", False),  # random letters on easy figures
+    ],
+)
+def test_letter_modes(difficulty, letters, fixed) -> None:
+    problems = generate_problems(60, seed=5, difficulty=difficulty, size=160, letters=letters)
+    first = set("ABCDEFGH") | {"O"}  # the first letters, and O for a circle's centre
+    if fixed is None:
+        assert all(_point_names(p) <= first for p in problems if p.family != "circle")
+        assert any(not _point_names(p) <= first for p in problems if p.family == "circle")
+    elif fixed:
+        assert all(_point_names(p) <= first for p in problems)
+    else:
+        assert any(not _point_names(p) <= first for p in problems)
+    for p in problems:  # whatever the letters, every fact stays true of its drawing and is stated by the CoT
+        assert rule_verdicts(p.annotations, p.cot) == [1] * len(p.annotations)
+        for text in p.annotations:
+            _check_fact_in_drawing(p, text)
+
+
+def test_fixed_letters_keep_the_difficulty_and_auto_is_the_default() -> None:
+    fixed = generate_problems(24, seed=2, difficulty=2, size=160, letters="fixed")
+    auto = generate_problems(24, seed=2, difficulty=2, size=160)
+    # The difficulty still decides the rest: decoy labels, and angle values off the easy 5° grid.
+    assert any(p.distractors for p in fixed if p.family == "triangle_angle_sum")
+    angles = [v for p in fixed if p.family == "triangle_angle_sum" for v in p.key[1:]]
+    assert any(v % 5 for v in angles)
+    assert any(_point_names(p) != _point_names(q) for p, q in zip(fixed, auto, strict=True))
+    # The default is "auto": it reproduces earlier testbeds pixel for pixel.
+    default = generate_problems(12, seed=4, difficulty=1, size=160)
+    explicit = generate_problems(12, seed=4, difficulty=1, size=160, letters="auto")
+    assert [p.image.tobytes() for p in default] == [p.image.tobytes() for p in explicit]
 
 
 @pytest.fixture(scope="module")

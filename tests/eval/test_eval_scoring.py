@@ -19,7 +19,8 @@ CHECKER = MathChecker(isolation="inline")  # inline: no worker process in unit t
     [
         # the paper's format
         ("<think>\nx\n</think>\n<answer>\nso \\boxed{2\\sqrt{3}}\n</answer>", ("2\\sqrt{3}", "answer_block")),
-        # a box inside <think> is ignored when the answer block has one (reference defect 2)
+        # a box inside <think> is ignored when the answer block has one
+        # (docs/reference.md#defect-2-answer-regex-without-dotall)
         ("<think>\n\\boxed{3}\n</think>\n<answer>\n\\boxed{5}\n</answer>", ("5", "answer_block")),
         ("<answer>\nThe answer is B.\n</answer>", ("B", "answer_block")),  # plain block reduced by the phrase rule
         ("<answer>\n$12$\n</answer>", ("12", "answer_block")),  # delimiters stripped
@@ -117,8 +118,8 @@ OPTS = {"A": "30°", "B": "45°", "C": "\\frac{1}{2}", "D": "a right angle"}
         ("a right angle", "D", OPTS, True),  # non-math option text
         ("A", "B", OPTS, False),  # wrong letter
         ("F", "B", OPTS, False),  # letter outside the options
-        ("2\\sqrt{3}", "\\sqrt{12}", {}, True),  # free-form via math-verify (gold wrapped: defect 1)
-        ("12", "12\\pi", {}, False),  # 12 is not 12pi (defect 1)
+        ("2\\sqrt{3}", "\\sqrt{12}", {}, True),  # free-form via math-verify, gold wrapped first
+        ("12", "12\\pi", {}, False),  # 12 is not 12pi (an unwrapped gold reads as 12)
         ("150", "150", {}, True),  # plain equality
         ("9.80", "9.8", {}, True),  # numeric equality
         ("B", "4", {"A": "3", "B": "4"}, True),  # letter against a gold option text

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from perception_r1.experiment.stats import across_seeds, binary_outcomes, mcnemar_block, wilson_interval
+from perception_r1.experiment.stats import (
+    across_seeds,
+    binary_outcomes,
+    mcnemar_block,
+    paired_step_difference,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize(
@@ -78,3 +84,20 @@ def test_mcnemar_block_counts_and_pools_over_seeds() -> None:
     rl = block["perception_r1_vs_rlvr"]["answer"]
     assert [(s["b"], s["c"]) for s in rl["per_seed"]] == [(2, 0), (3, 0)]
     assert set(block) == {"perception_r1_vs_rlvr", "perception_r1_vs_warmup", "rlvr_vs_warmup"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "n", "mean", "late"),
+    [
+        ([0.5, 0.6, 0.7, 0.8], [0.5, 0.5, 0.5, 0.5], 4, 0.15, 0.25),  # a pulls ahead in the second half
+        ([0.2, 0.4], [0.2, 0.4], 2, 0.0, 0.0),  # identical arms: no difference
+        ([0.3, None, 0.5], [0.1, 0.2, None], 1, 0.2, 0.2),  # steps missing in either arm are skipped
+        ([None], [0.1], 0, None, None),  # nothing to compare
+    ],
+)
+def test_paired_step_difference(a, b, n, mean, late) -> None:
+    d = paired_step_difference(a, b)
+    assert d["n_steps"] == n
+    assert d["mean"] == (pytest.approx(mean) if mean is not None else None)
+    assert d["second_half_mean"] == (pytest.approx(late) if late is not None else None)
+    assert (d["ci95"] is None) == (n < 2)  # one step gives no spread

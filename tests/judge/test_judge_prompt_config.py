@@ -7,7 +7,8 @@ import pytest
 from perception_r1.config import ConfigError
 from perception_r1.judge.config import JudgeConfig, coerce_judge_config, judge_config_from_cli
 from perception_r1.judge.parse import parse_verdicts
-from perception_r1.judge.prompt import FEW_SHOT, build_messages, parse_case, verdict_schema
+from perception_r1.judge.prompt import FEW_SHOT, build_messages, verdict_schema
+from support.fake_judge import parse_case
 
 
 @pytest.mark.parametrize("structured", [False, True])  # both output formats

@@ -12,9 +12,9 @@ from perception_r1.judge.prompt import (
     build_messages,
     format_case,
     load_judge_template,
-    parse_case,
 )
-from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+from support.fake_judge import parse_case
+from support.fake_openai_server import FakeOpenAIServer
 
 # A made-up template in the reference's layout (facts as <infoN> tags, examples inside the system message).
 TAGGED = """version: tagged-1
@@ -111,7 +111,7 @@ def test_cache_key_carries_version_and_digest(tmp_path):
 
 
 def test_the_judge_server_receives_the_file_text(tmp_path):
-    from perception_r1.testing.fake_judge import judge_sync
+    from support.fake_judge import judge_sync
 
     with FakeOpenAIServer(lambda body: "<info1>1</info1>\n<info2>0</info2>") as server:
         cfg = JudgeConfig(base_url=server.base_url, prompt_file=_write(tmp_path, TAGGED), max_retries=0)

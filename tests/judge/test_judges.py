@@ -9,8 +9,8 @@ import pytest
 from perception_r1.judge.config import JudgeConfig
 from perception_r1.judge.judges import JUDGE_BACKENDS, LLMJudge, RuleJudge, build_judge
 from perception_r1.registry import UnknownNameError
-from perception_r1.testing import fake_judge
-from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+from support import fake_judge
+from support.fake_openai_server import FakeOpenAIServer
 
 ANNOTATIONS = ["AB = 5", "angle ABC = 40°", "CD = 7"]
 RESPONSE = "We read AB = 5 and angle ABC = 40° from the figure."  # states 2 of 3 facts
@@ -157,9 +157,9 @@ def _very_gullible_judge(body):
     import re
     import unicodedata
 
-    from perception_r1.judge.prompt import format_verdicts, parse_case
+    from perception_r1.judge.prompt import format_verdicts
 
-    annotations, response = parse_case(fake_judge.last_user_text(body))[:2]
+    annotations, response = fake_judge.parse_case(fake_judge.last_user_text(body))[:2]
     seen = unicodedata.normalize("NFKC", response)
     seen = "".join(ch for ch in seen if unicodedata.category(ch) != "Cf")
     seen = seen.translate(str.maketrans("іоеаսԁ〈〉", "ioeaud<>"))

@@ -16,8 +16,8 @@ import pytest
 
 from perception_r1.judge.config import JudgeConfig
 from perception_r1.rewards.perception import PerceptionReward
-from perception_r1.testing.fake_judge import judge_sync
-from perception_r1.testing.fake_openai_server import free_port
+from support.fake_judge import judge_sync
+from support.fake_openai_server import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ def test_valid_tag_replies(text, m, expected):
 @pytest.mark.parametrize(
     ("text", "m", "reason"),
     [
-        ("<info1>1</info1>", 5, "indices \\[1\\]"),  # too few: the reference scored this 1.0 (defect 5.3)
+        ("<info1>1</info1>", 5, "indices \\[1\\]"),  # too few: the reference scored this 1.0
         ("<info1>1</info1><info2>1</info2><info3>1</info3>", 2, "indices \\[1, 2, 3\\]"),  # extra verdict
         ("<info1>1</info1><info1>0</info1>", 2, "indices \\[1, 1\\]"),  # duplicate index
         ("<info2>1</info2><info1>1</info1>", 2, "indices \\[2, 1\\]"),  # out of order

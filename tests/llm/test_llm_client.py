@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import pickle
 import random
@@ -15,7 +16,7 @@ from perception_r1.llm.cache import ResponseCache
 from perception_r1.llm.client import ChatRequest, LLMClient, build_client, image_data_url, user_message
 from perception_r1.llm.config import LLMConfig
 from perception_r1.llm.openai_backend import OpenAIBackend
-from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+from support.fake_openai_server import FakeOpenAIServer
 
 
 def fast_cfg(server: FakeOpenAIServer, **kw) -> LLMConfig:
@@ -56,7 +57,16 @@ def server():
         (["401"], 3, False, "HTTP 401: injected 401", 1),  # auth error: not retried
     ],
 )
-@pytest.mark.parametrize("transport", ["auto", "sdk"])  # our lean transport and the SDK's default one
+@pytest.mark.parametrize(
+    "transport",
+    [
+        "auto",  # our lean transport (the default for http://)
+        "sdk",  # the SDK's default httpx pool
+        pytest.param(  # the SDK's aiohttp client (optional dependency)
+            "aiohttp", marks=pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None, reason="no aiohttp")
+        ),
+    ],
+)
 def test_fault_outcomes(server, script, max_retries, ok, error, attempts, transport):
     server.script.extend(script)
     client = build_client(fast_cfg(server, max_retries=max_retries, http_transport=transport))

@@ -45,30 +45,6 @@ def test_run_from_any_context(caller):
         loop.close()
 
 
-def test_arun_does_not_block_the_callers_loop():
-    loop = BackgroundLoop("bg-arun")
-
-    async def main():
-        ticks = 0
-
-        async def ticker():
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0.01)
-
-        task = asyncio.create_task(ticker())
-        name = await loop.arun(asyncio.sleep(0.2, result="done"))
-        task.cancel()
-        return name, ticks
-
-    try:
-        name, ticks = asyncio.run(main())
-        assert name == "done" and ticks >= 5
-    finally:
-        loop.close()
-
-
 def test_run_from_own_thread_raises_instead_of_deadlocking():
     loop = BackgroundLoop("bg-self")
 

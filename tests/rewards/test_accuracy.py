@@ -23,14 +23,14 @@ def reward():
 @pytest.mark.parametrize(
     ("response", "gold", "choices", "expected"),
     [
-        # defect 1: radical and pi gold answers must keep their factors
+        # radical and pi gold answers must keep their factors (docs/reference.md#defect-1-gold-answers-parsed-bare)
         (boxed("2\\sqrt{3}"), "2\\sqrt{3}", None, 1.0),  # same radical
         (boxed("\\sqrt{12}"), "2\\sqrt{3}", None, 1.0),  # equivalent radical
         (boxed("2"), "2\\sqrt{3}", None, 0.0),  # the leading number alone is wrong
         (boxed("12"), "12\\pi", None, 0.0),  # 12 is not 12*pi
         (boxed("12\\pi"), "12\\pi", None, 1.0),  # 12*pi
         (boxed("\\frac{1}{2}\\sqrt{3}"), "\\frac{\\sqrt{3}}{2}", None, 1.0),  # fraction of a radical
-        # defect 2: only the answer block counts
+        # only the answer block counts (docs/reference.md#defect-2-answer-regex-without-dotall)
         ("<think>\n\\boxed{5}\n</think>\n<answer>\nNot sure\n</answer>", "5", None, 0.0),  # answer only in think
         ("<think>\n\\boxed{4}\n</think>\n<answer>\n\\boxed{5}\n</answer>", "5", None, 1.0),  # think box can't overrule
         ("<answer>\nThe result is 5\n</answer>", "5", None, 1.0),  # unboxed answer block is read
@@ -78,7 +78,8 @@ def test_column_length_mismatch_is_an_error(reward):
 
 
 def test_correct_from_worker_thread_and_event_loop(reward):
-    # defect 5: math-verify's signal timeout fails off the main thread; ours must still give correct verdicts.
+    # math-verify's signal timeout fails off the main thread; ours must still give correct verdicts
+    # (docs/reference.md#defect-5-signal-timeout-off-the-main-thread).
     responses, golds = [boxed("2\\sqrt{3}+1"), boxed("x+1")], ["1+\\sqrt{12}", "1+x"]
     results = {}
     thread = threading.Thread(target=lambda: results.setdefault("thread", reward(responses, answer=golds)))

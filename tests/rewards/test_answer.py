@@ -7,9 +7,10 @@ from perception_r1.rewards.answer import as_choice_letter, choice_map, extract_f
     ("response", "expected"),
     [
         ("<think>\nx\n</think>\n<answer>\n\\boxed{5}\n</answer>", "5"),  # usual case
-        # defect 2: a box inside <think> must not overrule the answer block's box
+        # a box inside <think> must not overrule the answer block's box
+        # (docs/reference.md#defect-2-answer-regex-without-dotall)
         ("<think>\n\\boxed{3}\n</think>\n<answer>\n\\boxed{2\\sqrt{3}}\n</answer>", "2\\sqrt{3}"),
-        # defect 2: an answer only in <think> earns nothing when the answer block has none
+        # an answer only in <think> earns nothing when the answer block has none (same defect)
         ("<think>\n\\boxed{3}\n</think>\n<answer>\nI am not sure\n</answer>", "I am not sure"),
         ("<answer>\nfirst \\boxed{1} then \\boxed{2}\n</answer>", "2"),  # last box in the block wins
         ("<answer>\n7\n</answer>", "7"),  # block without a box: its text

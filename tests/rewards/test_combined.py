@@ -4,17 +4,19 @@ from perception_r1.rewards.combined import PAPER_WEIGHTS, combine
 
 
 @pytest.mark.parametrize(
-    ("scores", "missing", "expected"),
+    ("scores", "expected"),
     [
-        ({"accuracy": 1.0, "format": 1.0, "perception": 1.0, "repetition": 0.0}, "none", 1.7),  # paper maximum
-        # defect 6: the repetition penalty is part of the logged total
-        ({"accuracy": 1.0, "format": 1.0, "perception": 0.5, "repetition": -2.0}, "none", -0.65),
-        ({"accuracy": 1.0, "format": 0.0, "perception": None}, "none", None),  # unknown component -> unknown total
-        ({"accuracy": 1.0, "format": 0.0, "perception": None}, "skip", 0.9),  # or leave it out when asked
+        ({"accuracy": 1.0, "format": 1.0, "perception": 1.0, "repetition": 0.0}, 1.7),  # paper maximum
+        # the repetition penalty is part of the logged total
+        # (docs/reference.md#defect-6-penalty-missing-from-logged-total)
+        ({"accuracy": 1.0, "format": 1.0, "perception": 0.5, "repetition": -2.0}, -0.65),
+        # a None component (not applicable or failed) adds nothing, as in TRL's nansum
+        ({"accuracy": 1.0, "format": 0.0, "perception": None}, 0.9),
+        ({"perception": None}, None),  # no component has a value: no total
     ],
 )
-def test_combine(scores, missing, expected):
-    result = combine(scores, missing=missing)
+def test_combine(scores, expected):
+    result = combine(scores)
     assert result == (None if expected is None else pytest.approx(expected))
 
 

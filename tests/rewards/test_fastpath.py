@@ -13,7 +13,7 @@ import os
 import pytest
 
 from perception_r1.rewards import fastpath
-from perception_r1.testing.latex_answers import make_pairs
+from support.latex_answers import make_pairs
 
 SEEDS = int(os.environ.get("PERCEPTION_R1_FASTPATH_SEEDS", "30"))
 PAIRS_PER_SEED = 12

@@ -49,3 +49,12 @@ def test_conversational_completion_and_pickle():
     ]
     assert reward(conv) == [1.0, 1.0]
     assert reward.__name__ == "format"
+
+
+def test_format_instruction_asks_for_what_the_reward_checks():
+    from perception_r1 import templates
+    from perception_r1.rewards import format as format_module
+
+    assert format_module.FORMAT_INSTRUCTION is templates.FORMAT_INSTRUCTION  # one definition, next to the reward
+    for tag in ("<think>", "</think>", "<answer>", "</answer>", "\\boxed{}"):
+        assert tag in templates.FORMAT_INSTRUCTION

@@ -4,7 +4,7 @@ import pytest
 
 from perception_r1.rewards import fastpath
 from perception_r1.rewards.mathcheck import MathChecker, wrap_latex
-from perception_r1.testing.answer_corpus import make_corpus
+from support.answer_corpus import make_corpus
 
 
 @pytest.mark.parametrize(

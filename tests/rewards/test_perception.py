@@ -11,9 +11,10 @@ import pytest
 
 from perception_r1.judge.config import JudgeConfig
 from perception_r1.rewards import get_reward
+from perception_r1.rewards.contract import MissingColumnError
 from perception_r1.rewards.perception import PerceptionReward, annotations_of
-from perception_r1.testing import fake_judge
-from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+from support import fake_judge
+from support.fake_openai_server import FakeOpenAIServer
 
 
 @pytest.fixture
@@ -48,8 +49,11 @@ def test_reference_key_info_column(reward):
     assert reward(["AB = 5"], visual_key_info=[key_info]) == [0.5]
     # visual_annotations wins over visual_key_info when both are present
     assert reward(["AB = 5"], visual_annotations=[["AB = 5"]], visual_key_info=[key_info]) == [1.0]
-    # neither column: not applicable for every completion
-    assert reward(["AB = 5", "x"]) == [None, None]
+    # None values: not applicable for those completions
+    assert reward(["AB = 5", "x"], visual_annotations=[None, None]) == [None, None]
+    # neither column at all: a clear error naming the reward and the column, not a silent None everywhere
+    with pytest.raises(MissingColumnError, match="reward 'perception' needs column 'visual_annotations' or"):
+        reward(["AB = 5", "x"])
 
 
 @pytest.mark.parametrize(
@@ -128,7 +132,7 @@ def test_per_annotation_verdicts_are_exposed(reward):
     [
         "thread",  # a worker thread
         "running_loop",  # sync call from inside a running event loop
-        "async",  # the async path, from another loop
+        "async",  # an async caller that keeps its loop free: the blocking call in a worker thread
     ],
 )
 def test_calling_contexts(reward, context):
@@ -146,7 +150,7 @@ def test_calling_contexts(reward, context):
 
         out = asyncio.run(inside())
     else:
-        out = asyncio.run(reward.acall(["AB = 5"], **kwargs))
+        out = asyncio.run(asyncio.to_thread(reward, ["AB = 5"], **kwargs))
     assert out == [0.5]
 
 

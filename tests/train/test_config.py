@@ -61,10 +61,14 @@ def test_bad_keys_fail_with_suggestions(data, message):
         ({"grpo": {"num_generations": 3, "per_device_train_batch_size": 4}}, "multiple of grpo.num_generations"),
         # no rewards at all
         ({"rewards": []}, "at least one reward"),
-        # transformers reads a warm-up >= 1 as a step count, so a "ratio" of 1.0 would be one step
-        ({"grpo": {"warmup_ratio": 1.0}}, "grpo.warmup_ratio"),
+        # transformers reads a warm-up >= 1 as a step count and would silently drop the fraction of 1.5
+        ({"grpo": {"warmup_steps": 1.5}}, "grpo.warmup_steps: a value in"),
         # a negative warm-up
-        ({"grpo": {"warmup_ratio": -0.1}}, "grpo.warmup_ratio"),
+        ({"grpo": {"warmup_steps": -0.1}}, "grpo.warmup_steps: must be >= 0"),
+        # max_steps 0 trains no step in transformers (only a negative value runs the epochs)
+        ({"grpo": {"max_steps": 0}}, "grpo.max_steps: 0 trains no step"),
+        # 2 per device x 2 processes = 4 completions per generation round cannot hold groups of 8
+        ({"grpo": {"per_device_train_batch_size": 2}, "launch": {"num_processes": 2}}, "multiple of grpo.num_gen"),
     ],
 )
 def test_validate_rejects_inconsistent_recipes(overrides, message):
@@ -80,7 +84,7 @@ def test_paper_recipes_validate_and_differ_only_by_the_perception_reward():
     validate(base)
     g = full.grpo
     # paper: 8 rollouts, T=1, no KL, lr 1e-6, wd 1e-3, warmup 0.05, 25 epochs, 4096/4096 tokens
-    assert (g.num_generations, g.temperature, g.beta, g.learning_rate, g.weight_decay, g.warmup_ratio) == (
+    assert (g.num_generations, g.temperature, g.beta, g.learning_rate, g.weight_decay, g.warmup_steps) == (
         8,
         1.0,
         0.0,
@@ -88,7 +92,8 @@ def test_paper_recipes_validate_and_differ_only_by_the_perception_reward():
         1e-3,
         0.05,
     )
-    assert (g.num_train_epochs, g.max_prompt_length, g.max_completion_length) == (25, 4096, 4096)
+    assert (g.num_train_epochs, full.data.max_prompt_length, g.max_completion_length) == (25, 4096, 4096)
+    assert g.max_steps < 0  # the epochs decide the length
     # global batch: 128 prompts x 8 rollouts on 8 processes
     assert g.per_device_train_batch_size * g.gradient_accumulation_steps * full.launch.num_processes == 128 * 8
     assert (full.model.min_pixels, full.model.max_pixels) == (3136, 1806336)
@@ -113,12 +118,12 @@ def test_unknown_synth_parameter_is_a_config_error():
 
 def test_paper_recipe_maps_onto_grpo_config():
     from perception_r1.config import apply_overrides
-    from perception_r1.train.trainer import grpo_args
+    from perception_r1.train.grpo_args import grpo_config
 
     cfg = load_config(TrainConfig, RECIPES / "qwen2_5_vl_7b" / "perception_r1.yaml")
     # bf16 needs a GPU to pass TrainingArguments' checks; everything else maps as on the cluster
     cfg = apply_overrides(cfg, {"model.dtype": "float32"})
-    args = grpo_args(cfg, [0.9, 0.1, 0.7, 1.0])
+    args = grpo_config(cfg, [0.9, 0.1, 0.7, 1.0])
     assert (args.use_vllm, args.vllm_mode, args.vllm_max_model_length) == (True, "colocate", 8192)
     assert (args.num_generations, args.temperature, args.beta, args.learning_rate, args.weight_decay) == (
         8,
@@ -130,7 +135,11 @@ def test_paper_recipe_maps_onto_grpo_config():
     assert args.warmup_steps == 0.05  # transformers 5 reads a value below 1 as a ratio
     assert args.per_device_train_batch_size * args.gradient_accumulation_steps * 8 == 128 * 8
     assert args.reward_weights == [0.9, 0.1, 0.7, 1.0]
-    assert args.max_completion_length == 4096 and args.num_train_epochs == 25
+    assert args.max_completion_length == 4096 and args.num_train_epochs == 25 and args.max_steps == -1
+    # the fields other sections own
+    assert (args.output_dir, args.save_steps, args.save_total_limit) == ("runs/qwen2_5_vl_7b/perception_r1", 20, 3)
+    assert (args.bf16, args.gradient_checkpointing, args.report_to) == (False, True, ["tensorboard"])
+    assert args.remove_unused_columns is False  # the rewards read the dataset's columns
 
 
 @pytest.mark.parametrize(
@@ -149,7 +158,7 @@ def test_paper_recipe_maps_onto_grpo_config():
         ({"grpo": {"per_device_train_batch_size": 0}}, "grpo.per_device_train_batch_size: must be >= 1"),  # 0
         ({"grpo": {"gradient_accumulation_steps": 0}}, "grpo.gradient_accumulation_steps"),  # zero accumulation
         ({"grpo": {"max_completion_length": 0}}, "grpo.max_completion_length: must be >= 1"),  # no tokens
-        ({"grpo": {"max_prompt_length": 0}}, "grpo.max_prompt_length"),  # prompt length 0
+        ({"data": {"max_prompt_length": 0}}, "data.max_prompt_length"),  # prompt length 0
         ({"grpo": {"loss_type": "ppo"}}, "grpo.loss_type: unknown loss type 'ppo'"),  # not a TRL loss
         ({"grpo": {"scale_rewards": "zscore"}}, "grpo.scale_rewards"),  # not a TRL scaling
         ({"rewards": [{"name": "format", "weight": float("nan")}]}, r"rewards\[0\].weight"),  # nan weight

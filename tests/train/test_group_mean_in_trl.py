@@ -14,8 +14,9 @@ import math
 import pytest
 
 from perception_r1.config import from_dict
-from perception_r1.judge.prompt import format_verdicts, parse_case
-from perception_r1.testing.fake_openai_server import FakeOpenAIServer, last_user_text
+from perception_r1.judge.prompt import format_verdicts
+from support.fake_judge import parse_case
+from support.fake_openai_server import FakeOpenAIServer, last_user_text
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +49,9 @@ def trl_step(tiny_model_path, tmp_path_factory):
     from trl import GRPOTrainer
 
     from perception_r1.train.config import TrainConfig
-    from perception_r1.train.rewards import build_rewards
-    from perception_r1.train.trainer import build_dataset, grpo_args, load_policy, load_rows
+    from perception_r1.train.grpo_args import grpo_config
+    from perception_r1.train.reward_setup import build_rewards
+    from perception_r1.train.trainer import build_dataset, load_policy, load_rows
 
     # the first two judge requests fail with HTTP 500 and, with no retries, so do their judgments
     with FakeOpenAIServer(varied_judge, script=["500", "500"]) as server:
@@ -79,7 +81,7 @@ def trl_step(tiny_model_path, tmp_path_factory):
         trainer = GRPOTrainer(
             model=policy,
             reward_funcs=[recorder],
-            args=grpo_args(cfg, weights),
+            args=grpo_config(cfg, weights),
             train_dataset=dataset,
             processing_class=processor,
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from perception_r1.eval.prompts import FORMAT_INSTRUCTION
-from perception_r1.train.prompts import build_messages, training_rows
+from perception_r1.templates import FORMAT_INSTRUCTION
+from perception_r1.train.prompts import build_policy_prompt, training_rows
 
 IMG = {"type": "image", "text": None}
 
@@ -29,8 +29,8 @@ def T(text):  # noqa: N802 - short constructor for readable tables
         ("What is 2+2?", 0, [T("What is 2+2?"), T("\n[fmt]")]),
     ],
 )
-def test_build_messages_places_images_and_instruction(problem, n_images, parts):
-    assert build_messages(problem, n_images, instruction="[fmt]") == [{"role": "user", "content": parts}]
+def test_build_policy_prompt_places_images_and_instruction(problem, n_images, parts):
+    assert build_policy_prompt(problem, n_images, instruction="[fmt]") == [{"role": "user", "content": parts}]
 
 
 @pytest.mark.parametrize(
@@ -44,11 +44,11 @@ def test_build_messages_places_images_and_instruction(problem, n_images, parts):
 )
 def test_placeholder_count_mismatch_is_an_error(problem, n_images):
     with pytest.raises(ValueError, match="placeholders"):
-        build_messages(problem, n_images)
+        build_policy_prompt(problem, n_images)
 
 
 def test_default_instruction_is_the_papers_and_the_evaluations():
-    text = build_messages("q", 0)[0]["content"][-1]["text"]
+    text = build_policy_prompt("q", 0)[0]["content"][-1]["text"]
     assert text == "\n" + FORMAT_INSTRUCTION
     assert all(s in text for s in ("<think> </think>", "<answer> </answer>", "\\boxed{}"))
 
@@ -67,7 +67,7 @@ def test_rendered_prompt_matches_the_qwen2_5_vl_chat_template(tiny_model_path):
     from perception_r1.train.prompts import prompt_token_count
 
     processor = AutoProcessor.from_pretrained(tiny_model_path)
-    messages = build_messages("<image>Find x.", 1, instruction="Think.")
+    messages = build_policy_prompt("<image>Find x.", 1, instruction="Think.")
     text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     assert text == (
         "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"

@@ -68,8 +68,8 @@ def _batch(extra_infos, **kw):
     ],
 )
 def test_batch_failed_component_is_neutral_within_its_group(group, num_generations, expected_perception):
-    from perception_r1.testing import fake_judge
-    from perception_r1.testing.fake_openai_server import FakeOpenAIServer
+    from support import fake_judge
+    from support.fake_openai_server import FakeOpenAIServer
 
     # distinct fact lists, so that no two requests are de-duplicated into the one that fails
     facts = [["angle ABC = 40°", "AB = 5"], ["AB = 5", "angle ABC = 40°"], ["angle ABC = 40°"], ["AB = 5"]]

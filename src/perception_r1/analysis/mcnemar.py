@@ -1,8 +1,8 @@
 """McNemar's test for paired binary outcomes (e.g. "is model A's perception correct" vs model B's).
 
 Only the discordant pairs matter: ``b`` = items where A is 1 and B is 0, ``c`` = items where A is 0 and B is 1.
-The paper (reference section 7) used the *exact* two-sided test: under the null hypothesis each discordant pair
-goes either way with probability 1/2, so ``b ~ Binomial(b + c, 1/2)`` and
+The paper (docs/reference.md#perception-analysis-mcnemar) used the *exact* two-sided test: under the null
+hypothesis each discordant pair goes either way with probability 1/2, so ``b ~ Binomial(b + c, 1/2)`` and
 
     p = min(1, 2 * P(X <= min(b, c))),   X ~ Binomial(b + c, 1/2).
 

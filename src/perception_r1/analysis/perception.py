@@ -1,6 +1,6 @@
-"""The paper's perception analysis (reference section 7): on a seeded subset of problems with visual annotations,
-label each of two models' responses as perception-correct or not with a judge, then test the discordant pairs
-with McNemar's exact test and list the discordant items.
+"""The paper's perception analysis: on a seeded subset of problems with visual annotations, label each of two
+models' responses as perception-correct or not with a judge, then test the discordant pairs with McNemar's exact
+test and list the discordant items (docs/reference.md#perception-analysis-mcnemar).
 
 Inputs:
     * annotations: JSONL rows with an id and either ``annotations`` (list of strings) or ``visual_key_info``
@@ -15,7 +15,6 @@ listed under ``failed``.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -154,14 +153,16 @@ class PerceptionReport:
 def judge_labels(judge: Any, cases: Sequence[tuple[str, list[str], str]], threshold: float) -> dict[str, dict]:
     """Judge ``(id, annotations, response)`` cases; returns ``{id: {"correct", "score", "verdicts", "status",
     "error"}}`` with ``correct = score >= threshold`` (``None`` for a failed judgment)."""
-    judgments = asyncio.run(_judge_all(judge, [(a, r) for _, a, r in cases]))
-    from perception_r1.judge.judges import failure_reason
+    from perception_r1.judge.judges import failure_reason, judge_sync
+
+    judgments = judge_sync(judge, [(a, r) for _, a, r in cases], close=True)
 
     out = {}
     for (item_id, _, _), j in zip(cases, judgments, strict=True):
-        ok = j.status == "ok" and j.score is not None
+        score = j.score if j.status == "ok" else None  # only an ok judgment has a score that decides
+        ok = score is not None
         out[item_id] = {
-            "correct": (j.score >= threshold) if ok else None,
+            "correct": (score >= threshold) if score is not None else None,
             "score": j.score,
             "verdicts": j.verdicts,
             "status": j.status,
@@ -169,13 +170,6 @@ def judge_labels(judge: Any, cases: Sequence[tuple[str, list[str], str]], thresh
             "reason": None if ok else failure_reason(j.error),
         }
     return out
-
-
-async def _judge_all(judge: Any, cases: list[tuple[list[str], str]]) -> list[Any]:
-    try:
-        return await judge.ajudge(cases)
-    finally:
-        await judge.aclose()
 
 
 def analyze_perception(

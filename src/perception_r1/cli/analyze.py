@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
 import typer
+
+from perception_r1.cli.judge_options import JudgeOptions, judge_options
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -15,7 +18,7 @@ def _group() -> None:
     """Statistical analysis of evaluation results."""  # a callback keeps subcommands even when there is one
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
 
@@ -35,9 +38,8 @@ def mcnemar_cmd(
     from perception_r1.analysis.mcnemar import mcnemar, mcnemar_files
 
     files = files or []
-    use_counts = counts is not None
     try:
-        if use_counts:
+        if counts is not None:
             if files:
                 _fail("give either two files or --counts B C, not both")
             result = mcnemar(counts[0], counts[1], method=method)
@@ -94,6 +96,7 @@ def _parse_where(pairs: list[str]) -> dict[str, str]:
 
 
 @app.command("perception")
+@judge_options(deprecated={"--judge": "backend"})  # this command's name before the shared --judge-* set
 def perception_cmd(
     responses_a: Path = typer.Argument(..., help="Model A responses (JSONL with id, response), e.g. items/x.jsonl."),
     responses_b: Path = typer.Argument(..., help="Model B responses (same ids)."),
@@ -107,11 +110,13 @@ def perception_cmd(
     name_a: str = typer.Option("A", "--name-a", help="Label of model A."),
     name_b: str = typer.Option("B", "--name-b", help="Label of model B."),
     id_field: str = typer.Option("id", "--id-field", help="Id field in all three files."),
-    judge_backend: str = typer.Option("rule", "--judge", help="Judge backend: rule, openai or transformers."),
-    judge_base_url: str = typer.Option(None, "--judge-base-url", help="OpenAI-compatible URL of the judge."),
-    judge_model: str = typer.Option(None, "--judge-model", help="Judge model name."),
+    *,
+    judge: JudgeOptions,
 ) -> None:
-    """Label two models' perception with a judge on a seeded subset, then McNemar + discordant items report."""
+    """Label two models' perception with a judge on a seeded subset, then McNemar + discordant items report.
+
+    Without ``--judge-config`` or ``--judge-backend`` the deterministic rule judge labels the items.
+    """
     from perception_r1.analysis.perception import (
         analyze_perception,
         load_annotations,
@@ -120,7 +125,7 @@ def perception_cmd(
         selection_counts,
     )
     from perception_r1.io_utils import atomic_write_json, atomic_write_text
-    from perception_r1.judge.config import judge_config_from_cli
+    from perception_r1.judge.config import JudgeConfig
     from perception_r1.judge.judges import JUDGE_BACKENDS, build_judge
     from perception_r1.registry import UnknownNameError
 
@@ -134,7 +139,7 @@ def perception_cmd(
         if not f.is_file():
             _fail(f"{f}: no such file")
     try:
-        cfg = judge_config_from_cli(None, {"backend": judge_backend, "base_url": judge_base_url, "model": judge_model})
+        cfg = judge.build(default_backend="rule") or JudgeConfig(backend="rule")  # (never None with a default)
         JUDGE_BACKENDS.get(cfg.backend)  # fail fast on an unknown backend, before reading anything
         anns = load_annotations(annotations, id_field)
         resp_a, resp_b = _load_responses(responses_a, id_field), _load_responses(responses_b, id_field)

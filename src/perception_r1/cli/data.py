@@ -20,6 +20,9 @@ def synth(
     fmt: str = typer.Option("disk", "--format", help="'disk' (datasets folders) or 'parquet' (one file per split)."),
     size: int = typer.Option(224, "--size", min=112, max=448, help="Image side in pixels."),
     families: str = typer.Option("", "--families", help="Comma-separated families (default: all)."),
+    letters: str = typer.Option(
+        "auto", "--letters", help="Point letters: 'auto' (difficulty decides), 'fixed' (A, B, C...) or 'random'."
+    ),
 ) -> None:
     """Render a synthetic geometry testbed with exact visual annotations."""
     from perception_r1.data.synth import write_testbed
@@ -36,6 +39,7 @@ def synth(
             fmt=fmt,
             size=size,
             families=chosen,
+            letters=letters,
         )
     except (ValueError, UnknownNameError, OSError) as exc:  # OSError: a refused or unwritable output folder
         raise typer.BadParameter(str(exc)) from None
@@ -118,10 +122,11 @@ def filter_cmd(
 ) -> None:
     """Keep trajectories whose final answer verifies against the ground truth; one per problem."""
     from perception_r1.data.curate.filtering import filter_trajectories
+    from perception_r1.rewards import get_reward
 
     rows = _load_rows(input_path, None, "", None)
     try:
-        result = filter_trajectories(rows, select=select)
+        result = filter_trajectories(rows, select=select, accuracy=get_reward("accuracy"))
     except (ValueError, KeyError) as exc:
         raise typer.BadParameter(str(exc).strip("'\"")) from None
     _finish(result, output)
@@ -152,10 +157,11 @@ def build_cmd(
     from perception_r1.config import ConfigError, parse_overrides
     from perception_r1.data.curate.recipe import build, load_recipe
     from perception_r1.data.schema import SchemaError
+    from perception_r1.rewards import get_reward
 
     try:
         recipe = load_recipe(recipe_path, parse_overrides(overrides or []))
-        summary = build(recipe)
+        summary = build(recipe, accuracy=get_reward("accuracy"))
     except (ConfigError, SchemaError, ValueError, OSError) as exc:  # OSError: FileNotFoundError, FileExistsError
         raise typer.BadParameter(str(exc)) from None
     typer.echo(json.dumps({k: summary[k] for k in ("counts", "retention", "rejects", "outputs")}, indent=2))

@@ -4,13 +4,14 @@ generations without loading a model; ``eval table DIR...`` compares evaluated mo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
 

@@ -12,8 +12,12 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:  # the command imports it when it runs (no import-time cost for `--help`)
+    from perception_r1.experiment.config import ExperimentConfig
 
 
 def experiment(
@@ -59,7 +63,7 @@ def experiment(
     _run(cfg)
 
 
-def _run(cfg: object) -> None:
+def _run(cfg: ExperimentConfig) -> None:
     import logging
 
     from rich.console import Console
@@ -87,4 +91,4 @@ def _run(cfg: object) -> None:
         )
     test = summary["mcnemar"]["perception_r1_vs_rlvr"]["perception"]
     typer.echo(f"perception_r1 vs rlvr (perception): b={test['b']} c={test['c']} p={test['p_value']:.3g}")
-    typer.echo(f"report: {Path(cfg.output_dir) / 'report.md'} and report.html")  # type: ignore[attr-defined]
+    typer.echo(f"report: {Path(cfg.output_dir) / 'report.md'} and report.html")

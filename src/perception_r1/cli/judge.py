@@ -8,10 +8,10 @@ answered with valid verdicts, 1 when it did not, 2 for a configuration error.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
 
+from perception_r1.cli.judge_options import JudgeOptions, judge_options
 from perception_r1.config import ConfigError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -23,45 +23,39 @@ CANNED_EXPECTED = [1, 0, 1]
 
 
 @app.command("check")
+@judge_options(
+    deprecated={  # this command's names before the shared --judge-* set
+        "--config": "config",
+        "--backend": "backend",
+        "--base-url": "base_url",
+        "--model": "model",
+        "--timeout-s": "timeout_s",
+        "--max-retries": "max_retries",
+        "--structured-output/--no-structured-output": "structured_output",
+    }
+)
 def check(
-    judge_config: Path | None = typer.Option(None, "--judge-config", "--config", help="YAML with JudgeConfig keys."),
-    backend: str | None = typer.Option(None, "--judge-backend", "--backend", help="openai, transformers or rule."),
-    base_url: str | None = typer.Option(None, "--judge-base-url", "--base-url", help="OpenAI-compatible base URL."),
-    model: str | None = typer.Option(None, "--judge-model", "--model", help="Model name (or local path)."),
-    structured_output: bool | None = typer.Option(
-        None, "--structured-output/--no-structured-output", help="Ask for JSON-schema constrained verdicts."
-    ),
-    timeout_s: float | None = typer.Option(None, "--timeout-s", help="Per-request timeout in seconds."),
-    max_retries: int | None = typer.Option(None, "--max-retries", help="Transport retries."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
+    *,
+    judge: JudgeOptions,
 ) -> None:
-    """Send one canned case to the judge; report reachability, latency and whether the verdicts parsed."""
+    """Send one canned case to the judge; report reachability, latency and whether the verdicts parsed.
+
+    The reply cache is never used (``--judge-cache-path`` is ignored): a check must reach the judge.
+    """
     import dataclasses
 
-    from perception_r1.judge.config import JudgeConfig, judge_config_from_cli
-    from perception_r1.judge.judges import build_judge
-    from perception_r1.llm.loop import BackgroundLoop
+    from perception_r1.judge.config import JudgeConfig
+    from perception_r1.judge.judges import build_judge, judge_sync
 
-    overrides = {
-        "backend": backend,
-        "base_url": base_url,
-        "model": model,
-        "structured_output": structured_output,
-        "timeout_s": timeout_s,
-        "max_retries": max_retries,
-    }
     try:
-        cfg = judge_config_from_cli(judge_config, overrides) or JudgeConfig()
+        cfg = judge.build() or JudgeConfig()
         cfg = dataclasses.replace(cfg, cache_path=None)  # a check must reach the judge, not the cache
-        judge = build_judge(cfg)
+        judge_impl = build_judge(cfg)
     except (ConfigError, ValueError, KeyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    loop = BackgroundLoop("judge-check")
-    try:
-        (judgment,) = loop.run(judge.ajudge([(CANNED_ANNOTATIONS, CANNED_RESPONSE)]))
-    finally:
-        loop.close(judge.aclose())
+    (judgment,) = judge_sync(judge_impl, [(CANNED_ANNOTATIONS, CANNED_RESPONSE)], close=True)
     report = {
         "backend": cfg.backend,
         "base_url": cfg.base_url if cfg.backend == "openai" else None,

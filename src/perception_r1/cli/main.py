@@ -7,9 +7,9 @@ transformers, trl, datasets) inside their command functions so that ``perception
 
 from __future__ import annotations
 
-import importlib
-
 import typer
+
+from perception_r1.registry import import_target
 
 # (command name, "module:attribute", help). Groups are typer apps; single commands are functions.
 _GROUPS: list[tuple[str, str, str]] = [
@@ -37,11 +37,9 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     for name, target, help_text in _GROUPS:
-        module_name, _, attr = target.partition(":")
-        app.add_typer(getattr(importlib.import_module(module_name), attr), name=name, help=help_text)
+        app.add_typer(import_target(target), name=name, help=help_text)
     for name, target in _COMMANDS:
-        module_name, _, attr = target.partition(":")
-        fn = getattr(importlib.import_module(module_name), attr)
+        fn = import_target(target)
         app.command(name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(fn)
     return app
 

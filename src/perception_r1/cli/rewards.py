@@ -8,12 +8,14 @@ from typing import Any
 
 import typer
 
-from perception_r1.rewards.scoring import ScoreOptions, score_file
+from perception_r1.cli.judge_options import JudgeOptions, judge_options
+from perception_r1.rewards.score_file import ScoreOptions, score_file
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @app.command("score")
+@judge_options()
 def score(
     input_path: Path = typer.Argument(
         ..., help="JSONL: one {'response', 'answer', optional 'id', 'choices', 'visual_annotations'} object per line."
@@ -28,41 +30,20 @@ def score(
     weights: str = typer.Option("", help="Weights as JSON, e.g. '{\"accuracy\": 1.0}' (defaults: paper's)."),
     batch_size: int = typer.Option(256, help="Lines scored per batch (progress granularity)."),
     timeout_s: float = typer.Option(5.0, help="Time bound of one math-verify check."),
-    judge_config: Path | None = typer.Option(None, help="YAML with JudgeConfig keys; enables 'perception'."),
-    judge_backend: str | None = typer.Option(None, help="Judge backend: openai, transformers or rule."),
-    judge_base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
-    judge_model: str | None = typer.Option(None, help="Judge model name (server) or path (transformers)."),
-    judge_max_concurrency: int | None = typer.Option(None, help="Concurrent judge requests."),
-    judge_timeout_s: float | None = typer.Option(None, help="Per-request judge timeout in seconds."),
-    judge_max_retries: int | None = typer.Option(None, help="Retries of a failed judge request."),
-    judge_cache_path: str | None = typer.Option(None, help="SQLite cache of judge replies."),
-    judge_structured_output: bool | None = typer.Option(
-        None, "--judge-structured-output/--no-judge-structured-output", help="JSON-schema constrained verdicts."
-    ),
+    *,
+    judge: JudgeOptions,
 ) -> None:
     """Score each response for accuracy, format, repetition (and perception when a judge is configured).
 
     The judge's API key is read from the environment variable named by its ``api_key_env`` (default
     ``PERCEPTION_R1_JUDGE_API_KEY``); it is never printed or written.
     """
-    from perception_r1.judge.config import judge_config_from_cli
-
     try:
         weight_map: dict[str, Any] | None = json.loads(weights) if weights else None
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--weights is not valid JSON: {exc}") from None
-    judge_overrides = {
-        "backend": judge_backend,
-        "base_url": judge_base_url,
-        "model": judge_model,
-        "max_concurrency": judge_max_concurrency,
-        "timeout_s": judge_timeout_s,
-        "max_retries": judge_max_retries,
-        "cache_path": judge_cache_path,
-        "structured_output": judge_structured_output,
-    }
     try:
-        judge = judge_config_from_cli(judge_config, judge_overrides)
+        judge_cfg = judge.build()  # None: no judge option given, no perception reward
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
@@ -72,7 +53,7 @@ def score(
         weights=weight_map,
         batch_size=batch_size,
         timeout_s=timeout_s,
-        judge=judge,
+        judge=judge_cfg,
     )
     try:
         summary = score_file(input_path, output, options)

@@ -1,8 +1,10 @@
 """``perception-r1 train [RECIPE.yaml] [--section.key value ...]``: GRPO training with the perception reward.
 
 Without a recipe it runs the embedded default (tiny local Qwen2.5-VL, synthetic testbed, rule judge, a few CPU
-steps). ``--dry-run`` validates the recipe, checks the data columns against the rewards when the data is local,
-and prints the launch sequence (judge server, vLLM server, accelerate launch) without loading a model.
+steps). ``--dry-run`` validates the recipe (TRL's own ``GRPOConfig`` checks of the ``grpo:`` section included),
+checks the data columns against the rewards when the data is local, and prints the launch sequence (judge server,
+vLLM server, accelerate launch) without loading a model. ``grpo:`` takes any ``trl.GRPOConfig`` field
+(``--grpo.FIELD VALUE``); ``--help-config`` lists them with TRL's help.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def _dry_run(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) ->
     """Validate what can be validated without a model, then print the launch plan."""
     from perception_r1.config import ConfigError
     from perception_r1.train.launch import format_plan, launch_plan
-    from perception_r1.train.rewards import build_rewards, check_columns
+    from perception_r1.train.reward_setup import build_rewards, check_columns
     from perception_r1.train.trainer import load_rows
 
     try:
@@ -76,6 +78,7 @@ def _dry_run(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) ->
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo("rewards: " + ", ".join(f"{w:g} x {n}" for n, w in zip(names, weights, strict=True)))
+    typer.echo("grpo: trl.GRPOConfig accepts the settings (device and precision are checked where training runs)")
     source = cfg.data.source
     if source == "synth" or Path(source).exists():
         try:

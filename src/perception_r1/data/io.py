@@ -20,8 +20,17 @@ Writers: :func:`write_parquet`, :func:`write_disk` and :func:`write_reference`, 
 as encoded bytes so the output is self-contained.
 
 Example:
-    >>> rows = load_examples("data/train.parquet")  # doctest: +SKIP
-    >>> write_disk(rows, "out/train")  # doctest: +SKIP
+    >>> import json, tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = Path(tmp.name)
+    >>> row = {"id": "p0", "problem": "Find x.", "answer": "3", "images": [], "visual_key_info": "<info1>AB=5</info1>"}
+    >>> _ = (folder / "train.jsonl").write_text(json.dumps(row) + "\\n")
+    >>> rows = load_examples(str(folder / "train.jsonl"))  # the reference layout, converted
+    >>> rows[0]["visual_annotations"]
+    ['AB=5']
+    >>> write_parquet(rows, folder / "train.parquet")  # rows written
+    1
+    >>> tmp.cleanup()
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ Other columns are kept unchanged (e.g. Geometry3K's ``ground_truth``, the testbe
 
 The *reference layout* of the paper's released data has ``problem``, ``answer``, ``images`` and
 ``visual_key_info``: all annotations in one string, ``<info1>first</info1>\\n<info2>second</info2>``.
-:func:`to_reference_row` / :func:`from_reference_row` convert between the two.
+:func:`to_reference_row` / :func:`from_reference_row` convert between the two (the ``<infoN>`` reader and writer
+are in :mod:`perception_r1.key_info`).
 
 Example:
     >>> parse_visual_key_info("<info1>AB = 5</info1>\\n<info2> AB ∥ CD </info2>")
@@ -32,10 +33,11 @@ Example:
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from perception_r1.key_info import format_visual_key_info, parse_visual_key_info
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("id", "images", "problem", "answer")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("choices", "cot", "visual_annotations", "source")
@@ -195,53 +197,6 @@ def validate_row(
     except SchemaError as exc:
         raise SchemaError(exc.reason, where=where, row=index, column=exc.column) from None
     return out
-
-
-_INFO_TAG = re.compile(r"<\s*info\s*(\d+)\s*>(.*?)<\s*/\s*info\s*\1\s*>", re.IGNORECASE | re.DOTALL)
-_ANY_INFO_TAG = re.compile(r"<\s*/?\s*info\s*\d*\s*>", re.IGNORECASE)
-
-
-def format_visual_key_info(annotations: list[str]) -> str:
-    """Join annotations as ``<info1>…</info1>\\n<info2>…</info2>`` (the reference layout).
-
-    Raises:
-        ValueError: when an annotation is empty or itself contains an ``<info…>`` tag (it could not be read back).
-    """
-    parts = []
-    for k, text in enumerate(annotations, start=1):
-        text = " ".join(str(text).split())
-        if not text or _ANY_INFO_TAG.search(text):
-            raise ValueError(f"annotation {k} cannot be written in the <infoN> layout: {text!r}")
-        parts.append(f"<info{k}>{text}</info{k}>")
-    return "\n".join(parts)
-
-
-def parse_visual_key_info(text: str | None) -> list[str]:
-    """Parse a ``visual_key_info`` string into the list of annotations, ordered by their number.
-
-    Tolerates any whitespace between and inside tags (items are whitespace-collapsed), CRLF line ends, upper-case
-    or spaced tags (``<INFO 2>``), and gaps in the numbering. ``None`` or blank text gives ``[]``.
-
-    Raises:
-        ValueError: a number used twice, an unclosed or mismatched tag, text outside the tags, or an empty item.
-    """
-    if text is None or not str(text).strip():
-        return []
-    text = str(text)
-    items: dict[int, str] = {}
-    for match in _INFO_TAG.finditer(text):
-        number, body = int(match.group(1)), " ".join(match.group(2).split())
-        if number in items:
-            raise ValueError(f"visual_key_info: <info{number}> appears twice")
-        if not body:
-            raise ValueError(f"visual_key_info: <info{number}> is empty")
-        if _ANY_INFO_TAG.search(body):
-            raise ValueError(f"visual_key_info: <info{number}> contains a nested or unclosed tag: {body!r}")
-        items[number] = body
-    leftover = _INFO_TAG.sub("", text).strip()
-    if leftover:
-        raise ValueError(f"visual_key_info: text outside <infoN>…</infoN> tags or an unclosed tag: {leftover[:80]!r}")
-    return [items[k] for k in sorted(items)]
 
 
 def to_reference_row(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""The paper's eight evaluation benchmarks, described as data (reference sections 7 and 8).
+"""The paper's eight evaluation benchmarks, described as data.
+
+Benchmarks, splits and official metrics: docs/reference.md#benchmarks-and-official-metrics.
 
 Each :class:`Benchmark` says where the data lives (hub id, config, split per :class:`Subset`), which columns hold
 the id, question, choices, gold answer and images, how the choices are written, which per-item fields the

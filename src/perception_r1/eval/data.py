@@ -249,8 +249,9 @@ def iter_items(bench: Benchmark, data_dir: str | Path | None = None, limit: int 
     if combined is not None:
         yield from _combined_items(bench, combined, limit)
         return
-    paths = {s.name: _local_source(root / bench.name / s.name) for s in bench.subsets}
-    missing = [name for name, p in paths.items() if p is None]
+    sources = {s.name: _local_source(root / bench.name / s.name) for s in bench.subsets}
+    paths = {name: p for name, p in sources.items() if p is not None}
+    missing = [name for name in sources if name not in paths]
     if missing:
         raise FileNotFoundError(
             f"no local copy of {bench.name} in {root}: tried {root / bench.name}.jsonl/.parquet/datasets folder and "

@@ -108,20 +108,18 @@ def llm_extract(client: Any, items: Sequence[tuple[str, str]]) -> list[str | Non
     """Ask an LLM to extract final answers, for responses where :func:`extract_answer` found none.
 
     Args:
-        client: An :class:`perception_r1.llm.client.LLMClient`.
+        client: An :class:`perception_r1.llm.client.LLMClient` used synchronously (the caller closes it).
         items: ``(question, response)`` pairs.
 
     Returns:
         One cleaned answer per pair; ``None`` when the LLM said NONE or the request failed.
     """
-    import asyncio
-
     from perception_r1.llm.client import ChatRequest
 
     if not items:
         return []
     requests = [ChatRequest.user(LLM_EXTRACT_PROMPT.format(question=q, response=r)) for q, r in items]
-    results = asyncio.run(client.agenerate(requests))
+    results = client.generate_sync(requests)
     out: list[str | None] = []
     for res in results:
         text = clean_answer(res.text or "") if res.ok else ""

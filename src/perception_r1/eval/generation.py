@@ -77,7 +77,9 @@ class TransformersGenerator:
         self.processor = AutoProcessor.from_pretrained(model)
         self.processor.tokenizer.padding_side = "left"  # decoder-only batching: pad on the left
         torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
-        self.model = AutoModelForImageTextToText.from_pretrained(model, dtype=torch_dtype).to(device).eval()
+        # transformers declares PreTrainedModel.to with @wraps(torch.nn.Module.to), which typeshed types unbound.
+        loaded = AutoModelForImageTextToText.from_pretrained(model, dtype=torch_dtype)
+        self.model = loaded.to(device).eval()  # type: ignore[arg-type]
         self.device = device
 
     def generate(self, requests: Sequence[GenRequest]) -> list[Generation]:
@@ -134,19 +136,8 @@ class OpenAIGenerator:
 
     def generate(self, requests: Sequence[GenRequest]) -> list[Generation]:
         """Replies in order; a request that failed after the client's retries carries its error."""
-        import asyncio
+        from perception_r1.llm.client import ChatRequest, sync_client
 
-        from perception_r1.llm.client import ChatRequest
-
-        results = asyncio.run(self._run([ChatRequest.user(r.prompt, r.images) for r in requests]))
+        with sync_client(self.config) as client:
+            results = client.generate_sync([ChatRequest.user(r.prompt, r.images) for r in requests])
         return [Generation(res.text) if res.ok else Generation(None, f"generation: {res.error}") for res in results]
-
-    async def _run(self, requests: list[Any]) -> list[Any]:
-        from perception_r1.llm.client import build_client
-
-        # A client is bound to the event loop it first runs on; each asyncio.run has a new loop, so build one here.
-        client = build_client(self.config)
-        try:
-            return await client.agenerate(requests)
-        finally:
-            await client.aclose()

@@ -1,4 +1,5 @@
-"""Optional LLM stages of evaluation, as the paper's reference evaluation used them (reference section 8):
+"""Optional LLM stages of evaluation, as the paper's reference evaluation used them
+(docs/reference.md#reference-evaluation):
 
 * extraction fallback: when the rules find no final answer, an LLM is asked to extract it;
 * grading: an LLM decides whether the extracted answer matches the gold answer (the paper used
@@ -18,7 +19,6 @@ prints it next to the paper's Table 1 rows.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,9 +122,10 @@ class LLMStages:
         self.cfg = cfg
 
     def _client(self) -> Any:
-        from perception_r1.llm.client import build_client
+        """A client for one stage, used synchronously and closed at the end of the ``with`` block."""
+        from perception_r1.llm.client import sync_client
 
-        return build_client(self.cfg.client)  # per call: a client is bound to the event loop it first runs on
+        return sync_client(self.cfg.client)
 
     def extract_missing(self, records: list[dict[str, Any]]) -> None:
         """Fill ``extracted`` (``extraction = "llm"``) where the rules found nothing."""
@@ -133,7 +134,8 @@ class LLMStages:
         todo = [r for r in records if r.get("extracted") is None and r.get("response")]
         if not todo:
             return
-        answers = llm_extract(_SyncClient(self._client()), [(r.get("prompt") or "", r["response"]) for r in todo])
+        with self._client() as client:
+            answers = llm_extract(client, [(r.get("prompt") or "", r["response"]) for r in todo])
         for rec, ans in zip(todo, answers, strict=True):
             if ans is not None:
                 rec["extracted"], rec["extraction"] = ans, "llm"
@@ -149,7 +151,10 @@ class LLMStages:
             ChatRequest.user(GRADE_PROMPT.format(question=r.get("prompt") or "", gold=_gold(r), answer=r["extracted"]))
             for r in todo
         ]
-        results = asyncio.run(_run(self._client(), requests)) if requests else []
+        results: list[Any] = []
+        if requests:
+            with self._client() as client:
+                results = client.generate_sync(requests)
         for rec, res in zip(todo, results, strict=True):
             verdict = parse_yes_no(res.text) if res.ok else None
             rec["correct"], rec["graded_by"] = (
@@ -162,23 +167,6 @@ def _gold(rec: dict[str, Any]) -> str:
     gold = str(rec.get("gold"))
     text = (rec.get("choices") or {}).get(gold)
     return f"{gold} ({text})" if text and text != gold else gold
-
-
-async def _run(client: Any, requests: list[Any]) -> list[Any]:
-    try:
-        return await client.agenerate(requests)
-    finally:
-        await client.aclose()
-
-
-class _SyncClient:
-    """Adapter so :func:`llm_extract` (which runs ``asyncio.run(client.agenerate(...))``) closes the client."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    async def agenerate(self, requests: list[Any]) -> list[Any]:
-        return await _run(self._client, requests)
 
 
 def build_stages(cfg: LLMGradingConfig | None) -> LLMStages | None:

@@ -11,7 +11,7 @@ in ``corrected`` mode. Breakdowns use the same denominator as the headline. Accu
 Breakdown values that differ only in letter case ("Multiple choice" / "Multiple Choice", EMMA) are merged under the
 lower-case name, as EMMA's official script does.
 
-WeMath (reference section 8): items sharing ``ID`` and step count (``key`` ``2steps_*`` / ``3steps_*``) form a
+WeMath (docs/reference.md#wemath): items sharing ``ID`` and step count (``key`` ``2steps_*`` / ``3steps_*``) form a
 composite problem with one-step sub-problems ``s_i`` and the multi-step problem ``m``:
 
 * IK: some ``s_i`` wrong and ``m`` wrong; IG: all ``s_i`` right and ``m`` wrong;
@@ -35,10 +35,10 @@ from perception_r1.eval.benchmarks import Benchmark
 from perception_r1.registry import Registry
 
 Record = Mapping[str, Any]
-AGGREGATORS: Registry[Callable[[Benchmark, Sequence[Record]], dict[str, Any]]] = Registry("aggregator")
+AGGREGATORS: Registry[Callable[[Benchmark, Sequence[Record], str], dict[str, Any]]] = Registry("aggregator")
 
 
-def _pct(correct: int, n: int) -> float | None:
+def _pct(correct: float, n: int) -> float | None:
     return round(100.0 * correct / n, 2) if n else None
 
 
@@ -157,15 +157,15 @@ def wemath_four_dim(records: Sequence[Record], denominator: str = "scored") -> d
     for (_, steps), members in sorted(groups.items()):
         expected = int(steps[0]) if steps[0].isdigit() else 0
         subs = [members.get(str(i)) for i in range(1, expected + 1)]
+        found = [s for s in subs if s is not None]
         multi = members.get("multi")
-        missing = multi is None or not subs or any(s is None for s in subs)
-        errored = any(s is not None and s.get("error") for s in [*subs, multi])
-        if missing or (errored and not everyone):
+        errored = any(s is not None and s.get("error") for s in [*found, multi])
+        if multi is None or not subs or len(found) < len(subs) or (errored and not everyone):
             incomplete += 1
             continue
         n += 1
         complete += not errored
-        right = [bool(s["correct"]) and not s.get("error") for s in subs]
+        right = [bool(s["correct"]) and not s.get("error") for s in found]
         m_right = bool(multi["correct"]) and not multi.get("error")
         if not m_right:
             name = "IG" if all(right) else "IK"

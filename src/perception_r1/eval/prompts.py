@@ -1,5 +1,6 @@
 """Evaluation prompts as the paper built them: the question, its options (when the benchmark has them and the
-question does not already list them), then the format instruction (reference sections 6 and 8).
+question does not already list them), then the format instruction (docs/reference.md#training-recipe and
+docs/reference.md#reference-evaluation).
 
 Example:
     >>> from perception_r1.eval.data import EvalItem
@@ -15,9 +16,8 @@ from __future__ import annotations
 
 from perception_r1.eval.benchmarks import BENCHMARKS
 from perception_r1.eval.data import EvalItem
-from perception_r1.templates import FORMAT_INSTRUCTION_V1, FormatTemplate
+from perception_r1.templates import FORMAT_INSTRUCTION, FormatTemplate
 
-FORMAT_INSTRUCTION = FORMAT_INSTRUCTION_V1  # the project's own wording (templates.DEFAULT_FORMAT)
 # When the question itself is in the image (MathVerse Vision Only, MMMU-Pro vision) the item has no text.
 IMAGE_QUESTION = "Answer the question shown in the image."
 

@@ -16,7 +16,7 @@ from typing import Any
 from perception_r1.eval.benchmarks import BENCHMARKS
 from perception_r1.io_utils import atomic_open, atomic_write_text
 
-# Reference section 7 (accuracy %), by benchmark name.
+# The paper's Table 1 (accuracy %, docs/reference.md#results-table-1), by benchmark name.
 PAPER_TABLE1: dict[str, dict[str, float]] = {
     "Qwen2.5-VL-7B (paper)": {
         "mathvista": 68.1, "mathverse": 47.4, "mathvision": 25.1, "wemath": 61.4,
@@ -91,7 +91,7 @@ def markdown_table(summaries: Sequence[dict[str, Any]], with_paper: bool = False
 
     Args:
         summaries: ``summary.json`` contents, one per model (any number, in column order).
-        with_paper: Append the paper's Table 1 rows (reference section 7) for reference.
+        with_paper: Append the paper's Table 1 rows (docs/reference.md#results-table-1) for reference.
     """
     columns, rows = _rows(summaries, with_paper)
     lines = ["| model | " + " | ".join(_title(c) for c in columns) + " |", "|---|" + "---|" * len(columns)]

@@ -16,7 +16,7 @@ from perception_r1.config import ConfigError
 from perception_r1.experiment.config import ARMS, ExperimentConfig
 from perception_r1.train.config import (
     DataConfig,
-    GRPOSection,
+    GRPOArgs,
     LoggingConfig,
     ModelConfig,
     OutputConfig,
@@ -48,22 +48,23 @@ def arm_recipe(
     g = cfg.grpo
     return TrainConfig(
         model=ModelConfig(path=model_path),
-        data=DataConfig(source=train_data, kind="parquet", split=None),
+        data=DataConfig(source=train_data, kind="parquet", split=None, max_prompt_length=None),
         rewards=arm_rewards(arm, g.perception_weight, g.repetition_n),
-        grpo=GRPOSection(
-            num_generations=g.num_generations,
-            temperature=g.temperature,
-            loss_type=g.loss_type,
-            beta=g.beta,
-            max_prompt_length=None,
-            max_completion_length=g.max_completion_length,
-            per_device_train_batch_size=g.prompts_per_step * g.num_generations,
-            gradient_accumulation_steps=1,
-            learning_rate=g.learning_rate,
-            warmup_ratio=0.05,
-            lr_scheduler_type="constant_with_warmup",
-            max_steps=g.max_steps,
-            seed=seed,
+        grpo=GRPOArgs(
+            dict(
+                num_generations=g.num_generations,
+                temperature=g.temperature,
+                loss_type=g.loss_type,
+                beta=g.beta,
+                max_completion_length=g.max_completion_length,
+                per_device_train_batch_size=g.prompts_per_step * g.num_generations,
+                gradient_accumulation_steps=1,
+                learning_rate=g.learning_rate,
+                warmup_steps=0.05,  # transformers 5 reads a value in [0, 1) as a ratio
+                lr_scheduler_type="constant_with_warmup",
+                max_steps=g.max_steps,
+                seed=seed,
+            )
         ),
         logging=LoggingConfig(samples_per_step=g.num_generations * 2),
         output=OutputConfig(dir=out_dir, save_steps=g.save_steps, save_total_limit=1, resume="auto"),

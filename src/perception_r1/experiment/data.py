@@ -63,7 +63,12 @@ def make_splits(data: DataSection, image_size: int) -> dict[str, list[dict[str, 
     total = data.n_train + data.n_val + data.n_test
     # Whole groups move to val/test, so the pool is larger than the sum to leave train at n_train.
     pool = generate_problems(
-        int(total * 1.3), data.seed, difficulty=data.difficulty, families=data.families or None, size=image_size
+        int(total * 1.3),
+        data.seed,
+        difficulty=data.difficulty,
+        families=data.families or None,
+        size=image_size,
+        letters=data.letters,
     )
     by_family: dict[str, list[int]] = {}
     for i, p in enumerate(pool):
@@ -74,7 +79,7 @@ def make_splits(data: DataSection, image_size: int) -> dict[str, list[dict[str, 
         groups = [[members[i] for i in g] for g in _grouped([pool[i] for i in members], data.split_by)]
         random.Random(f"perception-r1-experiment:{data.seed}:{family}").shuffle(groups)
         for split in ("test", "val"):
-            taken, groups = _take(groups, -(-len(members) * share[split] // 1))
+            taken, groups = _take(groups, int(-(-len(members) * share[split] // 1)))
             indices[split] += taken
         indices["train"] += [i for g in groups for i in g]
     indices = {name: sorted(idx) for name, idx in indices.items()}

@@ -33,6 +33,8 @@ def _load_policy(model_dir: str | Path) -> tuple[Any, Any]:
     processor = AutoProcessor.from_pretrained(str(model_dir))
     processor.tokenizer.padding_side = "left"  # generation continues every prompt from its last token
     model = AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    if torch.cuda.is_available():  # the trainers use the GPU where there is one; evaluation follows them
+        model = model.to("cuda")
     return model, processor
 
 
@@ -51,7 +53,7 @@ def generate(model: Any, processor: Any, rows: Sequence[dict[str, Any]], max_new
         processor.apply_chat_template(ex["prompt"], add_generation_prompt=True, tokenize=False) for ex in examples
     ]
     images = [im for ex in examples for im in ex["images"]]
-    batch = processor(text=texts, images=images or None, padding=True, return_tensors="pt")
+    batch = processor(text=texts, images=images or None, padding=True, return_tensors="pt").to(model.device)
     with torch.inference_mode():
         out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
     new_tokens = out[:, batch["input_ids"].shape[1] :]

@@ -22,6 +22,25 @@ def _mean_series(runs: Mapping[str, Mapping[str, Any]], get: Any) -> tuple[list[
     return steps, [sum(by_step[s]) / len(by_step[s]) for s in steps]
 
 
+def rolling_mean(values: list[float], window: int) -> list[float]:
+    """Trailing mean over the last ``window`` values (fewer at the start).
+
+    A step's batch holds a few prompts, so per-step rewards swing with how hard those prompts are; the trailing
+    mean shows the trend under that noise.
+
+    Example:
+        >>> rolling_mean([0.0, 1.0, 2.0, 3.0], 2)
+        [0.0, 0.5, 1.5, 2.5]
+    """
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
 def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
@@ -45,14 +64,15 @@ def plot_rewards(summary: Mapping[str, Any], path: Path) -> Path:
     for ax, name in zip(axes, names, strict=True):
         for arm in ARMS:
             runs = summary["training"].get(arm, {})
-            get = (
-                (lambda f: f.get("reward", []))
-                if name == "total"
-                else (lambda f, n=name: f.get("components", {}).get(n, []))
-            )
+
+            def get(f: Mapping[str, Any], n: str = name) -> list[Any]:
+                return f.get("reward", []) if n == "total" else f.get("components", {}).get(n, [])
+
             steps, values = _mean_series(runs, get)
             if steps:
-                ax.plot(steps, values, label=arm, color=COLORS[arm])
+                window = max(3, len(steps) // 6)
+                ax.plot(steps, values, color=COLORS[arm], alpha=0.25, linewidth=0.8)
+                ax.plot(steps, rolling_mean(values, window), label=f"{arm} ({window}-step mean)", color=COLORS[arm])
         ax.set_title(name if name != "perception" else "perception (logged in both arms)", fontsize=9)
         ax.set_xlabel("GRPO step")
         ax.grid(alpha=0.3)

@@ -172,7 +172,8 @@ def build_policy(out_dir: str | Path, spec: PolicySpec, corpus: Iterable[str]) -
     tokenizer = train_tokenizer(corpus, spec.vocab_size)
     config = _config(spec, tokenizer)
     torch.manual_seed(spec.seed)
-    model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32)
+    # transformers declares PreTrainedModel.to with @wraps(torch.nn.Module.to), which typeshed types unbound.
+    model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32)  # type: ignore[arg-type]
     model.generation_config = GenerationConfig(
         bos_token_id=config.bos_token_id,
         eos_token_id=[config.eos_token_id, config.pad_token_id],

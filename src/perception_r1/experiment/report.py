@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.experiment.config import ARMS, ExperimentConfig
-from perception_r1.experiment.stats import across_seeds, mcnemar_block, wilson_interval
+from perception_r1.experiment.stats import across_seeds, mcnemar_block, paired_step_difference, wilson_interval
 from perception_r1.io_utils import atomic_write_json, atomic_write_text, iter_jsonl
 
 FIGURES = ("answer_accuracy", "perception_accuracy", "perception_recall", "format", "wrong_facts",
@@ -61,7 +61,7 @@ def training_figures(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
     timing_keys = sorted({k for r in rows for k in r if k.startswith("timing/")})
     timing = {k.split("/", 1)[1]: statistics.fmean(r.get(k) or 0.0 for r in rows) for k in timing_keys}
-    step_s = [r.get("step_time") for r in rows if r.get("step_time") is not None]
+    step_s = [t for t in (r.get("step_time") for r in rows) if t is not None]
     out = {
         "steps": [r["step"] for r in rows],
         "reward": series("reward"),
@@ -70,6 +70,19 @@ def training_figures(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "mean_timing_s": {k: round(v, 3) for k, v in timing.items()},
         "mean_step_s": round(statistics.fmean(step_s), 2) if step_s else None,
     }
+    return out
+
+
+def _paired(training: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """Per seed and component: perception_r1 minus rlvr, step by step (both logged every component)."""
+    out: dict[str, Any] = {}
+    for seed, pr in training.get("perception_r1", {}).items():
+        rl = training.get("rlvr", {}).get(seed) or {}
+        if pr.get("components") and rl.get("components"):
+            out[seed] = {
+                c: paired_step_difference(pr["components"][c], rl["components"][c])
+                for c in ("accuracy", "perception", "format")
+            }
     return out
 
 
@@ -113,6 +126,7 @@ def build_summary(
         "arms": {p: _policy_block(evals, p, seeds, n_test) for p in POLICIES},
         "mcnemar": mcnemar_block(items, seeds),
         "training": training,
+        "training_paired": _paired(training),
         "warmup": {k: warm.get(k) for k in ("steps", "examples", "final_loss", "wall_s")},
         "timings_s": dict(timings),
         "test_ids": list(test_ids),

@@ -12,15 +12,25 @@ from perception_r1.experiment.config import ARMS, ExperimentConfig
 from perception_r1.experiment.report import POLICIES, mcnemar_table, policy_items, results_table
 
 
-def _final_window(values: list[float | None], k: int = 5) -> float | None:
-    tail = [v for v in values if v is not None][-k:]
-    return sum(tail) / len(tail) if tail else None
+def _num(value: Any, digits: int = 4) -> str:
+    """A float to ``digits`` significant digits for the report (anything else as it is)."""
+    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+WINDOW = 10  # steps averaged at each end: one step's few prompts make single-step rewards swing
+
+
+def _window(values: list[float | None], k: int = WINDOW, last: bool = True) -> float | None:
+    """Mean of the first or last ``k`` present values (None when there are none)."""
+    present = [v for v in values if v is not None]
+    part = present[-k:] if last else present[:k]
+    return sum(part) / len(part) if part else None
 
 
 def dynamics_table(summary: Mapping[str, Any]) -> str:
-    """Per arm: first and last-5-step means of each reward component, zero-variance groups, step time."""
+    """Per arm: first and last ``WINDOW``-step means of each reward component, zero-variance groups, step time."""
     lines = [
-        "| arm | seed | accuracy first→last | perception first→last | format first→last | "
+        f"| arm | seed | accuracy first→last {WINDOW} steps | perception first→last | format first→last | "
         "zero-std groups first→last | step s | generation s | loss s | rewards s | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -31,8 +41,7 @@ def dynamics_table(summary: Mapping[str, Any]) -> str:
             comp = fig["components"]
 
             def pair(values: list[float | None]) -> str:
-                first = next((v for v in values if v is not None), None)
-                last = _final_window(values)
+                first, last = _window(values, last=False), _window(values)
                 return "n/a" if first is None or last is None else f"{first:.2f} → {last:.2f}"
 
             t = fig.get("mean_timing_s", {})
@@ -43,6 +52,34 @@ def dynamics_table(summary: Mapping[str, Any]) -> str:
                 f"{t.get('transformers.generate', t.get('_generate', 'n/a'))} | {t.get('compute_loss', 'n/a')} | "
                 f"{round(rewards_s, 3)} | {fig.get('peak_rss_mb') or 'n/a'} |"
             )
+    return "\n".join(lines)
+
+
+PAIRED_NOTE = (
+    "Logged training rewards, perception_r1 minus rlvr, step by step (both arms see the same prompts in the same "
+    "order, so the prompts' difficulty cancels); mean over steps [95% t-interval over steps]:"
+)
+
+
+def _signed(mean: float | None, ci: Sequence[float] | None) -> str:
+    if mean is None:
+        return "n/a"
+    return f"{mean:+.3f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "")
+
+
+def paired_table(summary: Mapping[str, Any]) -> str:
+    """perception_r1 minus rlvr per step (same prompts each step), per seed: all steps and the second half."""
+    lines = [
+        "| seed | steps | perception: all steps | perception: second half | accuracy: all | accuracy: second half |",
+        "|---|---|---|---|---|---|",
+    ]
+    for seed, comps in (summary.get("training_paired") or {}).items():
+        p, a = comps["perception"], comps["accuracy"]
+        lines.append(
+            f"| {seed} | {p['n_steps']} | {_signed(p['mean'], p['ci95'])} | "
+            f"{_signed(p['second_half_mean'], p['second_half_ci95'])} | {_signed(a['mean'], a['ci95'])} | "
+            f"{_signed(a['second_half_mean'], a['second_half_ci95'])} |"
+        )
     return "\n".join(lines)
 
 
@@ -114,12 +151,16 @@ def render_markdown(
         "",
         mcnemar_table(summary),
         "",
-        f"## Warm-up\n\n{w['examples']} examples, {w['steps']} SFT steps, final loss {w['final_loss']}, "
+        f"## Warm-up\n\n{w['examples']} examples, {w['steps']} SFT steps, final loss {_num(w['final_loss'])}, "
         f"{w['wall_s']} s.",
         "",
         "## Training dynamics",
         "",
         dynamics_table(summary),
+        "",
+        PAIRED_NOTE,
+        "",
+        paired_table(summary),
         "",
         *[f"![{name}](plots/{path.name})" for name, path in plots.items()],
         "",
@@ -167,7 +208,8 @@ def experiment_section_html(
         f"<section id='experiment'><h2>Controlled experiment</h2><p>{html.escape(_verdict_line(summary))}</p>"
         f"<h3>Test results</h3>{_md_table_html(results_table(summary))}"
         f"<h3>Exact McNemar</h3>{_md_table_html(mcnemar_table(summary))}"
-        f"<h3>Training dynamics</h3>{_md_table_html(dynamics_table(summary))}{imgs}"
+        f"<h3>Training dynamics</h3>{_md_table_html(dynamics_table(summary))}"
+        f"<p>{html.escape(PAIRED_NOTE)}</p>{_md_table_html(paired_table(summary))}{imgs}"
         f"<h3>The same problems across policies</h3>{''.join(rollouts)}</section>"
     )
 

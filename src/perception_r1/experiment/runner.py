@@ -83,6 +83,9 @@ class Stages:
     def _timed(self, name: str, fn: Callable[[], Any]) -> Any:
         start = time.perf_counter()
         result = fn()
+        # Re-read first: seeds may run as separate processes over one folder (``--seeds [k]`` each, once the
+        # warm-up is evaluated), and each must add its own stages without dropping the others'.
+        self.timings = {**self.timings, **(_marker(self.root / "timings.json") or {})}
         self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 1)
         atomic_write_json(self.root / "timings.json", self.timings)
         return result
@@ -116,13 +119,13 @@ class Stages:
     def policy(self) -> Path:
         """The untrained policy, its tokenizer fitted on the train split's prompts and solutions."""
         from perception_r1.experiment.policy import POLICY_MARKER, build_policy
-        from perception_r1.train.prompts import build_messages
+        from perception_r1.train.prompts import build_policy_prompt
 
         folder = self.root / "policy"
         if not (folder / POLICY_MARKER).is_file():
             self.announce("policy: building the small Qwen2.5-VL policy")
             train = self.splits["train"]
-            corpus = [m["content"][-1]["text"] for m in (build_messages(r["problem"], 1)[0] for r in train[:1])]
+            corpus = [m["content"][-1]["text"] for m in (build_policy_prompt(r["problem"], 1)[0] for r in train[:1])]
             corpus += [r["problem"] for r in train] + [r.get("cot") or "" for r in train]
             self._timed("policy", lambda: build_policy(folder, self.cfg.policy, corpus))
         return folder
@@ -152,7 +155,7 @@ class Stages:
         self.announce(f"eval: {name} on the {split} split ({len(self.splits[split])} problems, greedy)")
         e = self.cfg.eval
         return self._timed(
-            f"eval/{name}",
+            f"eval/{name}" if split == "test" else f"eval-{split}/{name}",
             lambda: evaluate_policy(
                 model_dir, self.splits[split], folder, batch_size=e.batch_size, max_new_tokens=e.max_new_tokens
             ),  # fmt: skip
@@ -240,11 +243,19 @@ def _share_with_train_default(cfg: ExperimentConfig, warmup_dir: Path) -> None:
 
 
 def warmup_cache_dir() -> Path:
-    """Folder of the cached warm-up policy: ``$PERCEPTION_R1_CACHE`` (default ``~/.cache/perception_r1``)."""
-    from perception_r1.experiment.policy import PolicySpec
+    """Folder of the cached warm-up policy: ``$PERCEPTION_R1_CACHE`` (default ``~/.cache/perception_r1``).
 
+    Its name hashes every setting that shapes the quick warm-up (data, policy, warm-up), so a cache made with
+    other settings is never mistaken for the current one.
+    """
+    import hashlib
+    import json
+
+    quick = from_dict(ExperimentConfig, QUICK)
+    shaping = {s: to_dict(getattr(quick, s)) for s in ("data", "policy", "warmup")}
+    key = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:10]
     root = Path(os.environ.get("PERCEPTION_R1_CACHE") or Path.home() / ".cache" / "perception_r1")
-    return root / f"warmup-policy-{PolicySpec().key()}"
+    return root / f"warmup-policy-{key}"
 
 
 def ensure_warmup_policy(announce: Callable[[str], None] = log.info) -> Path:

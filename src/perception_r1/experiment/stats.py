@@ -56,6 +56,35 @@ def across_seeds(values: Sequence[float]) -> dict[str, Any]:
             "per_seed": vals}  # fmt: skip
 
 
+def paired_step_difference(a: Sequence[float | None], b: Sequence[float | None]) -> dict[str, Any]:
+    """Per-step ``a - b`` of two arms' logged rewards, over all steps and over the second half.
+
+    Both arms see the same prompts in the same order, so subtracting step by step removes the swing that comes
+    from how hard each step's prompts are; what remains is the arms' difference. Steps are not independent (the
+    policy carries over), so the t-interval over steps describes the spread, not a test.
+
+    Returns:
+        ``{"n_steps", "mean", "ci95", "second_half_mean", "second_half_ci95"}`` (``None`` where too few steps).
+
+    Example:
+        >>> paired_step_difference([0.5, 0.6, 0.7, 0.8], [0.5, 0.5, 0.5, 0.5])["second_half_mean"]
+        0.25
+    """
+    diffs = [x - y for x, y in zip(a, b, strict=False) if x is not None and y is not None]
+
+    def mean_ci(values: list[float]) -> tuple[float | None, list[float] | None]:
+        if not values:
+            return None, None
+        summary = across_seeds(values)
+        return summary["mean"], summary["ci95"]
+
+    mean, ci = mean_ci(diffs)
+    late_mean, late_ci = mean_ci(diffs[len(diffs) // 2 :])
+    return {
+        "n_steps": len(diffs), "mean": mean, "ci95": ci, "second_half_mean": late_mean, "second_half_ci95": late_ci,
+    }  # fmt: skip
+
+
 def binary_outcomes(items: Sequence[Mapping[str, Any]], key: str) -> dict[str, int]:
     """``{item id: 0/1}``; an ungradable answer (None) counts as not correct."""
     return {str(i["id"]): int(bool(i[key]) and i[key] is not None) for i in items}

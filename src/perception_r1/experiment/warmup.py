@@ -59,6 +59,8 @@ def run_warmup(
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
+    from perception_r1.train.checkpoints import restore_weights
+
     started = time.perf_counter()
     processor = AutoProcessor.from_pretrained(str(policy_dir))
     model = AutoModelForImageTextToText.from_pretrained(str(policy_dir), dtype=torch.float32)
@@ -87,7 +89,9 @@ def run_warmup(
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=dataset, processing_class=processor, callbacks=list(callbacks)
     )
-    trainer.train(resume_from_checkpoint=get_last_checkpoint(str(out_dir)))
+    checkpoint = get_last_checkpoint(str(out_dir))
+    restore_weights(model, checkpoint)  # the Trainer's own resume loads none of them (see train.checkpoints)
+    trainer.train(resume_from_checkpoint=checkpoint)
     final = out_dir / "final"
     trainer.save_model(str(final))
     processor.save_pretrained(str(final))

@@ -139,7 +139,7 @@ class LLMJudge:
             requests, accept, self.cfg.invalid_retries, retry_temperature=self.cfg.retry_temperature
         )
         for (i, facts, injected), result in zip(todo, results, strict=True):
-            common = dict(
+            common: dict[str, Any] = dict(  # the fields every Judgment of this case shares
                 raw=result.text,
                 latency_s=result.latency_s,
                 attempts=result.attempts,
@@ -191,7 +191,7 @@ class RuleJudge:
             return Judgment(
                 status="failed", error=error, latency_s=time.perf_counter() - start, attempts=1, injected=injected
             )
-        common = dict(latency_s=time.perf_counter() - start, attempts=1, injected=injected)
+        common: dict[str, Any] = dict(latency_s=time.perf_counter() - start, attempts=1, injected=injected)
         if len(verdicts) != len(annotations) or any(v not in (0, 1) for v in verdicts):
             return Judgment(status="failed", error=f"rule judge gave {verdicts} for {len(annotations)}", **common)
         return Judgment.from_verdicts(verdicts, **common)
@@ -210,6 +210,29 @@ JUDGE_BACKENDS: Registry[Any] = Registry("judge backend")
 JUDGE_BACKENDS.register("openai", "perception_r1.judge.judges:LLMJudge")
 JUDGE_BACKENDS.register("transformers", "perception_r1.judge.judges:LLMJudge")
 JUDGE_BACKENDS.register("rule", "perception_r1.judge.judges:RuleJudge")
+
+
+def judge_sync(judge: LLMJudge | RuleJudge, cases: Sequence[Case], *, close: bool = False) -> list[Judgment]:
+    """Judge ``cases`` from synchronous code, on the LLM layer's shared loop (:func:`perception_r1.llm.loop.run_sync`).
+
+    Args:
+        judge: A judge from :func:`build_judge`; use it either through this function or by awaiting, not both.
+        cases: ``(annotations, response)`` pairs.
+        close: Close the judge (its connections and cache) afterwards, also when judging raised.
+
+    Returns:
+        One :class:`Judgment` per case, in order.
+    """
+    from perception_r1.llm.loop import run_sync
+
+    async def go() -> list[Judgment]:
+        try:
+            return await judge.ajudge(cases)
+        finally:
+            if close:
+                await judge.aclose()
+
+    return run_sync(go())
 
 
 def build_judge(cfg: JudgeConfig) -> LLMJudge | RuleJudge:

@@ -3,7 +3,8 @@
 A reply is valid only when it carries one verdict per annotation, in order, each exactly 0 or 1. Missing,
 extra (index > M), duplicated, out-of-order or non-binary verdicts make it invalid: the caller re-asks and, if
 it stays invalid, the judgment fails (reward None). Never "score what we got": dividing by the number of verdicts
-received is the reference implementation's reward-inflation bug (reference section 5.3).
+received is the reference implementation's reward-inflation bug
+(docs/reference.md#defect-3-score-divided-by-verdicts-received).
 
 Example:
     >>> parse_verdicts("<info1>1</info1>\\n<info2>0</info2>", 2)

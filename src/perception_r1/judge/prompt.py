@@ -224,18 +224,3 @@ def verdict_schema(m: int) -> dict[str, Any]:
         "required": ["verdicts"],
         "additionalProperties": False,
     }
-
-
-_CASE = re.compile(
-    r"Visual key information:\n(?P<facts>.*?)\n\nStudent response:\n<response>\n(?P<response>.*)\n</response>\Z",
-    re.DOTALL,
-)
-
-
-def parse_case(user_text: str) -> tuple[list[str], str] | None:
-    """Inverse of :func:`format_case` (for fake judges in tests and benchmarks); None if it does not match."""
-    match = _CASE.search(user_text)
-    if not match:
-        return None
-    facts = [re.sub(r"^\[\d+\] ", "", line) for line in match.group("facts").split("\n")]
-    return facts, match.group("response")

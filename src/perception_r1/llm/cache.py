@@ -56,6 +56,12 @@ _SCHEMA = "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, text TEXT N
 _CHUNK = 500  # stay below SQLite's limit on bound parameters
 
 
+def _create_schema(conn: sqlite3.Connection) -> None:
+    """Create the replies table if it is missing, and commit (retried as one step by ``_with_retry``)."""
+    conn.execute(_SCHEMA)
+    conn.commit()
+
+
 class ResponseCache:
     """SQLite key -> reply text store.
 
@@ -80,7 +86,7 @@ class ResponseCache:
                 # WAL + NORMAL: a commit survives the process being killed (only a power loss can drop the
                 # last ones), and one reply per commit stays cheap enough to cache every reply as it arrives.
                 conn.execute("PRAGMA synchronous=NORMAL")
-                _with_retry(lambda: (conn.execute(_SCHEMA), conn.commit()))
+                _with_retry(lambda: _create_schema(conn))
                 conn.execute("SELECT key, text, created FROM replies LIMIT 1").fetchall()
             except sqlite3.Error as exc:
                 if conn is not None:
@@ -146,5 +152,5 @@ class ResponseCache:
     def __getstate__(self) -> dict[str, object]:
         return {"path": self.path}
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__init__(state["path"])  # type: ignore[misc, arg-type]
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        ResponseCache.__init__(self, state["path"])

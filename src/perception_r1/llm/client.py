@@ -11,10 +11,15 @@ request: the failure is reported in ``ChatResult.error``. :class:`LLMClient` wra
 Backends are registered in :data:`LLM_BACKENDS` (lazy ``"module:attr"`` targets): ``openai`` and
 ``transformers``. Clients are bound to the event loop they are first used on (the HTTP connection pool is).
 
+Two ways in, and only two: async code awaits :meth:`LLMClient.agenerate` / ``aclose``; sync code (CLI commands,
+evaluation, analysis, curation, rewards) calls :meth:`LLMClient.generate_sync` / ``close_sync``, or uses
+:func:`sync_client`, which run on the process-wide loop of :func:`perception_r1.llm.loop.run_sync`. Use a given
+client one way only (its connection pool belongs to the loop it first ran on).
+
 Example:
     >>> from perception_r1.llm.config import LLMConfig
-    >>> client = build_client(LLMConfig(base_url="http://127.0.0.1:8000/v1"))  # no connection is made yet
-    >>> results = asyncio.run(client.agenerate([ChatRequest.user("hi")]))  # doctest: +SKIP
+    >>> with sync_client(LLMConfig(base_url="http://127.0.0.1:8000/v1")) as client:  # doctest: +SKIP
+    ...     results = client.generate_sync([ChatRequest.user("hi")])
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import io
 import json
 import mimetypes
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -231,6 +237,28 @@ class LLMClient:
         if self.cache is not None:
             self.cache.close()
 
+    def generate_sync(
+        self,
+        requests: Sequence[ChatRequest],
+        accept: AcceptFn | None = None,
+        invalid_retries: int = 0,
+        retry_temperature: float | None = None,
+    ) -> list[ChatResult]:
+        """Blocking :meth:`agenerate` on the shared loop (:func:`perception_r1.llm.loop.run_sync`).
+
+        The one way for synchronous code to send requests; callable from any thread and from inside a running
+        event loop. Arguments and result are those of :meth:`agenerate`.
+        """
+        from perception_r1.llm.loop import run_sync
+
+        return run_sync(self.agenerate(requests, accept, invalid_retries, retry_temperature))
+
+    def close_sync(self) -> None:
+        """Blocking :meth:`aclose` on the shared loop (closes the connections opened by :meth:`generate_sync`)."""
+        from perception_r1.llm.loop import run_sync
+
+        run_sync(self.aclose())
+
 
 def _takes_on_result(backend: Any) -> bool:
     """Whether a backend's ``complete`` accepts ``on_result`` (third-party backends may predate it)."""
@@ -263,6 +291,23 @@ def build_client(cfg: LLMConfig) -> LLMClient:
 
         cache = ResponseCache(cfg.cache_path)
     return LLMClient(backend, cache, namespace=f"{cfg.backend}|{cfg.model}")
+
+
+@contextmanager
+def sync_client(cfg: LLMConfig) -> Iterator[LLMClient]:
+    """A client for synchronous use (:meth:`LLMClient.generate_sync`), closed when the block ends.
+
+    Args:
+        cfg: The client configuration.
+
+    Yields:
+        The client (nothing connects before the first request).
+    """
+    client = build_client(cfg)
+    try:
+        yield client
+    finally:
+        client.close_sync()
 
 
 # --------------------------------------------------------------------------- images

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from perception_r1.config import option
 
+HTTP_TRANSPORTS = ("auto", "sdk", "aiohttp")
+
 
 @dataclass
 class LLMConfig:
@@ -33,7 +35,8 @@ class LLMConfig:
     batch_size: int = option(8, "transformers backend: prompts generated together")
     http_transport: str = option(
         "auto",
-        "openai backend HTTP layer: auto (lean keep-alive transport for http://, SDK default for https://), sdk",
+        "openai backend HTTP layer: auto (lean keep-alive transport for http://, SDK default for https://), sdk "
+        "(the SDK's default httpx pool) or aiohttp (the SDK's aiohttp client; needs the aiohttp package)",
     )
     structured_output_type: str = option(
         "json_schema", "response_format type for structured output: json_schema (OpenAI, vLLM, SGLang) or json_object"
@@ -48,8 +51,9 @@ class LLMConfig:
             raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
         if self.max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
-        if self.http_transport not in ("auto", "sdk"):
-            raise ValueError(f"http_transport must be auto or sdk, got {self.http_transport!r}")
+        if self.http_transport not in HTTP_TRANSPORTS:
+            known = ", ".join(HTTP_TRANSPORTS)
+            raise ValueError(f"http_transport must be one of {known}, got {self.http_transport!r}")
         if self.structured_output_type not in ("json_schema", "json_object"):
             raise ValueError(
                 f"structured_output_type must be json_schema or json_object, got {self.structured_output_type!r}"

@@ -3,11 +3,23 @@
 Async HTTP clients are bound to the loop they were first used on. Running them on one private loop lets a sync
 caller (a TRL reward, a CLI command, a data-pipeline worker thread) use them from anywhere: the main thread,
 another thread, or code that is itself inside a running event loop (where ``asyncio.run`` would fail).
+
+The one way for synchronous code to use the LLM layer is :func:`run_sync` (and, built on it,
+:meth:`perception_r1.llm.client.LLMClient.generate_sync` / ``close_sync``): every such call runs on the same
+process-wide loop (:func:`shared_loop`), so a client built once can serve any number of sync calls from any
+thread, and no caller builds a throw-away client per ``asyncio.run``.
+
+Example:
+    >>> async def answer() -> int:
+    ...     return 42
+    >>> run_sync(answer())
+    42
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -46,13 +58,14 @@ class BackgroundLoop:
         if self._thread is not None and threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError(f"{self.name}: run() called from its own loop thread; await the coroutine instead")
-        return asyncio.run_coroutine_threadsafe(coro, self._ensure()).result(timeout)
-
-    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await ``coro`` run on the private loop, from any other event loop, without blocking it."""
-        if self._loop is not None and asyncio.get_running_loop() is self._loop:
-            return await coro
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._ensure()))
+        future = asyncio.run_coroutine_threadsafe(coro, self._ensure())
+        try:
+            return future.result(timeout)
+        except BaseException:
+            # Ctrl-C or a timeout in the caller: cancel the task too, so that it does not keep running (and
+            # holding connections) on a loop that outlives this call.
+            future.cancel()
+            raise
 
     def close(self, cleanup: Coroutine[Any, Any, Any] | None = None) -> None:
         """Optionally run ``cleanup`` on the loop, then stop it and join the thread."""
@@ -80,6 +93,41 @@ class BackgroundLoop:
                 thread.join(30)
             if not loop.is_running():
                 loop.close()
+
+
+_SHARED: BackgroundLoop | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_loop() -> BackgroundLoop:
+    """The process-wide loop behind :func:`run_sync`, created on first use (never at import).
+
+    It is closed at interpreter exit (open tasks are cancelled so that their connections close cleanly).
+    """
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = BackgroundLoop("perception-r1-llm")
+            atexit.register(_SHARED.close)
+        return _SHARED
+
+
+def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    """Run ``coro`` on the shared LLM loop and block until it is done: the one sync entry to the LLM layer.
+
+    Works from the main thread, from worker threads and from code inside a running event loop.
+
+    Args:
+        coro: The coroutine (e.g. ``client.agenerate(requests)`` or ``judge.ajudge(cases)``).
+        timeout: Seconds to wait; on expiry the coroutine is cancelled and ``TimeoutError`` raised.
+
+    Returns:
+        The coroutine's result (its exception is raised in the caller).
+
+    Raises:
+        RuntimeError: when called from a coroutine already running on the shared loop (await it instead).
+    """
+    return shared_loop().run(coro, timeout)
 
 
 async def _cancel_all() -> None:

@@ -3,10 +3,12 @@
 * bounded concurrency (an ``asyncio.Semaphore`` of ``max_concurrency``, held only while a request is in flight,
   not while it waits to be retried);
 * a per-request timeout (``timeout_s``) over the whole attempt;
-* retries with exponential backoff and full jitter on timeouts, connection errors, 429, 408, 5xx and malformed
-  replies (a server's ``Retry-After`` is honoured up to ``backoff_max_s``); other 4xx fail at once;
+* retries (driven by ``tenacity``) with exponential backoff and full jitter on timeouts, connection errors, 429,
+  408, 5xx and malformed replies (a server's ``Retry-After`` is honoured up to ``backoff_max_s``); other 4xx fail
+  at once; ``max_retries`` bounds the retries of one request;
 * for ``http://`` endpoints the SDK's HTTP client runs on :mod:`perception_r1.llm.transport` (a lean
-  keep-alive transport; ``http_transport: sdk`` switches back to the SDK default);
+  keep-alive transport; ``http_transport: sdk`` switches back to the SDK default, ``http_transport: aiohttp`` to
+  the SDK's aiohttp client; the transport module's docstring has the benchmark that decided the default);
 * the API key is read from the environment variable ``api_key_env`` and kept only inside the ``openai`` client:
   it is never logged, never part of an error message or the cache, and never pickled.
 
@@ -19,10 +21,13 @@ import asyncio
 import os
 import random
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perception_r1.llm.client import ChatRequest, ChatResult, ResultFn, now
 from perception_r1.llm.config import LLMConfig, check_base_url
+
+if TYPE_CHECKING:
+    import tenacity
 
 _NO_KEY = "EMPTY"  # local servers (vLLM, llama.cpp) accept any key; the SDK insists on one
 
@@ -75,11 +80,7 @@ class OpenAIBackend:
         if self._client is None or self._loop is not loop:
             import openai
 
-            http_client = None
-            if self.cfg.http_transport == "auto" and self.cfg.base_url.startswith("http://"):
-                from perception_r1.llm.transport import lean_http_client
-
-                http_client = lean_http_client(self.cfg.timeout_s)
+            http_client = _http_client(self.cfg)
             self._client = openai.AsyncOpenAI(
                 api_key=os.environ.get(self.cfg.api_key_env) or _NO_KEY,
                 base_url=self.cfg.base_url,
@@ -107,25 +108,52 @@ class OpenAIBackend:
         return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
 
     async def _one(self, request: ChatRequest) -> ChatResult:
+        """One request with retries; the outcome (text or the last failure's reason) and the attempts made."""
         start = now()
-        reason = "no attempt made"
-        attempt = 0
-        for attempt in range(1, self.cfg.max_retries + 2):
-            try:
-                text = await self._attempt(request)
-                return ChatResult(text=text, latency_s=now() - start, attempts=attempt)
-            except _Fatal as exc:
-                return ChatResult(text=None, error=str(exc), latency_s=now() - start, attempts=attempt)
-            except _Retryable as exc:
-                reason = exc.reason
-                if attempt > self.cfg.max_retries:
-                    break
-                self.retries += 1
-                await asyncio.sleep(self.backoff(attempt, exc.retry_after))
-        return ChatResult(text=None, error=reason, latency_s=now() - start, attempts=attempt)
+        attempts = 0
+
+        async def attempt() -> str:
+            nonlocal attempts
+            attempts += 1
+            return await self._attempt(request)
+
+        try:
+            text: str = await self._retrying()(attempt)
+        except (_Fatal, _Retryable) as exc:  # _Fatal at once, _Retryable once the attempts are spent
+            return ChatResult(text=None, error=str(exc), latency_s=now() - start, attempts=attempts)
+        return ChatResult(text=text, latency_s=now() - start, attempts=attempts)
+
+    def _retrying(self) -> tenacity.AsyncRetrying:
+        """tenacity's retry controller for one request: retry ``_Retryable`` up to ``max_retries`` times, with
+        :meth:`backoff` between attempts; the last failure is re-raised (one controller per request: tenacity
+        keeps per-call state on it)."""
+        import tenacity
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            failure = state.outcome.exception() if state.outcome is not None else None
+            return self.backoff(state.attempt_number, getattr(failure, "retry_after", None))
+
+        def count(state: tenacity.RetryCallState) -> None:
+            self.retries += 1
+
+        return tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            stop=tenacity.stop_after_attempt(self.cfg.max_retries + 1),
+            wait=wait,
+            before_sleep=count,
+            reraise=True,
+        )
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
-        """Delay before retry number ``attempt`` (1-based): full jitter over an exponentially growing cap."""
+        """Delay before retry number ``attempt`` (1-based): full jitter over an exponentially growing cap.
+
+        Args:
+            attempt: The failed attempt's number (1 for the first).
+            retry_after: A server's ``Retry-After`` in seconds: the delay is at least that, up to ``backoff_max_s``.
+
+        Returns:
+            Seconds to wait.
+        """
         cap = min(self.cfg.backoff_max_s, self.cfg.backoff_base_s * 2 ** (attempt - 1))
         delay = self._rng.uniform(0.0, cap)
         if retry_after is not None:
@@ -188,6 +216,19 @@ class OpenAIBackend:
         client, self._client = self._client, None
         if client is not None and self._loop is asyncio.get_running_loop():
             await client.close()
+
+
+def _http_client(cfg: LLMConfig) -> Any:
+    """The SDK's HTTP client for ``cfg.http_transport`` (None: the SDK's default httpx pool)."""
+    if cfg.http_transport == "aiohttp":
+        import openai
+
+        return openai.DefaultAioHttpClient(timeout=cfg.timeout_s)
+    if cfg.http_transport == "auto" and cfg.base_url.startswith("http://"):
+        from perception_r1.llm.transport import lean_http_client
+
+        return lean_http_client(cfg.timeout_s)
+    return None
 
 
 async def _within(coro: Any, timeout_s: float) -> Any:

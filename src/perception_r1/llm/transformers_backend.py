@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from typing import Any, cast
 
 from perception_r1.llm.client import ChatRequest, ChatResult, ResultFn, now
@@ -39,7 +40,7 @@ class TransformersBackend:
         return {"cfg": self.cfg}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["cfg"])  # type: ignore[misc]
+        TransformersBackend.__init__(self, state["cfg"])
 
     def _load(self) -> None:
         if self._model is not None:
@@ -53,7 +54,8 @@ class TransformersBackend:
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         model = AutoModelForCausalLM.from_pretrained(self.cfg.model, dtype=torch.float32, **kwargs)
-        model.to(self.cfg.device).eval()
+        # transformers declares PreTrainedModel.to with @wraps(torch.nn.Module.to), which typeshed types unbound.
+        model.to(self.cfg.device).eval()  # type: ignore[arg-type]
         self._tokenizer, self._model = tokenizer, model
 
     def _prompt(self, request: ChatRequest) -> str:
@@ -100,18 +102,18 @@ class TransformersBackend:
                 for start_at in range(0, len(indices), size):
                     batch = indices[start_at : start_at + size]
                     start = now()
+                    texts: Sequence[str | None]
+                    error: str | None = None
                     try:
                         texts = self._generate_batch([requests[i] for i in batch])
                     except (RuntimeError, ValueError) as exc:  # OOM, bad input: fail this batch, keep going
-                        reason = f"generation failed: {type(exc).__name__}: {str(exc)[:200]}"
-                        texts, error = [None] * len(batch), reason
-                    else:
-                        error = None
+                        error = f"generation failed: {type(exc).__name__}: {str(exc)[:200]}"
+                        texts = [None] * len(batch)
                     elapsed = now() - start
                     for i, text in zip(batch, texts, strict=True):
-                        results[i] = ChatResult(text=text, error=error, latency_s=elapsed, attempts=1)
+                        results[i] = result = ChatResult(text=text, error=error, latency_s=elapsed, attempts=1)
                         if on_result is not None:  # cached per generation batch, not when all are done
-                            on_result(i, results[i])
+                            on_result(i, result)
         return cast(list[ChatResult], results)  # every index belongs to exactly one group
 
     async def complete(self, requests: list[ChatRequest], on_result: ResultFn | None = None) -> list[ChatResult]:

@@ -8,6 +8,24 @@ of idle connections per host and speaks just HTTP/1.1 with ``Content-Length`` or
 SGLang and llama.cpp servers send. Everything else (auth headers, error mapping, the request/response
 objects) stays the SDK's. ``https://`` URLs always use the SDK's default transport.
 
+Kept over a maintained client because of ``benchmarks/bench_judge.py`` (1,024 judge requests, concurrency 64,
+250 ms server latency; the same run times a minimal asyncio client, the lean transport, the SDK's default httpx
+pool and the SDK's aiohttp client ``openai.DefaultAioHttpClient``, ``http_transport: aiohttp``). The rule: replace
+this module if the aiohttp client stays within 1.15 x the minimal client. Measured on the shared 2-core development
+machine (2026-11-26, four runs, niced, another job running; walls in seconds, ratio to the minimal client):
+
+=====================  ==================  ==================  ==================  ==================
+client                 run 1               run 2               run 3               run 4
+=====================  ==================  ==================  ==================  ==================
+minimal asyncio        4.47                4.60                4.27                4.31
+lean (this module)     7.49 (1.67 x)       5.34 (1.16 x)       4.99 (1.17 x)       4.92 (1.14 x)
+SDK aiohttp client     9.11 (2.04 x)       6.18 (1.34 x)       7.10 (1.66 x)       6.54 (1.52 x)
+SDK default (httpx)    15.11 (3.38 x)      8.13 (1.77 x)       10.30 (2.41 x)      9.34 (2.17 x)
+=====================  ==================  ==================  ==================  ==================
+
+The aiohttp client never came within 1.15 x (1.34-2.04 x; 1.16-1.42 x the wall of this module in the same run),
+so this module stays; ``http_transport: aiohttp`` remains available and the benchmark keeps comparing it.
+
 Errors are raised as ``httpx2`` exceptions so that the SDK maps them as usual (timeouts to
 ``APITimeoutError``, the rest to ``APIConnectionError``). A connection is reused only after a complete
 response; a cancelled or failed exchange closes it.
@@ -125,7 +143,8 @@ async def _exchange(conn: Conn, payload: bytes) -> tuple[int, list[tuple[bytes, 
     lines = head[:-4].split(b"\r\n")
     version, status_text = lines[0].split(b" ", 1)
     status = int(status_text[:3])
-    headers = [tuple(x.strip() for x in line.split(b":", 1)) for line in lines[1:] if b":" in line]
+    pairs = (line.split(b":", 1) for line in lines[1:] if b":" in line)
+    headers = [(name.strip(), value.strip()) for name, value in pairs]
     fields = {name.lower(): value for name, value in headers}
     keep = version == b"HTTP/1.1" and fields.get(b"connection", b"").lower() != b"close"
     if status in _NO_BODY_STATUS or 100 <= status < 200:
@@ -138,7 +157,7 @@ async def _exchange(conn: Conn, payload: bytes) -> tuple[int, list[tuple[bytes, 
         content, keep = await reader.read(), False  # body delimited by connection close
     # The body is already decoded from the transfer encoding: do not let the client decode it again.
     headers = [(n, v) for n, v in headers if n.lower() != b"transfer-encoding"]
-    return status, headers, content, keep  # type: ignore[return-value]
+    return status, headers, content, keep
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:

@@ -202,7 +202,9 @@ def assemble_vlm_config(text: dict[str, Any], vision: dict[str, Any], ids: dict[
     """
     from transformers import Qwen2_5_VLConfig
 
-    return Qwen2_5_VLConfig(
+    # The token ids are accepted at run time (transformers' @strict configs take extra keyword arguments) but
+    # are not fields of the config's dataclass signature, which is all a type checker sees.
+    return Qwen2_5_VLConfig(  # type: ignore[call-arg]
         text_config=text,
         vision_config=vision,
         image_token_id=ids["<|image_pad|>"],
@@ -277,7 +279,8 @@ def build_tiny_vlm(output_dir: str | Path, spec: TinySpec | None = None) -> Path
     )
     config = _vlm_config(lm.config, len(tokenizer), ids, spec)
     torch.manual_seed(spec.seed)  # deterministic vision tower (the text weights are copied over)
-    vlm = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32).eval()
+    # transformers declares PreTrainedModel.to with @wraps(torch.nn.Module.to), which typeshed types unbound.
+    vlm = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32).eval()  # type: ignore[arg-type]
     _copy_text_weights(vlm, lm, n_old)
     vlm.generation_config = GenerationConfig(
         bos_token_id=ids["bos"], eos_token_id=[ids["eos"], ids["pad"]], pad_token_id=ids["pad"], do_sample=False

@@ -27,7 +27,7 @@ DEFAULT_TITLE = "Perception-R1 report"
 
 
 def _asset(name: str) -> str:
-    return resources.files("perception_r1.report").joinpath("assets", name).read_text(encoding="utf-8")
+    return resources.files("perception_r1.report").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
 
 
 def _json_safe(value: Any) -> Any:
@@ -187,8 +187,8 @@ def collect_runs(run_dirs: Sequence[str | Path], labels: Sequence[str] | None = 
         run.group = group
         runs.append(run)
     notes = []
-    for path, label in zip(run_dirs, labels or [Path(p).name for p in run_dirs], strict=True):
-        folder = Path(path)
+    for run_dir, label in zip(run_dirs, labels or [Path(p).name for p in run_dirs], strict=True):
+        folder = Path(run_dir)
         if folder.is_dir() and is_experiment(folder):
             summary, status = read_json(folder, SUMMARY_FILE)
             if summary is not None:

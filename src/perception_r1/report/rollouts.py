@@ -267,7 +267,8 @@ def rollout_record(
 ) -> dict[str, Any]:
     """The compact record of one ``samples.jsonl`` row (see the module docstring); missing keys become None."""
     prompt = _text(row.get("prompt"))
-    raw_rewards = row.get("rewards") if isinstance(row.get("rewards"), dict) else {}
+    rewards_field = row.get("rewards")
+    raw_rewards = rewards_field if isinstance(rewards_field, dict) else {}
     components = {str(k): finite(v) for k, v in raw_rewards.items()}
     status, error, facts = read_verdicts(row)
     record: dict[str, Any] = {

@@ -1,8 +1,10 @@
 """Accuracy reward: does the response's final answer equal the ground truth (math-verify semantics)?
 
 The final answer comes only from the ``<answer>`` block (see :mod:`perception_r1.rewards.answer`); the gold
-answer is wrapped so that ``2\\sqrt{3}`` means 2*sqrt(3) and ``12\\pi`` means 12*pi (reference defects 1 and 2);
-verification is thread-safe and time-bounded (defect 5, :mod:`perception_r1.rewards.mathcheck`).
+answer is wrapped so that ``2\\sqrt{3}`` means 2*sqrt(3) and ``12\\pi`` means 12*pi; verification is thread-safe
+and time-bounded (:mod:`perception_r1.rewards.mathcheck`). These fix three defects of the reference code:
+docs/reference.md#defect-1-gold-answers-parsed-bare, docs/reference.md#defect-2-answer-regex-without-dotall and
+docs/reference.md#defect-5-signal-timeout-off-the-main-thread.
 
 Multiple choice: a ``choices`` column (list of option texts, letter -> text mapping, or ``"A: ..."`` lines)
 lets a letter on either side stand for its option text; two letters are compared directly.
@@ -23,7 +25,8 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from perception_r1.rewards.answer import as_choice_letter, choice_map, find_final_answer
-from perception_r1.rewards.base import Completion, RewardList, column, completion_text, log_metric
+from perception_r1.rewards.base import Completion, RewardList, completion_text, log_metric
+from perception_r1.rewards.contract import ColumnSpec, reward_inputs
 from perception_r1.rewards.mathcheck import MathChecker
 
 
@@ -35,6 +38,9 @@ class AccuracyReward:
         choices_column: Dataset column holding multiple-choice options (optional).
         timeout_s: Time bound for one math-verify check.
         isolation: ``"process"`` (time-bounded, any thread) or ``"inline"`` (see :class:`MathChecker`).
+
+    Attributes:
+        columns: The columns it reads: the answer (required) and the choices (optional).
     """
 
     def __init__(
@@ -47,6 +53,7 @@ class AccuracyReward:
         self.__name__ = "accuracy"
         self.answer_column = answer_column
         self.choices_column = choices_column
+        self.columns = (ColumnSpec((answer_column,)), ColumnSpec((choices_column,), required=False))
         self.checker = MathChecker(timeout_s=timeout_s, isolation=isolation)
 
     def score_texts(
@@ -78,9 +85,9 @@ class AccuracyReward:
 
     def __call__(self, completions: list[Completion], **kwargs: Any) -> RewardList:
         n = len(completions)
-        golds = column(kwargs, self.answer_column, n)
-        choices = column(kwargs, self.choices_column, n)
-        scores = self.score_texts([completion_text(c) for c in completions], golds, choices)
+        inputs = reward_inputs(self, kwargs, n)
+        texts = [completion_text(c) for c in completions]
+        scores = self.score_texts(texts, inputs[self.answer_column], inputs[self.choices_column])
         if n:
             log_metric(kwargs)("accuracy/unscored_frac", sum(s is None for s in scores) / n)
         return scores

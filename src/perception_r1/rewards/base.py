@@ -4,7 +4,8 @@ TRL's ``GRPOTrainer`` calls each reward as ``fn(prompts=..., completions=..., co
 trainer_state=..., log_extra=..., log_metric=...)``. A completion is either a plain string or a conversational
 list of messages (``[{"role": "assistant", "content": "..."}]``, where ``content`` may itself be a list of
 ``{"type": "text", "text": ...}`` parts). Every reward returns exactly one ``float | None`` per completion:
-``None`` means "not applicable or failed" and is never silently replaced by 0.
+``None`` means "not applicable or failed" and is never silently replaced by 0. Which dataset columns a reward
+reads, and how they reach it, is the contract of :mod:`perception_r1.rewards.contract`.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ def completion_text(completion: Completion) -> str:
     """
     if isinstance(completion, str):
         return completion
-    if isinstance(completion, Sequence) and all(isinstance(m, dict) for m in completion):
-        messages = [m for m in completion if m.get("role", "assistant") == "assistant"] or list(completion)
+    chat = [m for m in completion if isinstance(m, dict)] if isinstance(completion, Sequence) else None
+    if chat is not None and len(chat) == len(completion):
+        messages = [m for m in chat if m.get("role", "assistant") == "assistant"] or chat
         if not messages:
             return ""
         content = messages[-1].get("content", "")
@@ -46,21 +48,6 @@ def completion_text(completion: Completion) -> str:
             return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
         return str(content)
     raise TypeError(f"a completion must be a string or a list of chat messages, got {type(completion).__name__}")
-
-
-def column(kwargs: dict[str, Any], name: str, n: int) -> list[Any]:
-    """Return dataset column ``name`` from the reward kwargs, or ``[None] * n`` when it is absent.
-
-    Raises:
-        ValueError: when the column exists but its length differs from the number of completions.
-    """
-    values = kwargs.get(name)
-    if values is None:
-        return [None] * n
-    values = list(values)
-    if len(values) != n:
-        raise ValueError(f"column {name!r} has {len(values)} values for {n} completions")
-    return values
 
 
 def log_metric(kwargs: dict[str, Any]) -> Callable[[str, float], None]:

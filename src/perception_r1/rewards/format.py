@@ -1,6 +1,9 @@
 """Format reward: 1.0 iff the whole response has the paper's think/answer/boxed structure.
 
-The default template is the reference implementation's regex (reference section 3), applied with DOTALL and
+That structure is what :data:`FORMAT_INSTRUCTION` (defined in :mod:`perception_r1.templates`, re-exported here)
+asks the policy for; training and evaluation append it to every problem.
+
+The default template is the reference implementation's regex (docs/reference.md#format-reward), applied with DOTALL and
 ``re.fullmatch``, so its edge cases are kept on purpose: no leading/trailing whitespace is tolerated, the
 newlines around the tags are mandatory, ``\\boxed{}`` must contain at least one character, and the lazy
 ``.*?`` may span extra tags (a response with two ``</think>`` still matches).
@@ -17,6 +20,10 @@ from typing import Any
 
 from perception_r1.registry import Registry
 from perception_r1.rewards.base import Completion, RewardList, completion_text
+from perception_r1.rewards.contract import ColumnSpec
+from perception_r1.templates import FORMAT_INSTRUCTION
+
+__all__ = ["FORMAT_INSTRUCTION", "FORMAT_TEMPLATES", "FormatReward"]
 
 FORMAT_TEMPLATES: Registry[str] = Registry("format template", lazy_strings=False)
 FORMAT_TEMPLATES.register("think_answer", r"^<think>\n.*?\n</think>\n<answer>\n.*?\\boxed{.+?}.*?\n</answer>$")
@@ -35,6 +42,8 @@ class FormatReward:
         pattern: A custom regex (full match, DOTALL); overrides ``template``.
     """
 
+    columns: tuple[ColumnSpec, ...] = ()  # reads only the completions
+
     def __init__(self, template: str = "think_answer", pattern: str | None = None) -> None:
         self.__name__ = "format"
         self.template = template
@@ -47,12 +56,3 @@ class FormatReward:
 
     def __call__(self, completions: list[Completion], **kwargs: Any) -> RewardList:
         return [self.score(completion_text(c)) for c in completions]
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_regex")  # compiled patterns pickle fine, but rebuilding keeps the state minimal
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._regex = re.compile(self.pattern, re.DOTALL)

@@ -1,6 +1,7 @@
 """Thread-safe, time-bounded, fast answer verification with math-verify semantics.
 
-Why this exists (reference defects 1 and 5):
+Why this exists (docs/reference.md#defect-1-gold-answers-parsed-bare and
+docs/reference.md#defect-5-signal-timeout-off-the-main-thread):
     * math-verify reads a bare ``2\\sqrt{3}`` as 2 and ``12\\pi`` as 12; every expression is therefore wrapped in
       ``$...$`` before parsing (:func:`wrap_latex`).
     * math-verify's own timeout uses ``signal.alarm``, which raises outside the main thread (TRL runs async rewards
@@ -24,7 +25,6 @@ import functools
 import json
 import logging
 import os
-import re
 import select
 import subprocess
 import sys
@@ -51,9 +51,6 @@ class VerifyOptions:
     float_rounding: int = 6
     numeric_precision: int = 15
     strict: bool = True
-
-
-_DEGREE = re.compile(r"\s*(?:°|\^\s*\{?\s*\\circ\s*\}?)")
 
 
 def wrap_latex(expr: str) -> str:
@@ -120,7 +117,10 @@ class _Worker:
             stderr=subprocess.DEVNULL,
             bufsize=0,
         )
-        os.set_blocking(self.proc.stdin.fileno(), False)
+        if self.proc.stdin is None or self.proc.stdout is None:  # never with PIPE; this narrows their types
+            raise RuntimeError("the math-verify worker was started without pipes")
+        self._stdin, self._stdout = self.proc.stdin, self.proc.stdout
+        os.set_blocking(self._stdin.fileno(), False)
         self._buf = b""
         self._out = bytearray()  # requests not yet taken by the worker
         self.fresh = True  # it has not yet said "ready" (sympy and math-verify take a while to import)
@@ -144,7 +144,7 @@ class _Worker:
 
     def _read_line(self, timeout_s: float) -> bytes:
         deadline = time.monotonic() + timeout_s
-        fd_in, fd_out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        fd_in, fd_out = self._stdin.fileno(), self._stdout.fileno()
         while b"\n" not in self._buf:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -167,7 +167,7 @@ class _Worker:
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
+        for stream in (self._stdin, self._stdout):
             try:
                 stream.close()
             except OSError:  # a pipe with unwritten data may complain on close; the worker is gone anyway

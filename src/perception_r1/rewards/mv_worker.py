@@ -29,7 +29,7 @@ def main() -> None:
         try:
             gold, pred, rounding, precision, strict = json.loads(line)
             verdict = _verify_pair(gold, pred, VerifyOptions(rounding, precision, strict))
-            reply = [verdict, None]
+            reply: list[bool | str | None] = [verdict, None]
         except Exception as exc:  # a failed check is reported, never a dead worker
             reply = [None, f"{type(exc).__name__}: {exc}"[:500]]  # short: a reply must not fill the pipe
         out.write(json.dumps(reply) + "\n")

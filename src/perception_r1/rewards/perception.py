@@ -21,15 +21,16 @@ perception reward of 0 for that sample. With ``multi_objective_aggregation="norm
 is normalised per group with ``nanmean``/``nanstd`` and the NaN contributes nothing to that sample's advantage
 (neutral), but that aggregation also changes the weighting of the rewards (see the README).
 
-Design (sync vs async): ``__call__`` is synchronous. It runs the judge's async client on a private event-loop
-thread (:class:`perception_r1.llm.loop.BackgroundLoop`) and blocks, so it works from the main thread, a worker
-thread, or inside a running event loop. Async callers can ``await reward.acall(...)`` instead, which does not
-block their loop. We do not make ``__call__`` itself a coroutine: TRL would then run it on its own loop, and the
-client's connection pool would be bound to whichever loop called first.
+Design (sync vs async): ``__call__`` is synchronous. It runs the judge's async client on the LLM layer's shared
+event-loop thread (:func:`perception_r1.llm.loop.shared_loop`, as every sync caller does) and blocks, so it
+works from the main thread, a worker thread, or inside a running event loop (an async caller that must not block
+its loop runs it in a worker thread, ``await asyncio.to_thread(reward, ...)``). We do not make ``__call__`` itself
+a coroutine: TRL would then run it on its own loop, and the client's connection pool would be bound to whichever
+loop called first.
 
 Example:
-    >>> reward = PerceptionReward(judge={"backend": "rule"})  # doctest: +SKIP
-    >>> reward(["AB = 5 and angle ABC = 40°"], visual_annotations=[["AB = 5", "AB ∥ CD"]])  # doctest: +SKIP
+    >>> reward = PerceptionReward(judge={"backend": "rule"})  # the rule judge: no model, no server
+    >>> reward(["AB = 5 and angle ABC = 40°"], visual_annotations=[["AB = 5", "AB ∥ CD"]])
     [0.5]
 """
 
@@ -39,9 +40,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from perception_r1.data.schema import parse_visual_key_info
 from perception_r1.judge.config import JudgeConfig, coerce_judge_config
-from perception_r1.rewards.base import Completion, RewardList, column, completion_text, log_metric
+from perception_r1.key_info import parse_visual_key_info
+from perception_r1.rewards.base import Completion, RewardList, completion_text, log_metric
+from perception_r1.rewards.contract import ColumnSpec, reward_inputs
 from perception_r1.rewards.groups import group_keys, impute_group_mean
 
 __all__ = ["PerceptionReward", "annotations_of", "impute_group_mean"]
@@ -78,6 +80,7 @@ class PerceptionReward:
             each prompt that many times consecutively. None: fall back to comparing prompts by content.
 
     Attributes:
+        columns: The columns it reads: the annotations (either layout; required) and the group column.
         last_judgments: The :class:`perception_r1.judge.judges.Judgment` of each completion of the last call
             (per-annotation verdicts, raw judge reply, errors), for sample dumps. Under TRL the verdicts are
             also logged as the completions-table column ``perception_verdicts`` (through ``log_extra``).
@@ -108,6 +111,8 @@ class PerceptionReward:
             judge_template(self.judge_config)  # a bad prompt file fails here, not at the first training step
         self.annotations_column = annotations_column
         self.key_info_column = key_info_column
+        # Either annotation layout will do; the group column only helps failure_policy=group_mean.
+        self.columns = (ColumnSpec((annotations_column, key_info_column)), ColumnSpec((group_column,), required=False))
         self.last_judgments: list[Any] = []
         self.stats = {"judged": 0, "failed": 0, "not_applicable": 0, "injected": 0, "cached": 0, "imputed": 0}
         self._init_runtime()
@@ -122,30 +127,23 @@ class PerceptionReward:
         with self._lock:
             if self._judge is None:
                 from perception_r1.judge.judges import build_judge
-                from perception_r1.llm.loop import BackgroundLoop
+                from perception_r1.llm.loop import shared_loop
 
                 self._judge = build_judge(self.judge_config)
-                self._loop = BackgroundLoop(name="perception-reward-judge")
+                self._loop = shared_loop()  # the LLM layer's one loop for sync callers (see llm/loop.py)
             return self._judge, self._loop
 
     def _cases(self, completions: list[Completion], kwargs: dict[str, Any]) -> list[tuple[list[str], str]]:
         n = len(completions)
-        annotations = column(kwargs, self.annotations_column, n)
-        key_info = column(kwargs, self.key_info_column, n)
+        inputs = reward_inputs(self, kwargs, n)
+        annotations, key_info = inputs[self.annotations_column], inputs[self.key_info_column]
         return [
             (annotations_of(a, k), completion_text(c))
             for a, k, c in zip(annotations, key_info, completions, strict=True)
         ]
 
     def __call__(self, completions: list[Completion], **kwargs: Any) -> RewardList:
-        """Score completions (blocking); see :meth:`acall` for the arguments."""
-        cases = self._cases(completions, kwargs)
-        judge, loop = self._runtime()
-        judgments = loop.run(judge.ajudge(cases))
-        return self._finish(judgments, kwargs)
-
-    async def acall(self, completions: list[Completion], **kwargs: Any) -> RewardList:
-        """Score completions without blocking the caller's event loop.
+        """Score completions, blocking until the judge has answered.
 
         Args:
             completions: Plain or conversational completions.
@@ -157,7 +155,7 @@ class PerceptionReward:
         """
         cases = self._cases(completions, kwargs)
         judge, loop = self._runtime()
-        judgments = await loop.arun(judge.ajudge(cases))
+        judgments = loop.run(judge.ajudge(cases))
         return self._finish(judgments, kwargs)
 
     def _finish(self, judgments: list[Any], kwargs: dict[str, Any]) -> RewardList:
@@ -202,12 +200,12 @@ class PerceptionReward:
         return imputed
 
     def close(self) -> None:
-        """Close the judge client and stop the private loop (optional; both are daemon resources)."""
+        """Close the judge client (optional). The shared loop keeps running: other LLM clients may use it."""
         with self._lock:
             judge, loop = self._judge, self._loop
             self._init_runtime()
         if loop is not None:
-            loop.close(judge.aclose())
+            loop.run(judge.aclose())
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

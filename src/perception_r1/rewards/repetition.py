@@ -1,4 +1,4 @@
-"""Word n-gram repetition penalty (reference section 3).
+"""Word n-gram repetition penalty (docs/reference.md#repetition-penalty).
 
 ``r_p = max_penalty * (1 - unique_ngrams / total_ngrams)`` over lowercased whitespace-split words, 0.0 when the
 response has fewer than ``n`` words. With the paper's defaults (n=20, max_penalty=-2.0) a response that repeats
@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from perception_r1.rewards.base import Completion, RewardList, completion_text
+from perception_r1.rewards.contract import ColumnSpec
 
 
 class RepetitionPenalty:
@@ -23,6 +24,8 @@ class RepetitionPenalty:
         n: n-gram size in words (paper: 20).
         max_penalty: Penalty for a fully repeated response; must be <= 0 (paper: -2.0).
     """
+
+    columns: tuple[ColumnSpec, ...] = ()  # reads only the completions
 
     def __init__(self, n: int = 20, max_penalty: float = -2.0) -> None:
         if n < 1:

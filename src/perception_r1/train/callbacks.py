@@ -24,6 +24,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from perception_r1.data.schema import IMAGE_PLACEHOLDER
 from perception_r1.io_utils import atomic_open, atomic_write_jsonl, iter_jsonl
 
 METRICS_FILE = "metrics.jsonl"
@@ -39,7 +40,7 @@ def _clean(value: Any) -> Any:
 
 
 def _prompt_text(prompt: Any) -> str:
-    """Text of a (possibly multimodal) conversational prompt; images become ``<image>``."""
+    """Text of a (possibly multimodal) conversational prompt; images become ``<image>`` (as in the data)."""
     if isinstance(prompt, str):
         return prompt
     lines = []
@@ -48,7 +49,9 @@ def _prompt_text(prompt: Any) -> str:
         if isinstance(content, str):
             lines.append(content)
             continue
-        lines.append("".join("<image>" if p.get("type") == "image" else str(p.get("text") or "") for p in content))
+        lines.append(
+            "".join(IMAGE_PLACEHOLDER if p.get("type") == "image" else str(p.get("text") or "") for p in content)
+        )
     return "\n".join(lines)
 
 
@@ -86,15 +89,17 @@ class StepTimes:
         original = ProfilingContext._log_metrics
         times = self
 
-        def _log_metrics(ctx: Any, duration: float) -> None:
+        def _log_metrics(ctx: ProfilingContext, duration: float) -> None:
             times.add(ctx.name, duration)
             original(ctx, duration)
 
-        ProfilingContext._log_metrics = _log_metrics  # type: ignore[method-assign]
+        # Patching TRL's method on purpose (restored below). mypy refuses assignments to methods, and types the
+        # class attribute as a method bound twice, so a plain function never matches it.
+        ProfilingContext._log_metrics = _log_metrics  # type: ignore[method-assign, assignment]
         try:
             yield self
         finally:
-            ProfilingContext._log_metrics = original  # type: ignore[method-assign]
+            ProfilingContext._log_metrics = original  # type: ignore[method-assign]  # TRL's own method back
 
 
 class MetricsCallback(TrainerCallback):

@@ -3,11 +3,13 @@
 The dataclass defaults ARE the embedded default: the tiny local Qwen2.5-VL (SmolLM2 text weights), the
 synthetic geometry testbed, the rule judge, a few GRPO steps on a CPU. A YAML recipe overrides any subset of
 keys; ``--section.key value`` on the command line overrides both. Unknown keys fail with "did you mean".
+The project's own sections are typed dataclasses; ``grpo`` is a mapping of ``trl.GRPOConfig`` fields passed
+through to TRL (:mod:`perception_r1.train.grpo_args`), so TRL's own checks run in :func:`validate`.
 
 Example:
-    >>> cfg = from_dict(TrainConfig, {"grpo": {"num_generations": 8}})
-    >>> cfg.grpo.num_generations, cfg.model.path
-    (8, 'warmup')
+    >>> cfg = from_dict(TrainConfig, {"data": {"synth_n": 8}})
+    >>> cfg.data.synth_n, cfg.model.path, cfg.grpo["max_steps"]
+    (8, 'warmup', 4)
 """
 
 from __future__ import annotations
@@ -16,14 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from perception_r1.config import ConfigError, from_dict, option  # noqa: F401  (from_dict: doctest)
-
-# Columns each reward reads from the dataset; one tuple = alternatives (any one of them suffices).
-REWARD_COLUMNS: dict[str, list[tuple[str, ...]]] = {
-    "accuracy": [("answer",)],
-    "perception": [("visual_annotations", "visual_key_info")],
-    "format": [],
-    "repetition": [],
-}
+from perception_r1.train.grpo_args import GRPOArgs, coerce_field, grpo_config
 
 
 @dataclass
@@ -68,6 +63,9 @@ class DataConfig:
     config: str | None = option(None, "dataset configuration (hf)")
     columns: dict[str, str] = option(factory=dict, help="schema column -> source column renames")
     limit: int | None = option(None, "keep only the first N examples")
+    max_prompt_length: int | None = option(
+        1024, "drop examples whose prompt (with image tokens) is longer than this many tokens; None: keep all"
+    )
     synth_n: int = option(16, "synthetic testbed: number of problems")
     synth_seed: int = option(0, "synthetic testbed: generator seed")
     synth_params: dict[str, Any] = option(
@@ -91,7 +89,7 @@ class RewardSpec:
 
 
 def _default_rewards() -> list[RewardSpec]:
-    # The paper's total: 0.9 r_a + 0.1 r_f + 0.7 r_v + r_p (reference section 3); rule judge for the CPU default.
+    # The paper's total: 0.9 r_a + 0.1 r_f + 0.7 r_v + r_p (docs/reference.md#total-reward); rule judge on CPU.
     return [
         RewardSpec("accuracy", 0.9),
         RewardSpec("format", 0.1),
@@ -99,38 +97,6 @@ def _default_rewards() -> list[RewardSpec]:
         # The paper's word 20-grams: the warm-up policy's solutions run to 40-80 words.
         RewardSpec("repetition", 1.0, {"n": 20, "max_penalty": -2.0}),
     ]
-
-
-@dataclass
-class GRPOSection:
-    """GRPO hyperparameters (mapped onto trl.GRPOConfig)."""
-
-    num_generations: int = option(8, "completions sampled per prompt (paper: 8)")
-    temperature: float = option(1.0, "sampling temperature")
-    top_p: float = option(1.0, "nucleus sampling")
-    loss_type: str = option("dapo", "TRL loss: grpo, dr_grpo, dapo, bnpo, ...")
-    beta: float = option(0.0, "KL coefficient (paper: 0, no KL term and no reference model)")
-    epsilon: float = option(0.2, "clip range")
-    epsilon_high: float | None = option(None, "upper clip range (None: epsilon)")
-    num_iterations: int = option(1, "policy updates per generation batch")
-    scale_rewards: str = option("group", "advantage scaling: group, batch or none")
-    multi_objective_aggregation: str = option(
-        "sum_then_normalize", "sum_then_normalize (a None reward counts as 0) or normalize_then_sum (neutral)"
-    )
-    max_prompt_length: int | None = option(1024, "drop examples whose prompt (with image tokens) is longer")
-    max_completion_length: int = option(128, "maximum generated tokens (the testbed's solutions take 50-110)")
-    per_device_train_batch_size: int = option(16, "completions per device per micro-batch")
-    gradient_accumulation_steps: int = option(1, "micro-batches per optimizer step")
-    steps_per_generation: int | None = option(None, "micro-batches per generation round (None: grad accumulation)")
-    learning_rate: float = option(3e-5, "peak learning rate (paper: 1e-6; 3e-5 suits the CPU default's small policy)")
-    weight_decay: float = option(1e-3, "AdamW weight decay")
-    warmup_ratio: float = option(0.0, "fraction of steps of linear warm-up (paper: 0.05)")
-    lr_scheduler_type: str = option("constant_with_warmup", "transformers scheduler name")
-    max_grad_norm: float = option(1.0, "gradient clipping")
-    num_train_epochs: float = option(1.0, "epochs (used when max_steps <= 0)")
-    max_steps: int = option(4, "optimizer steps; <= 0: run num_train_epochs")
-    seed: int = option(42, "seed of sampling, data order and initialisation")
-    shuffle_dataset: bool = option(True, "shuffle the prompts (seeded; resumed runs keep the order)")
 
 
 @dataclass
@@ -189,7 +155,7 @@ class TrainConfig:
     model: ModelConfig = option(factory=ModelConfig, help="policy model")
     data: DataConfig = option(factory=DataConfig, help="training data")
     rewards: list[RewardSpec] = option(factory=_default_rewards, help="reward terms and weights")
-    grpo: GRPOSection = option(factory=GRPOSection, help="GRPO hyperparameters")
+    grpo: GRPOArgs = option(factory=GRPOArgs, help="GRPO hyperparameters: trl.GRPOConfig fields, passed through")
     rollout: RolloutConfig = option(factory=RolloutConfig, help="rollout engine")
     logging: LoggingConfig = option(factory=LoggingConfig, help="logging")
     output: OutputConfig = option(factory=OutputConfig, help="output and checkpoints")
@@ -258,6 +224,49 @@ def _check_synth_memory(d: DataConfig) -> None:
         )
 
 
+def checked_grpo(cfg: TrainConfig) -> GRPOArgs:
+    """The recipe's ``grpo`` section over the project's defaults, every key checked and every value converted.
+
+    A recipe built in code (not loaded from YAML) gets the same checks as a loaded one here.
+
+    Raises:
+        ConfigError: an unknown or misplaced key (with suggestions) or a value of the wrong type.
+    """
+    return GRPOArgs({key: coerce_field(key, value, f"grpo.{key}") for key, value in GRPOArgs(cfg.grpo).items()})
+
+
+def _check_grpo_values(g: GRPOArgs) -> None:
+    """Range and closed-set checks of the GRPO fields the project knows TRL leaves unchecked until training."""
+    _check_number("grpo.learning_rate", g.learning_rate, 0.0)
+    _check_number("grpo.temperature", g.temperature, 0.0, low_open=True)
+    _check_number("grpo.top_p", g.top_p, 0.0, low_open=True, high=1.0)
+    for key in ("epsilon", "beta", "weight_decay", "max_grad_norm"):
+        _check_number(f"grpo.{key}", g.effective(key), 0.0)
+    if g.epsilon_high is not None:
+        _check_number("grpo.epsilon_high", g.epsilon_high, 0.0)
+    if g.max_steps == 0:  # transformers runs num_train_epochs only for a negative max_steps; 0 trains no step
+        raise ConfigError("grpo.max_steps: 0 trains no step; use -1 (TRL's default) to run grpo.num_train_epochs")
+    _check_number("grpo.num_train_epochs", g.num_train_epochs, 0.0, low_open=g.max_steps < 0)
+    for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "num_iterations", "num_generations"):
+        _check_number(f"grpo.{key}", g.effective(key), 1)
+    for key in ("steps_per_generation", "generation_batch_size", "max_completion_length"):
+        if g.effective(key) is not None:
+            _check_number(f"grpo.{key}", g.effective(key), 1)
+    _check_number("grpo.warmup_steps", g.warmup_steps, 0.0)
+    if g.warmup_steps >= 1 and g.warmup_steps != int(g.warmup_steps):
+        # transformers reads a value >= 1 as a step count and would silently drop the fraction.
+        raise ConfigError(
+            f"grpo.warmup_steps: a value in [0, 1) is a ratio of the steps, one >= 1 a whole number of steps; "
+            f"got {g.warmup_steps}"
+        )
+    if g.loss_type not in LOSS_TYPES:
+        raise ConfigError(f"grpo.loss_type: unknown loss type {g.loss_type!r}; known: {', '.join(LOSS_TYPES)}")
+    if g.scale_rewards not in SCALE_REWARDS:
+        raise ConfigError(f"grpo.scale_rewards: expected one of {', '.join(SCALE_REWARDS)}, got {g.scale_rewards!r}")
+    if g.multi_objective_aggregation not in ("sum_then_normalize", "normalize_then_sum"):
+        raise ConfigError("grpo.multi_objective_aggregation: must be sum_then_normalize or normalize_then_sum")
+
+
 def validate_values(cfg: TrainConfig) -> None:
     """Range checks of every numeric and closed-set value, done before any model or data is loaded.
 
@@ -266,30 +275,7 @@ def validate_values(cfg: TrainConfig) -> None:
     """
     from pathlib import Path
 
-    g = cfg.grpo
-    _check_number("grpo.learning_rate", g.learning_rate, 0.0)
-    _check_number("grpo.temperature", g.temperature, 0.0, low_open=True)
-    _check_number("grpo.top_p", g.top_p, 0.0, low_open=True, high=1.0)
-    _check_number("grpo.epsilon", g.epsilon, 0.0)
-    if g.epsilon_high is not None:
-        _check_number("grpo.epsilon_high", g.epsilon_high, 0.0)
-    for key in ("beta", "weight_decay", "max_grad_norm"):
-        _check_number(f"grpo.{key}", getattr(g, key), 0.0)
-    _check_number("grpo.num_train_epochs", g.num_train_epochs, 0.0, low_open=g.max_steps <= 0)
-    for key in (
-        "per_device_train_batch_size",
-        "gradient_accumulation_steps",
-        "num_iterations",
-        "max_completion_length",
-    ):
-        _check_number(f"grpo.{key}", getattr(g, key), 1)
-    for key in ("steps_per_generation", "max_prompt_length"):
-        if getattr(g, key) is not None:
-            _check_number(f"grpo.{key}", getattr(g, key), 1)
-    if g.loss_type not in LOSS_TYPES:
-        raise ConfigError(f"grpo.loss_type: unknown loss type {g.loss_type!r}; known: {', '.join(LOSS_TYPES)}")
-    if g.scale_rewards not in SCALE_REWARDS:
-        raise ConfigError(f"grpo.scale_rewards: expected one of {', '.join(SCALE_REWARDS)}, got {g.scale_rewards!r}")
+    _check_grpo_values(checked_grpo(cfg))
     for i, spec in enumerate(cfg.rewards):
         _check_number(f"rewards[{i}].weight", spec.weight, float("-inf"))
     r = cfg.rollout
@@ -316,8 +302,9 @@ def validate_values(cfg: TrainConfig) -> None:
         _check_number(f"launch.{key}", getattr(cfg.launch, key), 1)
     _check_number("launch.main_process_port", cfg.launch.main_process_port, 1, high=65535)
     d = cfg.data
-    if d.limit is not None:
-        _check_number("data.limit", d.limit, 1)
+    for key in ("limit", "max_prompt_length"):
+        if getattr(d, key) is not None:
+            _check_number(f"data.{key}", getattr(d, key), 1)
     if d.source == "synth":
         _check_number("data.synth_n", d.synth_n, 1)
         _check_synth_memory(d)
@@ -332,43 +319,37 @@ def validate_values(cfg: TrainConfig) -> None:
 
 
 def validate(cfg: TrainConfig) -> None:
-    """Cheap consistency checks that need no model or data (value ranges first, see :func:`validate_values`).
+    """Consistency checks that need no model or data (value ranges first, see :func:`validate_values`), ending
+    with TRL's own checks of the ``grpo`` section (this imports TRL).
 
     Raises:
         ConfigError: naming the offending key.
     """
-    from perception_r1.registry import did_you_mean
-    from perception_r1.rewards import REWARDS
+    from perception_r1.train.reward_setup import check_reward_names
 
     validate_values(cfg)
     if not cfg.rewards:
         raise ConfigError("rewards: at least one reward is required")
+    check_reward_names(cfg.rewards)
     seen = set()
     for i, spec in enumerate(cfg.rewards):
-        if spec.name not in REWARDS:
-            known = REWARDS.names()
-            raise ConfigError(
-                f"rewards[{i}].name: unknown reward {spec.name!r}{did_you_mean(spec.name, known)}; "
-                f"known: {', '.join(known)}"
-            )
         if spec.name in seen:
             raise ConfigError(f"rewards[{i}].name: reward {spec.name!r} is listed twice")
         seen.add(spec.name)
-    g = cfg.grpo
+    g = checked_grpo(cfg)
     if g.num_generations < 2:
         raise ConfigError("grpo.num_generations: GRPO needs at least 2 completions per prompt")
-    generation_batch = (
+    # Checked here with the launch's process count (TRL checks against the process it runs in).
+    generation_batch = g.generation_batch_size or (
         g.per_device_train_batch_size
         * cfg.launch.num_processes
         * (g.steps_per_generation or g.gradient_accumulation_steps)
     )
     if generation_batch % g.num_generations:
         raise ConfigError(
-            f"grpo: the generation batch (per_device_train_batch_size x num_processes x steps_per_generation = "
-            f"{generation_batch}) must be a multiple of grpo.num_generations ({g.num_generations})"
+            f"grpo: the generation batch (generation_batch_size, or per_device_train_batch_size x "
+            f"launch.num_processes x steps_per_generation = {generation_batch}) must be a multiple of "
+            f"grpo.num_generations ({g.num_generations})"
         )
-    if not 0.0 <= g.warmup_ratio < 1.0:
-        # transformers reads warmup_steps >= 1 as a step count: a ratio of 1.0 would silently mean one step.
-        raise ConfigError(f"grpo.warmup_ratio: must be within [0, 1), got {g.warmup_ratio}")
-    if g.multi_objective_aggregation not in ("sum_then_normalize", "normalize_then_sum"):
-        raise ConfigError("grpo.multi_objective_aggregation: must be sum_then_normalize or normalize_then_sum")
+    # TRL's own checks (GRPOConfig.__post_init__), so that --dry-run fails where the launch would.
+    grpo_config(cfg, [float(spec.weight) for spec in cfg.rewards], check_only=True)

@@ -1,12 +1,12 @@
 """Training prompts: one schema row -> a conversational prompt with image placeholders and the format instruction.
 
 The user turn interleaves ``{"type": "image"}`` parts where the problem has ``<image>`` placeholders (images
-first when it has none, as Qwen2.5-VL expects) and ends with the paper's format instruction (reference section
-6), the same text the evaluation uses. TRL's GRPOTrainer fills the image parts from the row's ``images`` column
-and applies the processor's chat template.
+first when it has none, as Qwen2.5-VL expects) and ends with the paper's format instruction
+(docs/reference.md#training-recipe), the same text the evaluation uses. TRL's GRPOTrainer fills the image parts
+from the row's ``images`` column and applies the processor's chat template.
 
 Example:
-    >>> msgs = build_messages("Find x. <image>", n_images=1, instruction="[fmt]")
+    >>> msgs = build_policy_prompt("Find x. <image>", n_images=1, instruction="[fmt]")
     >>> [p["type"] for p in msgs[0]["content"]]
     ['text', 'image', 'text']
     >>> msgs[0]["content"][-1]["text"]
@@ -18,13 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from perception_r1.eval.prompts import FORMAT_INSTRUCTION
-from perception_r1.templates import FormatTemplate
-
-IMAGE_PLACEHOLDER = "<image>"
+from perception_r1.data.schema import IMAGE_PLACEHOLDER, open_image
+from perception_r1.templates import FORMAT_INSTRUCTION, FormatTemplate
 
 
-def build_messages(
+def build_policy_prompt(
     problem: str,
     n_images: int,
     instruction: str = FORMAT_INSTRUCTION,
@@ -80,7 +78,7 @@ def training_rows(
 
     Args:
         rows: Validated schema rows (``id``, ``images``, ``problem``, ``answer``, optional annotations...).
-        instruction, system, template: See :func:`build_messages`.
+        instruction, system, template: See :func:`build_policy_prompt`.
 
     Returns:
         New dicts; ``images`` holds RGB ``PIL.Image`` objects (the trainer passes them to the processor).
@@ -88,13 +86,11 @@ def training_rows(
     Raises:
         ValueError: naming the row id when placeholders and images disagree or an image cannot be read.
     """
-    from perception_r1.data.schema import open_image
-
     out = []
     for row in rows:
         try:
             images = [open_image(item).convert("RGB") for item in row["images"]]
-            prompt = build_messages(row["problem"], len(images), instruction, system, template)
+            prompt = build_policy_prompt(row["problem"], len(images), instruction, system, template)
         except (OSError, ValueError) as exc:
             raise ValueError(f"example {row.get('id')!r}: {exc}") from exc
         out.append({**row, "images": images, "prompt": prompt})
@@ -106,7 +102,7 @@ def prompt_token_count(processor: Any, messages: list[dict[str, Any]], images: l
 
     Args:
         processor: A multimodal processor (e.g. ``Qwen2_5_VLProcessor``) with a chat template.
-        messages: Output of :func:`build_messages`.
+        messages: Output of :func:`build_policy_prompt`.
         images: The row's PIL images.
 
     Returns:

@@ -5,7 +5,8 @@ the tests reuse without a model.
 
 Example:
     >>> from perception_r1.train.config import TrainConfig
-    >>> summary = run_training(TrainConfig())  # doctest: +SKIP  (the embedded default: a few CPU steps)
+    >>> # Skipped: even the embedded default builds a tiny model and trains a few CPU steps.
+    >>> summary = run_training(TrainConfig())  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 from perception_r1.config import ConfigError, to_dict
 from perception_r1.io_utils import atomic_write_json
 from perception_r1.train.config import DataConfig, ModelConfig, TrainConfig, validate
-from perception_r1.train.rewards import build_rewards, check_columns
+from perception_r1.train.grpo_args import grpo_config
+from perception_r1.train.reward_setup import build_rewards, check_columns
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ def build_dataset(
         if max_prompt_length is None or prompt_token_count(processor, ex["prompt"], ex["images"]) <= max_prompt_length:
             kept.append(ex)
     if not kept:
-        raise ConfigError(f"grpo.max_prompt_length={max_prompt_length}: every prompt is longer; raise the limit")
+        raise ConfigError(f"data.max_prompt_length={max_prompt_length}: every prompt is longer; raise the limit")
     return Dataset.from_list(kept), len(examples) - len(kept)
 
 
@@ -130,61 +132,6 @@ def load_policy(model: ModelConfig, path: str) -> tuple[Any, Any, Any]:
     return policy, processor, peft_config
 
 
-def grpo_args(cfg: TrainConfig, reward_weights: list[float]) -> Any:
-    """``trl.GRPOConfig`` from the recipe."""
-    from trl import GRPOConfig
-
-    g, r, out = cfg.grpo, cfg.rollout, cfg.output
-    rollout: dict[str, Any] = {"use_vllm": r.mode != "hf"}
-    if r.mode == "vllm_colocate":
-        rollout.update(
-            vllm_mode="colocate",
-            vllm_gpu_memory_utilization=r.gpu_memory_utilization,
-            vllm_tensor_parallel_size=r.tensor_parallel_size,
-            vllm_max_model_length=r.max_model_length,
-        )
-    elif r.mode == "vllm_server":
-        rollout.update(vllm_mode="server", vllm_server_host=r.server_host, vllm_server_port=r.server_port)
-    return GRPOConfig(
-        output_dir=out.dir,
-        num_generations=g.num_generations,
-        temperature=g.temperature,
-        top_p=g.top_p,
-        loss_type=g.loss_type,
-        beta=g.beta,
-        epsilon=g.epsilon,
-        epsilon_high=g.epsilon_high,
-        num_iterations=g.num_iterations,
-        scale_rewards=g.scale_rewards,
-        multi_objective_aggregation=g.multi_objective_aggregation,
-        reward_weights=reward_weights,
-        max_completion_length=g.max_completion_length,
-        per_device_train_batch_size=g.per_device_train_batch_size,
-        gradient_accumulation_steps=g.gradient_accumulation_steps,
-        steps_per_generation=g.steps_per_generation,
-        learning_rate=g.learning_rate,
-        weight_decay=g.weight_decay,
-        warmup_steps=g.warmup_ratio,  # a float in [0, 1) is a ratio in transformers 5
-        lr_scheduler_type=g.lr_scheduler_type,
-        max_grad_norm=g.max_grad_norm,
-        num_train_epochs=g.num_train_epochs,
-        max_steps=g.max_steps if g.max_steps > 0 else -1,
-        seed=g.seed,
-        data_seed=g.seed,
-        shuffle_dataset=g.shuffle_dataset,
-        gradient_checkpointing=cfg.model.gradient_checkpointing,
-        bf16=cfg.model.dtype == "bfloat16",
-        fp16=cfg.model.dtype == "float16",
-        report_to=cfg.logging.report_to,
-        logging_steps=cfg.logging.logging_steps,
-        save_strategy="steps",
-        save_steps=out.save_steps,
-        save_total_limit=out.save_total_limit,
-        remove_unused_columns=False,
-        **rollout,
-    )
-
-
 def resume_checkpoint(cfg: TrainConfig) -> str | None:
     """Checkpoint to resume from: the latest in the output folder (``auto``), none, or an explicit path."""
     if cfg.output.resume == "never":
@@ -216,6 +163,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
 
     from perception_r1.templates import load_format_template
     from perception_r1.train.callbacks import MetricsCallback, StepTimes
+    from perception_r1.train.checkpoints import restore_weights
     from perception_r1.train.prompts import template_fingerprints
 
     started = time.perf_counter()
@@ -227,7 +175,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     path = resolve_model_path(cfg.model)
     policy, processor, peft_config = load_policy(cfg.model, path)
     template = load_format_template(cfg.data.prompt_template)
-    dataset, dropped = build_dataset(rows, processor, cfg.grpo.max_prompt_length, template)
+    dataset, dropped = build_dataset(rows, processor, cfg.data.max_prompt_length, template)
     out = Path(cfg.output.dir)
     out.mkdir(parents=True, exist_ok=True)
     times = StepTimes()
@@ -235,7 +183,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     trainer = GRPOTrainer(
         model=policy,
         reward_funcs=funcs,
-        args=grpo_args(cfg, weights),
+        args=grpo_config(cfg, weights),
         train_dataset=dataset,
         processing_class=processor,
         peft_config=peft_config,
@@ -246,6 +194,8 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     if main_process:
         atomic_write_json(out / "recipe.json", {**to_dict(cfg), "prompt_templates": fingerprints})
     checkpoint = resume_checkpoint(cfg)
+    if restore_weights(trainer.model, checkpoint):  # the Trainer's own resume loads none of them
+        log.info("restored the policy's weights from %s", checkpoint)
     log.info(
         "training %s on %d examples (%d dropped as too long); resume from %s", path, len(dataset), dropped, checkpoint
     )

@@ -28,6 +28,12 @@ Two entry points, because only a whole batch can make a missing component neutra
   component adds 0 to the total, exactly like a real 0. It is flagged (``<name>_missing`` = 1) so that the rate
   is visible in verl's metrics.
 
+The rows reach the rewards through the reward contract (:func:`perception_r1.rewards.contract.score_components`:
+``ground_truth`` is the ``answer`` column, the ``extra_info`` keys are the other columns) and the total is
+:func:`perception_r1.rewards.combined.combine`, as for TRL training and ``perception-r1 rewards score``: a missing
+component adds nothing. A response with no component at all (TRL: unscorable) gets ``score`` 0.0, since verl
+needs a number.
+
 Both return every component next to ``score``; a missing one is ``nan`` with ``<name>_missing`` = 1.0
 (``<name>_imputed`` = 1.0 when the batch entry point filled it with the group mean).
 
@@ -47,6 +53,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from perception_r1.rewards.combined import PAPER_WEIGHTS, combine
+from perception_r1.rewards.contract import score_components
 from perception_r1.rewards.groups import group_keys, impute_group_mean
 
 _CACHE: dict[str, dict[str, Any]] = {}  # reward objects per configuration, built on first use
@@ -71,28 +78,24 @@ def _rewards(
         return _CACHE[key]
 
 
-def _columns(ground_truths: Sequence[Any], extra_infos: Sequence[Mapping[str, Any] | None]) -> dict[str, list[Any]]:
-    extras = [dict(e or {}) for e in extra_infos]
-    return {
-        "answer": list(ground_truths),
-        "choices": [e.get("choices") for e in extras],
-        "visual_annotations": [e.get("visual_annotations") for e in extras],
-        "visual_key_info": [e.get("visual_key_info") for e in extras],
-    }
+def _rows(ground_truths: Sequence[Any], extra_infos: Sequence[Mapping[str, Any] | None]) -> list[dict[str, Any]]:
+    """One dataset row per response: the ``extra_info`` keys as columns and the ground truth as ``answer``."""
+    return [{**dict(extra or {}), "answer": truth} for truth, extra in zip(ground_truths, extra_infos, strict=True)]
 
 
 def _component_scores(
-    solutions: Sequence[str], columns: dict[str, list[Any]], weights: Mapping[str, float], kwargs: dict[str, Any]
+    solutions: Sequence[str], rows: list[dict[str, Any]], weights: Mapping[str, float], kwargs: dict[str, Any]
 ) -> dict[str, list[float | None]]:
     repetition = kwargs["repetition"] or {"n": 20, "max_penalty": -2.0}
     rewards = _rewards(weights, kwargs["judge"], repetition, kwargs["isolation"])
-    return {name: list(fn(list(solutions), **columns)) for name, fn in rewards.items()}
+    return score_components(rewards, list(solutions), rows)
 
 
 def _result(scores: Mapping[str, float | None], missing: Mapping[str, bool], weights: Mapping[str, float]) -> dict:
-    out: dict[str, float] = {"score": combine(scores, weights, missing="skip") or 0.0}
+    total = combine(scores, weights)
+    out: dict[str, float] = {"score": 0.0 if total is None else total}
     for name, value in scores.items():
-        out[name] = math.nan if missing[name] else float(value)  # type: ignore[arg-type]
+        out[name] = math.nan if missing[name] or value is None else float(value)
         out[f"{name}_missing"] = 1.0 if missing[name] else 0.0
     return out
 
@@ -129,7 +132,7 @@ def compute_score(
     """
     weights = dict(PAPER_WEIGHTS if weights is None else weights)
     options = {"judge": judge, "repetition": repetition, "isolation": isolation}
-    scores = _component_scores([solution_str], _columns([ground_truth], [extra_info]), weights, options)
+    scores = _component_scores([solution_str], _rows([ground_truth], [extra_info]), weights, options)
     first = {name: values[0] for name, values in scores.items()}
     return _result(first, {name: value is None for name, value in first.items()}, weights)
 
@@ -172,7 +175,7 @@ def compute_score_batch(
         )
     weights = dict(PAPER_WEIGHTS if weights is None else weights)
     options = {"judge": judge, "repetition": repetition, "isolation": isolation}
-    scores = _component_scores(solution_strs, _columns(ground_truths, extras), weights, options)
+    scores = _component_scores(solution_strs, _rows(ground_truths, extras), weights, options)
     ids = [(e or {}).get(group_key) for e in extras]
     groups = group_keys(n, ids=ids, num_generations=num_generations)
     out = []

@@ -19,6 +19,7 @@ from typing import Any
 
 from perception_r1.config import option
 from perception_r1.data.curate.common import StepResult, reject, run_requests
+from perception_r1.key_info import INFO_TAG
 from perception_r1.llm.client import ChatRequest
 from perception_r1.llm.config import LLMConfig
 
@@ -48,7 +49,6 @@ Example facts:
 Solution:
 """
 
-_TAG = re.compile(r"<\s*info\s*(\d+)\s*>(.*?)<\s*/\s*info\s*\1\s*>", re.IGNORECASE | re.DOTALL)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.+?)\s*$", re.MULTILINE)
 _REASONING = re.compile(
     r"\b(?:therefore|thus|hence|so|because|since|implies|we (?:get|have|find|know|can)|by the|theorem|formula|"
@@ -79,7 +79,7 @@ def parse_annotation_reply(text: str) -> list[str]:
     Raises:
         ValueError: when the reply holds neither.
     """
-    tagged = sorted(((int(m.group(1)), m.group(2)) for m in _TAG.finditer(text)), key=lambda t: t[0])
+    tagged = sorted(((int(m.group(1)), m.group(2)) for m in INFO_TAG.finditer(text)), key=lambda t: t[0])
     if tagged:
         return [" ".join(body.split()) for _, body in tagged]
     listed = [" ".join(m.group(1).split()) for m in _LIST_ITEM.finditer(text)]
@@ -144,7 +144,7 @@ def annotate(rows: list[dict[str, Any]], annotator: LLMConfig, opts: AnnotateOpt
         annotator, requests, accept=_accept, invalid_retries=opts.invalid_retries, batch_size=opts.batch_size,
         desc="annotate",
     )  # fmt: skip
-    out, drops = [], Counter()
+    out, drops = [], Counter[str]()
     for row, result in zip(ready, results, strict=True):
         if not result.ok:
             rejects.append(reject(row, "annotate", f"annotator failed: {result.error}"))

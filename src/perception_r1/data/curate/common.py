@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.io_utils import atomic_write_json, atomic_write_jsonl
-from perception_r1.llm.client import ChatRequest, ChatResult, build_client
+from perception_r1.llm.client import ChatRequest, ChatResult, sync_client
 from perception_r1.llm.config import LLMConfig
 
 
@@ -72,30 +72,18 @@ def run_requests(
     """
     from tqdm.auto import tqdm
 
-    from perception_r1.llm.loop import BackgroundLoop
-
-    async def main() -> tuple[list[ChatResult], dict[str, Any]]:
-        client = build_client(cfg)
-        results: list[ChatResult] = []
-        try:
-            with tqdm(total=len(requests), desc=desc, unit="req", dynamic_ncols=True) as bar:
-                for start in range(0, len(requests), batch_size):
-                    chunk = list(requests[start : start + batch_size])
-                    results += await client.agenerate(
-                        chunk, accept=accept, invalid_retries=invalid_retries, retry_temperature=retry_temperature
-                    )
-                    bar.update(len(chunk))
-            stats = dataclasses.asdict(client.stats)
-        finally:
-            await client.aclose()
-        stats["reply_chars"] = sum(len(r.text or "") for r in results if r.ok)
-        return results, stats
-
-    loop = BackgroundLoop("perception-r1-curate")  # works from scripts, notebooks and threads alike
-    try:
-        return loop.run(main())
-    finally:
-        loop.close()
+    results: list[ChatResult] = []
+    # generate_sync runs on the LLM layer's shared loop: works from scripts, notebooks and threads alike
+    with sync_client(cfg) as client, tqdm(total=len(requests), desc=desc, unit="req", dynamic_ncols=True) as bar:
+        for start in range(0, len(requests), batch_size):
+            chunk = list(requests[start : start + batch_size])
+            results += client.generate_sync(
+                chunk, accept=accept, invalid_retries=invalid_retries, retry_temperature=retry_temperature
+            )
+            bar.update(len(chunk))
+        stats = dataclasses.asdict(client.stats)
+    stats["reply_chars"] = sum(len(r.text or "") for r in results if r.ok)
+    return results, stats
 
 
 def write_step(out_dir: str | Path, result: StepResult, *, fmt: str = "parquet") -> dict[str, str]:

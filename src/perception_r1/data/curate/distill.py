@@ -15,6 +15,7 @@ from typing import Any
 from perception_r1.config import option
 from perception_r1.data.curate.common import StepResult, reject, run_requests
 from perception_r1.data.schema import IMAGE_PLACEHOLDER, open_image
+from perception_r1.final_answer import find_final_answer
 from perception_r1.llm.client import ChatRequest, user_message
 from perception_r1.llm.config import LLMConfig
 
@@ -56,8 +57,6 @@ def teacher_prompt(row: dict[str, Any]) -> str:
 
 def check_solution(_request: ChatRequest, text: str) -> str | None:
     """Accept a teacher reply that has a final answer; otherwise return the reason."""
-    from perception_r1.rewards.answer import find_final_answer
-
     answer, boxed = find_final_answer(text)
     if answer is None or not boxed or "<answer>" not in text:
         return "no final answer in \\boxed{} inside <answer>"
@@ -104,7 +103,7 @@ def distill(rows: list[dict[str, Any]], teacher: LLMConfig, opts: DistillOptions
         batch_size=opts.batch_size,
         desc="distill",
     )
-    out, failures = [], Counter()
+    out, failures = [], Counter[str | None]()
     for i, row in enumerate(ready):
         mine = results[i * opts.k : (i + 1) * opts.k]
         good = [r.text for r in mine if r.ok]

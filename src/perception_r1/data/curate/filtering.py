@@ -1,8 +1,9 @@
 """``data filter``: keep teacher trajectories whose final answer verifies against the ground truth.
 
 Verification is the project's accuracy reward (``perception_r1.rewards.get_reward("accuracy")``: answer from
-the ``<answer>`` block, gold wrapped for math-verify, multiple-choice letters mapped). One trajectory per
-problem is kept: the first correct one in sample order (``select="first"``) or the shortest (``"shortest"``).
+the ``<answer>`` block, gold wrapped for math-verify, multiple-choice letters mapped), which the caller passes in:
+the data layer does not import the rewards (the CLI and the tests build it). One trajectory per problem is kept:
+the first correct one in sample order (``select="first"``) or the shortest (``"shortest"``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from perception_r1.data.curate.common import StepResult, reject
 SELECT = ("first", "shortest")
 
 
-def filter_trajectories(rows: list[dict[str, Any]], *, select: str = "first", accuracy: Any = None) -> StepResult:
+def filter_trajectories(rows: list[dict[str, Any]], *, accuracy: Any, select: str = "first") -> StepResult:
     """Keep one verified trajectory per row as its ``cot``.
 
     Args:
         rows: Rows with ``trajectories`` (from :func:`perception_r1.data.curate.distill.distill`).
         select: ``"first"`` or ``"shortest"`` correct trajectory.
-        accuracy: An accuracy reward with ``score_texts(responses, golds, choices)``; default
-            ``get_reward("accuracy")``.
+        accuracy: An accuracy reward with ``score_texts(responses, golds, choices)``, e.g.
+            ``perception_r1.rewards.get_reward("accuracy")``.
 
     Returns:
         Rows with ``cot`` set and ``n_correct`` (correct trajectories of the k), ``trajectories`` removed.
@@ -31,10 +32,6 @@ def filter_trajectories(rows: list[dict[str, Any]], *, select: str = "first", ac
     """
     if select not in SELECT:
         raise ValueError(f"select must be one of {SELECT}, got {select!r}")
-    if accuracy is None:
-        from perception_r1.rewards import get_reward
-
-        accuracy = get_reward("accuracy")
     flat, owner = [], []
     for i, row in enumerate(rows):
         if "trajectories" not in row:

@@ -86,12 +86,13 @@ def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Da
     return load_config(DataRecipe, path, overrides)
 
 
-def build(recipe: DataRecipe, *, accuracy: Any = None) -> dict[str, Any]:
+def build(recipe: DataRecipe, *, accuracy: Any) -> dict[str, Any]:
     """Run the recipe end to end and write every output (see the module docstring).
 
     Args:
         recipe: The recipe.
-        accuracy: Accuracy reward override for the filter step (default ``get_reward("accuracy")``).
+        accuracy: The accuracy reward of the filter step (``perception_r1.rewards.get_reward("accuracy")``; passed
+            in because the data layer does not import the rewards).
 
     Returns:
         The overall summary (also written to ``OUT/summary.json``).

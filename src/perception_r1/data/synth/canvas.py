@@ -99,11 +99,11 @@ class Canvas:
 
     Args:
         size: Side in pixels (112-224 suits a tiny vision tower).
-        font_px: Label font size; defaults to about size / 15, at least 10 px.
+        font_px: Label font size; 0 (the default) picks about size / 15, at least 10 px.
     """
 
     size: int
-    font_px: int | None = None
+    font_px: int = 0
     labels: list[Label] = field(default_factory=list)
     strokes: list[tuple[Point, Point]] = field(default_factory=list)
     image: Any = field(init=False)
@@ -217,7 +217,8 @@ class Canvas:
         color = VALUE if role == "value" else INK
         self.draw.text(chosen, text, font=self.font, fill=color, anchor="mm")
         bbox = self.draw.textbbox(chosen, text, font=self.font, anchor="mm")
-        record = Label(text, chosen, tuple(float(v) for v in bbox), role, target)
+        left, top, right, bottom = (float(v) for v in bbox)
+        record = Label(text, chosen, (left, top, right, bottom), role, target)
         self.labels.append(record)
         return record
 
@@ -252,7 +253,8 @@ class Canvas:
 
     def inside_angle(self, vertex: Point, p: Point, q: Point, radius: float) -> list[Point]:
         """Positions along the bisector of angle p-vertex-q, just beyond an arc of ``radius``."""
-        b = unit(tuple(a + c for a, c in zip(direction(vertex, p), direction(vertex, q), strict=True)))
+        (px, py), (qx, qy) = direction(vertex, p), direction(vertex, q)
+        b = unit((px + qx, py + qy))
         out = []
         for dist in (1.0, 1.3, 1.7, 2.2):
             r = radius + self.font_px * 0.9 * dist

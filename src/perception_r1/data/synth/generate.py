@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.data.schema import image_to_bytes
-from perception_r1.data.synth.problem import DIFFICULTIES, SynthProblem
+from perception_r1.data.synth.problem import DIFFICULTIES, LETTER_MODES, SynthProblem
 from perception_r1.io_utils import atomic_write_json, atomic_write_text
 from perception_r1.registry import Registry
 
@@ -29,6 +29,7 @@ def generate_problems(
     difficulty: int = 1,
     families: Sequence[str] | None = None,
     size: int = 224,
+    letters: str = "auto",
 ) -> list[SynthProblem]:
     """Render ``n`` problems, cycling through ``families``; item ``i`` depends only on (seed, i, options).
 
@@ -38,15 +39,17 @@ def generate_problems(
         difficulty: 1 (easy) to 3 (hard): value ranges, rotated figures, decoy labels, harder question variants.
         families: Family names (default: all, see ``FAMILIES``).
         size: Image side in pixels, 112-448.
+        letters: Point letters: ``"auto"`` (difficulty decides), ``"fixed"`` (A, B, C, ... and O for a circle's
+            centre at any difficulty) or ``"random"``.
 
     Raises:
-        ValueError: bad ``n``, ``difficulty`` or ``size``; UnknownNameError: an unknown family.
+        ValueError: bad ``n``, ``difficulty``, ``size`` or ``letters``; UnknownNameError: an unknown family.
     """
-    makers = _makers(n, difficulty, size, families)
-    return [_problem(makers, seed, i, difficulty, size) for i in range(n)]
+    makers = _makers(n, difficulty, size, families, letters)
+    return [_problem(makers, seed, i, difficulty, size, letters) for i in range(n)]
 
 
-def _makers(n: int, difficulty: int, size: int, families: Sequence[str] | None) -> list[Any]:
+def _makers(n: int, difficulty: int, size: int, families: Sequence[str] | None, letters: str = "auto") -> list[Any]:
     """Check the generator options; the family makers in cycling order."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
@@ -54,13 +57,17 @@ def _makers(n: int, difficulty: int, size: int, families: Sequence[str] | None) 
         raise ValueError(f"difficulty must be one of {DIFFICULTIES}, got {difficulty}")
     if not 112 <= size <= 448:
         raise ValueError(f"size must be between 112 and 448 pixels, got {size}")
+    if letters not in LETTER_MODES:
+        raise ValueError(f"letters must be one of {LETTER_MODES}, got {letters!r}")
     names = list(families) if families else FAMILIES.names()
     return [FAMILIES.get(name) for name in names]
 
 
-def _problem(makers: Sequence[Any], seed: int, i: int, difficulty: int, size: int) -> SynthProblem:
+def _problem(
+    makers: Sequence[Any], seed: int, i: int, difficulty: int, size: int, letters: str = "auto"
+) -> SynthProblem:
     rng = random.Random(f"perception-r1-synth:{seed}:{i}")  # str seeds hash deterministically (sha512)
-    return makers[i % len(makers)](rng, difficulty, size)
+    return makers[i % len(makers)](rng, difficulty, size, letters)
 
 
 def split_by_key(problems: Sequence[SynthProblem], test_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -141,6 +148,7 @@ def write_testbed(
     fmt: str = "disk",
     size: int = 224,
     families: Sequence[str] | None = None,
+    letters: str = "auto",
 ) -> dict[str, Any]:
     """Generate problems and write one dataset folder: ``train`` and ``test`` splits, ``README.md``, ``summary.json``.
 
@@ -171,14 +179,15 @@ def write_testbed(
         raise ValueError(f"n must be >= 1, got {n}")
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
-    makers = _makers(n, difficulty, size, families)
+    makers = _makers(n, difficulty, size, families, letters)
     out = Path(out_dir)
     summary: dict[str, Any] = {
         "generator": "perception-r1 data synth", "format": fmt,
-        "n": n, "seed": seed, "difficulty": difficulty, "test_fraction": test_fraction, "size": size, "splits": {},
+        "n": n, "seed": seed, "difficulty": difficulty, "test_fraction": test_fraction, "size": size,
+        "letters": letters, "splits": {},
     }  # fmt: skip
     with atomic_folder(out, owned=is_testbed_folder) as stage:
-        problems = ((i, _problem(makers, seed, i, difficulty, size)) for i in range(n))
+        problems = ((i, _problem(makers, seed, i, difficulty, size, letters)) for i in range(n))
         pairs = ((p, to_row(p, f"synth-s{seed}-d{difficulty}-{i:06d}", difficulty)) for i, p in problems)
         infos = write_splits(stage, out, pairs, n, fmt, lambda keyed: split_by_key(keyed, test_fraction, seed))
         summary["splits"] = infos

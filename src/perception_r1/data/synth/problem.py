@@ -7,11 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perception_r1.data.facts import format_number
+from perception_r1.data.schema import IMAGE_PLACEHOLDER
 from perception_r1.data.synth.canvas import Canvas, Label, Point
 
 # Point names: no O (reserved for circle centres), I (looks like 1) or Q (looks like O).
 LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 DIFFICULTIES = (1, 2, 3)
+# How point letters are chosen: "auto" lets the difficulty decide (the first letters at 1, random ones above);
+# "fixed" always takes the first letters, so a harder figure can be studied without the letter-copying task.
+LETTER_MODES = ("auto", "fixed", "random")
 
 
 @dataclass
@@ -51,9 +55,16 @@ class SynthProblem:
         return f"<think>\n{think}\n</think>\n<answer>\nThe answer is \\boxed{{{self.answer}}}.\n</answer>"
 
 
-def pick_letters(rng: random.Random, n: int, difficulty: int) -> list[str]:
-    """``n`` distinct point names: the first letters of the alphabet at difficulty 1, random ones above."""
-    if difficulty <= 1:
+def pick_letters(rng: random.Random, n: int, difficulty: int, letters: str = "auto") -> list[str]:
+    """``n`` distinct point names.
+
+    Args:
+        rng: The problem's random source (drawn from only for random letters).
+        n: How many names.
+        difficulty: With ``letters="auto"``: the first letters of the alphabet at 1, random ones above.
+        letters: One of :data:`LETTER_MODES`.
+    """
+    if letters == "fixed" or (letters == "auto" and difficulty <= 1):
         return list(LETTERS[:n])
     return rng.sample(LETTERS, n)
 
@@ -89,7 +100,7 @@ def finish(
     """Bundle a finished drawing into a :class:`SynthProblem` (adds the ``<image>`` placeholder)."""
     return SynthProblem(
         family=family,
-        problem=f"<image>{problem}",
+        problem=f"{IMAGE_PLACEHOLDER}{problem}",
         answer=answer,
         annotations=annotations,
         steps=steps,

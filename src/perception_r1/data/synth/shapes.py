@@ -1,7 +1,7 @@
 """Families with lines, rectangles and circles: parallel lines and a transversal, rectangle perimeter/area,
 circle radius/diameter.
 
-Each family is ``fn(rng, difficulty, size) -> SynthProblem`` and draws to scale.
+Each family is ``fn(rng, difficulty, size, letters="auto") -> SynthProblem`` and draws to scale.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ def _angle_value(theta: int, up: bool, right: bool) -> int:
     return theta if up == right else 180 - theta
 
 
-def parallel_lines(rng: random.Random, difficulty: int, size: int) -> SynthProblem:
+def parallel_lines(rng: random.Random, difficulty: int, size: int, letters: str = "auto") -> SynthProblem:
     """Arrow marks show AB ∥ CD; one angle at the upper crossing G is marked; find an angle at H."""
     step = {1: 10, 2: 5, 3: 1}[difficulty]
     theta = 90
     while theta == 90:
         theta = pick_value(rng, 40 if difficulty == 1 else 35, 140 if difficulty == 1 else 145, step)
-    A, B, C, D, E, F, G, H = pick_letters(rng, 8, difficulty)
+    A, B, C, D, E, F, G, H = pick_letters(rng, 8, difficulty, letters)
     cot = 1.0 / math.tan(math.radians(theta))
     g, h = (cot, 1.0), (-cot, -1.0)
     left, right = min(g[0], h[0]) - 1.6, max(g[0], h[0]) + 1.6
@@ -70,9 +70,9 @@ def parallel_lines(rng: random.Random, difficulty: int, size: int) -> SynthProbl
     answer = _angle_value(theta, th == "up", lh == "right")
     radius = canvas.font_px * 1.1
     for name, text, role in ((given, deg(x), "value"), (target, "?", "query")):
-        p, v, q = (pts[ch] for ch in name)
-        canvas.angle_arc(v, p, q, radius)
-        canvas.label(text, canvas.inside_angle(v, p, q, radius), role, f"angle {name}")
+        end1, vertex, end2 = (pts[ch] for ch in name)  # coordinates (p, q above are point names)
+        canvas.angle_arc(vertex, end1, end2, radius)
+        canvas.label(text, canvas.inside_angle(vertex, end1, end2, radius), role, f"angle {name}")
     steps = [
         f"The arrow marks show {A}{B} ∥ {C}{D}, with transversal {E}{F} crossing them at {G} and {H}.",
         f"From the figure, angle {given} = {x}°.",
@@ -99,14 +99,14 @@ def parallel_lines(rng: random.Random, difficulty: int, size: int) -> SynthProbl
     )
 
 
-def rectangle(rng: random.Random, difficulty: int, size: int) -> SynthProblem:
+def rectangle(rng: random.Random, difficulty: int, size: int, letters: str = "auto") -> SynthProblem:
     """Right-angle marks show a rectangle; two adjacent side lengths are written; find perimeter or area."""
     high = {1: 9, 2: 15, 3: 24}[difficulty]
     while True:
         w, h = rng.randint(2, high), rng.randint(2, high)
         if w != h and max(w, h) <= 3 * min(w, h):
             break
-    A, B, C, D = pick_letters(rng, 4, difficulty)
+    A, B, C, D = pick_letters(rng, 4, difficulty, letters)
     raw = {A: (0.0, 0.0), B: (float(w), 0.0), C: (float(w), float(h)), D: (0.0, float(h))}
     canvas = Canvas(size)
     pts, _ = fit(rotate(raw, figure_rotation(rng, difficulty)), size, margin=size * 0.2)
@@ -146,11 +146,14 @@ def rectangle(rng: random.Random, difficulty: int, size: int) -> SynthProblem:
     )
 
 
-def circle(rng: random.Random, difficulty: int, size: int) -> SynthProblem:
+def circle(rng: random.Random, difficulty: int, size: int, letters: str = "auto") -> SynthProblem:
     """A radius or a diameter is drawn and its length written; find the other, the circumference or the area."""
     r = rng.randint(2, {1: 9, 2: 15, 3: 25}[difficulty])
-    O = "O" if difficulty <= 1 else rng.choice(LETTERS)  # noqa: E741 - geometry names are upper case
-    A, B = rng.sample([ch for ch in LETTERS if ch != O], 2)
+    if letters == "fixed":
+        O, A, B = "O", "A", "B"  # noqa: E741 - geometry names are upper case
+    else:  # the end points' letters are random at every difficulty; the centre's only above 1 (or when asked)
+        O = "O" if letters == "auto" and difficulty <= 1 else rng.choice(LETTERS)  # noqa: E741
+        A, B = rng.sample([ch for ch in LETTERS if ch != O], 2)
     given_diameter = rng.random() < 0.5
     ask = {1: ("radius" if given_diameter else "diameter",), 2: ("circumference",), 3: ("circumference", "area")}
     asked = rng.choice(ask[difficulty])

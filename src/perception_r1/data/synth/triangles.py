@@ -1,7 +1,7 @@
 """Triangle families: angle sum, isosceles triangle, right triangle (Pythagoras).
 
-Each family is ``fn(rng, difficulty, size) -> SynthProblem``. Figures are drawn to scale from the values, so
-every annotation is true of the drawing (tests measure the drawn angles and side ratios).
+Each family is ``fn(rng, difficulty, size, letters="auto") -> SynthProblem``. Figures are drawn to scale from the
+values, so every annotation is true of the drawing (tests measure the drawn angles and side ratios).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _layout(rng: random.Random, difficulty: int, size: int, raw: dict[str, Point
     return canvas, pts
 
 
-def triangle_angle_sum(rng: random.Random, difficulty: int, size: int) -> SynthProblem:
+def triangle_angle_sum(rng: random.Random, difficulty: int, size: int, letters: str = "auto") -> SynthProblem:
     """Two angles are marked; find the third. Difficulty: finer angle steps, wider range, a side-length decoy."""
     step, low, high = {1: (5, 30, 80), 2: (2, 25, 95), 3: (1, 25, 100)}[difficulty]
     while True:
@@ -52,7 +52,7 @@ def triangle_angle_sum(rng: random.Random, difficulty: int, size: int) -> SynthP
         if 25 <= 180 - a - b <= 120:
             break
     c = 180 - a - b
-    A, B, C = pick_letters(rng, 3, difficulty)
+    A, B, C = pick_letters(rng, 3, difficulty, letters)
     pa, pb, pc = _triangle_from_angles(a, b)
     canvas, pts = _layout(rng, difficulty, size, {A: pa, B: pb, C: pc})
     canvas.polygon([pts[A], pts[B], pts[C]])
@@ -85,13 +85,13 @@ def triangle_angle_sum(rng: random.Random, difficulty: int, size: int) -> SynthP
     )
 
 
-def isosceles_triangle(rng: random.Random, difficulty: int, size: int) -> SynthProblem:
+def isosceles_triangle(rng: random.Random, difficulty: int, size: int, letters: str = "auto") -> SynthProblem:
     """Tick marks show two equal sides; the apex (or, at difficulty 3, a base) angle is marked."""
     step, low, high = {1: (10, 40, 120), 2: (2, 30, 120), 3: (2, 20, 130)}[difficulty]
     apex = pick_value(rng, low, high, step)
     base = (180 - apex) // 2
     given_base = difficulty >= 3 and rng.random() < 0.5
-    A, B, C = pick_letters(rng, 3, difficulty)
+    A, B, C = pick_letters(rng, 3, difficulty, letters)
     height = math.tan(math.radians(base))
     canvas, pts = _layout(rng, difficulty, size, {A: (0.0, height), B: (-1.0, 0.0), C: (1.0, 0.0)})
     canvas.polygon([pts[A], pts[B], pts[C]])
@@ -136,7 +136,7 @@ def isosceles_triangle(rng: random.Random, difficulty: int, size: int) -> SynthP
 _TRIPLES = ((3, 4, 5), (5, 12, 13), (8, 15, 17), (7, 24, 25), (20, 21, 29))
 
 
-def right_triangle(rng: random.Random, difficulty: int, size: int) -> SynthProblem:
+def right_triangle(rng: random.Random, difficulty: int, size: int, letters: str = "auto") -> SynthProblem:
     """A right angle is marked at C with two side lengths; find the third side by Pythagoras."""
     n_triples, max_k = {1: (2, 3), 2: (3, 3), 3: (5, 4)}[difficulty]
     legs_hyp = rng.choice(_TRIPLES[:n_triples])
@@ -145,7 +145,7 @@ def right_triangle(rng: random.Random, difficulty: int, size: int) -> SynthProbl
     if rng.random() < 0.5:
         a, b = b, a
     find_leg = difficulty >= 3 and rng.random() < 0.5
-    A, B, C = pick_letters(rng, 3, difficulty)
+    A, B, C = pick_letters(rng, 3, difficulty, letters)
     canvas, pts = _layout(rng, difficulty, size, {C: (0.0, 0.0), B: (float(a), 0.0), A: (0.0, float(b))})
     canvas.polygon([pts[A], pts[B], pts[C]])
     canvas.right_angle(pts[C], pts[A], pts[B], canvas.font_px * 0.7)

@@ -74,7 +74,10 @@ def normalize(extraction: Any, options: Sequence[str], metadata: Mapping[str, An
         if atype == "integer":
             return str(int(float(extraction)))
         if atype == "float":
-            return str(round(float(extraction), int(metadata.get("precision"))))
+            precision = metadata.get("precision")
+            if precision is None:  # nothing to round to: the answer cannot be normalised, so it never matches
+                return None
+            return str(round(float(extraction), int(precision)))
         if atype == "list":
             return str(extraction)
     except (TypeError, ValueError, OverflowError):

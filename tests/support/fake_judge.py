@@ -1,6 +1,6 @@
-"""Scripted judges for :class:`~perception_r1.testing.fake_openai_server.FakeOpenAIServer` (tests, benchmarks).
+"""Scripted judges for :class:`~support.fake_openai_server.FakeOpenAIServer` (tests, benchmarks).
 
-Each responder reads our judge prompt back (:func:`perception_r1.judge.prompt.parse_case`) and answers in the
+Each responder reads our judge prompt back (:func:`parse_case`) and answers in the
 format the request asked for (JSON when it carries a ``response_format``, else ``<infoN>`` tags):
 
 * :func:`truthful_judge`: a fact is present iff its text appears in the response (case and spacing ignored);
@@ -12,12 +12,33 @@ format the request asked for (JSON when it carries a ``response_format``, else `
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
-from perception_r1.judge.prompt import format_verdicts, parse_case
-from perception_r1.testing.fake_openai_server import last_user_text
+from perception_r1.judge.prompt import format_verdicts
+from support.fake_openai_server import last_user_text
+
+# The case turn of the built-in template (perception_r1.judge.prompt.format_case), read back.
+_CASE = re.compile(
+    r"Visual key information:\n(?P<facts>.*?)\n\nStudent response:\n<response>\n(?P<response>.*)\n</response>\Z",
+    re.DOTALL,
+)
+
+
+def parse_case(user_text: str) -> tuple[list[str], str] | None:
+    """Inverse of :func:`perception_r1.judge.prompt.format_case`.
+
+    Args:
+        user_text: The last user turn of a judge request.
+
+    Returns:
+        The annotations and the response, or None when the text is not a case of the built-in template.
+    """
+    match = _CASE.search(user_text)
+    if not match:
+        return None
+    facts = [re.sub(r"^\[\d+\] ", "", line) for line in match.group("facts").split("\n")]
+    return facts, match.group("response")
 
 
 def _norm(text: str) -> str:
@@ -71,15 +92,9 @@ def chatty_judge(body: dict[str, Any]) -> str:
 
 
 def judge_sync(cfg: Any, cases: list[tuple[list[str], str]]) -> list[Any]:
-    """Build the judge of ``cfg`` (a ``JudgeConfig``), judge ``cases`` on a fresh event loop, close it."""
+    """Build the judge of ``cfg`` (a ``JudgeConfig``), judge ``cases`` through the package's one sync path
+    (:func:`perception_r1.judge.judges.judge_sync`, on the LLM layer's shared loop), close it."""
     from perception_r1.judge.judges import build_judge
+    from perception_r1.judge.judges import judge_sync as package_judge_sync
 
-    judge = build_judge(cfg)
-
-    async def go() -> list[Any]:
-        try:
-            return await judge.ajudge(cases)
-        finally:
-            await judge.aclose()
-
-    return asyncio.run(go())
+    return package_judge_sync(build_judge(cfg), cases, close=True)

@@ -1,4 +1,8 @@
-"""Reward wiring for training: recipe reward specs -> TRL reward functions + weights, and dataset column checks.
+"""Reward set-up for training: recipe reward specs -> TRL reward functions + weights, and dataset column checks.
+
+The columns a reward needs are the ones its ``columns`` declaration names (the reward contract,
+:mod:`perception_r1.rewards.contract`), so a renamed column (``answer_column``, ``annotations_column``) is
+checked under its new name without a table kept here.
 
 Example:
     >>> from perception_r1.train.config import RewardSpec
@@ -12,38 +16,49 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from perception_r1.config import ConfigError
-from perception_r1.train.config import REWARD_COLUMNS, RewardSpec
+from perception_r1.train.config import RewardSpec
 
 
-def required_columns(spec: RewardSpec) -> list[tuple[str, ...]]:
-    """Dataset columns the reward reads; each tuple lists alternatives (one of them must be present).
+def check_reward_names(specs: Sequence[RewardSpec]) -> None:
+    """Fail on the first reward name that is not registered (the one unknown-reward check of a recipe).
 
-    A column renamed through the reward's own parameters (``answer_column``, ``annotations_column``) replaces
-    the default name.
+    Raises:
+        ConfigError: ``rewards[i].name: unknown reward 'x' (did you mean 'y'?); known: ...`` (the registry's
+            message, prefixed with the recipe key).
     """
-    needs = list(REWARD_COLUMNS.get(spec.name, []))
-    if spec.name == "accuracy" and "answer_column" in spec.params:
-        needs = [(str(spec.params["answer_column"]),)]
-    if spec.name == "perception" and "annotations_column" in spec.params:
-        needs = [(str(spec.params["annotations_column"]),)]
-    return needs
+    from perception_r1.registry import UnknownNameError
+    from perception_r1.rewards import REWARDS
+
+    for i, spec in enumerate(specs):
+        try:
+            REWARDS.get(spec.name)
+        except UnknownNameError as exc:
+            raise ConfigError(f"rewards[{i}].name: {exc}") from None
+
+
+def _build(spec: RewardSpec, i: int) -> Any:
+    from perception_r1.rewards import get_reward
+
+    try:
+        return get_reward(spec.name, **spec.params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"rewards[{i}] ({spec.name}).params: {exc}") from exc
 
 
 def missing_columns(specs: Sequence[RewardSpec], columns: Iterable[str]) -> list[str]:
     """Human-readable list of the columns that the chosen rewards need and the dataset lacks (empty: all good).
 
     Args:
-        specs: The recipe's reward terms.
+        specs: The recipe's reward terms (each is built to read its column declaration).
         columns: Columns present in the dataset (a column whose values are all empty counts as absent).
+
+    Raises:
+        ConfigError: an unknown reward name or parameters its constructor rejects.
     """
-    present = set(columns)
-    out = []
-    for spec in specs:
-        for alternatives in required_columns(spec):
-            if not present.intersection(alternatives):
-                wanted = " or ".join(repr(c) for c in alternatives)
-                out.append(f"reward {spec.name!r} needs column {wanted}")
-    return out
+    from perception_r1.rewards.contract import missing_columns as declared_missing
+
+    check_reward_names(specs)
+    return declared_missing([_build(spec, i) for i, spec in enumerate(specs)], columns)
 
 
 def present_columns(rows: Sequence[dict[str, Any]]) -> set[str]:
@@ -80,18 +95,7 @@ def build_rewards(specs: Sequence[RewardSpec]) -> tuple[list[Any], list[float], 
     Raises:
         ConfigError: an unknown reward name (with suggestions) or parameters its constructor rejects.
     """
-    from perception_r1.registry import UnknownNameError
-    from perception_r1.rewards import get_reward
-
-    funcs, weights, names = [], [], []
-    for i, spec in enumerate(specs):
-        try:
-            fn = get_reward(spec.name, **spec.params)
-        except UnknownNameError as exc:
-            raise ConfigError(f"rewards[{i}].name: {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"rewards[{i}] ({spec.name}).params: {exc}") from exc
-        funcs.append(fn)
-        weights.append(float(spec.weight))
-        names.append(getattr(fn, "__name__", spec.name))
-    return funcs, weights, names
+    check_reward_names(specs)
+    funcs = [_build(spec, i) for i, spec in enumerate(specs)]
+    names = [str(getattr(fn, "__name__", spec.name)) for fn, spec in zip(funcs, specs, strict=True)]
+    return funcs, [float(spec.weight) for spec in specs], names

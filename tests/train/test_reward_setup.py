@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from perception_r1.config import ConfigError
-from perception_r1.train.config import RewardSpec
-from perception_r1.train.rewards import build_rewards, check_columns, missing_columns
+from perception_r1.config import ConfigError, from_dict
+from perception_r1.train.config import RewardSpec, TrainConfig, validate
+from perception_r1.train.reward_setup import build_rewards, check_columns, missing_columns
 
 ROW = {"id": "1", "images": ["x.png"], "problem": "p", "answer": "3"}
 
@@ -74,3 +74,18 @@ def test_build_rewards_keeps_order_weights_and_names():
 def test_build_rewards_errors_name_the_entry(spec, message):
     with pytest.raises(ConfigError, match=message):
         build_rewards([spec])
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda specs: validate(from_dict(TrainConfig, {"rewards": [{"name": s.name} for s in specs]})),  # recipe
+        build_rewards,  # building the TRL reward functions
+        lambda specs: missing_columns(specs, {"answer"}),  # the dataset pre-flight
+    ],
+)
+def test_one_unknown_reward_check_for_every_entry_point(check):
+    # one check, one message: the registry's, prefixed with the recipe key
+    with pytest.raises(ConfigError) as info:
+        check([RewardSpec("format"), RewardSpec("accuracyy")])
+    assert str(info.value).startswith("rewards[1].name: unknown reward 'accuracyy' (did you mean 'accuracy'?); known:")

@@ -21,9 +21,10 @@ Example:
     ...     server.base_url
     'http://127.0.0.1:40123/v1'
 
-Run standalone (used by ``benchmarks/bench_judge.py`` to keep the server off the client's GIL)::
+Run standalone (used by ``benchmarks/bench_judge.py`` to keep the server off the client's GIL), with ``tests/``
+on the import path (:func:`standalone_env` gives such an environment)::
 
-    python -m perception_r1.testing.fake_openai_server --port 8011 --latency-ms 250 --fault-rate 0.2
+    PYTHONPATH=tests python -m support.fake_openai_server --port 8011 --latency-ms 250 --fault-rate 0.2
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ import argparse
 import asyncio
 import collections
 import json
+import os
 import random
 import re
 import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 Responder = Callable[[dict[str, Any]], str]
@@ -58,6 +61,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def standalone_env() -> dict[str, str]:
+    """This process's environment with ``tests/`` first on ``PYTHONPATH``, for ``python -m support.<module>``.
+
+    Returns:
+        A copy of ``os.environ``; the fakes are not installed with the package, so a child process finds them only
+        through this path.
+    """
+    tests_dir = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (tests_dir, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def last_user_text(body: dict[str, Any]) -> str:
@@ -185,9 +201,16 @@ class FakeOpenAIServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    async def serve_forever(self) -> None:
-        """Serve on the current loop until cancelled (standalone mode)."""
+    async def serve_forever(self, ready: Callable[[], None] | None = None) -> None:
+        """Serve on the current loop until cancelled (standalone mode).
+
+        Args:
+            ready: Called once the socket is bound and listening (a parent process waits for its signal, so it
+                must not come before the bind).
+        """
         server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, backlog=1024)
+        if ready is not None:
+            ready()
         async with server:
             await server.serve_forever()
 
@@ -309,7 +332,7 @@ async def _write_raw(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Standalone server (``python -m perception_r1.testing.fake_openai_server``); the judge responder is used."""
+    """Standalone server (``python -m support.fake_openai_server``); the judge responder is used."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency-ms", type=float, default=0.0)
@@ -320,7 +343,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     responder: Responder = echo_responder
     if args.responder == "judge":
-        from perception_r1.testing.fake_judge import truthful_judge
+        from support.fake_judge import truthful_judge
 
         responder = truthful_judge
     server = FakeOpenAIServer(
@@ -331,8 +354,7 @@ def main(argv: list[str] | None = None) -> None:
         hang_s=args.hang_s,
         port=args.port,
     )
-    print(f"listening on {server.base_url}", flush=True)
-    asyncio.run(server.serve_forever())
+    asyncio.run(server.serve_forever(ready=lambda: print(f"listening on {server.base_url}", flush=True)))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,13 @@
 
 Input line: ``{"response": str, "answer": str | number | null, optional "id", "choices", "visual_annotations"}``.
 Output line: the input plus ``accuracy``, ``format``, ``repetition``, ``overall`` (and ``perception`` when a judge
-is configured), each a number or ``null``. Malformed lines stop the run with ``FILE:LINE: reason``, or with
-``skip_invalid`` are skipped and counted. The output is written atomically; a summary JSON lands beside it.
+is configured), each a number or ``null``. A component is ``null`` when it does not apply (no ground truth, no
+annotations) or failed; ``overall`` is the total training would use for the response
+(:func:`perception_r1.rewards.combined.combine`: a ``null`` component adds nothing, exactly as in TRL and verl
+training), ``null`` only when no component has a value. Each line reaches the rewards through the reward contract
+(:func:`perception_r1.rewards.contract.score_components`); keys a line leaves out read as ``null``. Malformed lines
+stop the run with ``FILE:LINE: reason``, or with ``skip_invalid`` are skipped and counted. The output is written
+atomically; a summary JSON lands beside it.
 """
 
 from __future__ import annotations
@@ -18,8 +23,7 @@ from typing import Any
 from perception_r1.io_utils import JsonlError, atomic_open, atomic_write_json, iter_jsonl
 from perception_r1.judge.judges import failure_reason
 from perception_r1.rewards.combined import PAPER_WEIGHTS, combine
-
-_COMPONENTS = ("accuracy", "format", "repetition")
+from perception_r1.rewards.contract import score_components
 
 
 @dataclass
@@ -29,7 +33,8 @@ class ScoreOptions:
     Attributes:
         skip_invalid: Skip malformed lines (recorded in the summary) instead of raising.
         format_template: Name of the format template.
-        weights: Component weights for ``overall`` (default: the paper's).
+        weights: Component weights for ``overall`` (default: the paper's); a computed component without a weight
+            counts 0; a name that is not a reward is an error.
         batch_size: Lines scored together (dedupes math-verify work across a batch; progress granularity).
         timeout_s: Time bound of one math-verify check.
         judge: Judge configuration (a ``JudgeConfig`` or mapping) enabling the ``perception`` component.
@@ -167,7 +172,7 @@ class _Scorer:
     """Holds the reward callables for one run and scores batches of rows."""
 
     def __init__(self, options: ScoreOptions) -> None:
-        from perception_r1.rewards import get_reward
+        from perception_r1.rewards import REWARDS, get_reward
 
         self.rewards = {
             "accuracy": get_reward("accuracy", timeout_s=options.timeout_s),
@@ -178,38 +183,23 @@ class _Scorer:
             self.rewards["perception"] = get_reward("perception", judge=options.judge)
         self.components = tuple(self.rewards)
         weights = dict(PAPER_WEIGHTS if options.weights is None else options.weights)
-        unknown = sorted(set(weights) - set(PAPER_WEIGHTS))
-        if unknown:
-            raise ValueError(
-                f"unknown reward component(s) in weights: {', '.join(unknown)}; known: {', '.join(PAPER_WEIGHTS)}"
-            )
+        for name in weights:
+            REWARDS.get(name)  # the registry's check: an unknown name raises UnknownNameError with suggestions
         self.weights = {name: float(weights.get(name, 0.0)) for name in self.components}
 
     def score(self, batch: list[dict[str, Any]], summary: ScoreSummary) -> list[dict[str, Any]]:
-        responses = [row["response"] for row in batch]
-        columns = {
-            "answer": [None if row["answer"] is None else str(row["answer"]) for row in batch],
-            "choices": [row.get("choices") for row in batch],
-            "visual_annotations": [row.get("visual_annotations") for row in batch],
-            "visual_key_info": [row.get("visual_key_info") for row in batch],  # the reference layout
-        }
-        values = {name: fn(responses, **columns) for name, fn in self.rewards.items()}
+        values = score_components(self.rewards, [row["response"] for row in batch], batch)
         judgments = self.rewards["perception"].last_judgments if "perception" in self.rewards else []
         out = []
         for i, row in enumerate(batch):
             scores = {name: values[name][i] for name in self.components}
-            parts = scores
             if judgments:
                 summary.judge_failures += judgments[i].status == "failed"
                 summary.judged += judgments[i].status == "ok"
                 if judgments[i].status == "failed":
                     reason = failure_reason(judgments[i].error)
                     summary.judge_failure_reasons[reason] = summary.judge_failure_reasons.get(reason, 0) + 1
-                if judgments[i].status == "not_applicable":
-                    # No annotations: perception does not apply, so it is left out of the total rather than
-                    # voiding it. Any other missing component (a failed judgment included) makes the total unknown.
-                    parts = {k: v for k, v in scores.items() if k != "perception"}
-            scored = {**row, **scores, "overall": combine(parts, self.weights)}
+            scored = {**row, **scores, "overall": combine(scores, self.weights)}
             summary.add(scored, self.components)
             out.append(scored)
         return out
@@ -227,6 +217,7 @@ def score_file(input_path: str | Path, output_path: str | Path, options: ScoreOp
     Raises:
         FileNotFoundError: the input does not exist.
         perception_r1.io_utils.JsonlError: a malformed line (without ``skip_invalid``); nothing is written.
+        perception_r1.registry.UnknownNameError: a weight for a name that is not a reward.
     """
     options = options or ScoreOptions()
     input_path, output_path = Path(input_path), Path(output_path)

@@ -1,0 +1,44 @@
+"""The experiment report's Markdown tables: training dynamics windows and the paired per-step differences."""
+
+from __future__ import annotations
+
+import pytest
+
+from perception_r1.experiment.report import _paired
+from perception_r1.experiment.report_md import WINDOW, dynamics_table, paired_table
+
+
+def _run(perception: list[float | None], accuracy: list[float | None]) -> dict:
+    n = len(perception)
+    return {
+        "steps": list(range(1, n + 1)),
+        "components": {"accuracy": accuracy, "perception": perception, "format": [1.0] * n},
+        "frac_reward_zero_std": [0.0] * n,
+        "mean_timing_s": {},
+    }
+
+
+def test_dynamics_table_averages_the_first_and_last_window() -> None:
+    rising = [0.0] * WINDOW + [1.0] * WINDOW  # the mean of each window is exact
+    summary = {"training": {"rlvr": {"0": _run(rising, rising)}, "perception_r1": {}}}
+    row = dynamics_table(summary).splitlines()[2]
+    assert row.startswith("| rlvr | 0 | 0.00 → 1.00 | 0.00 → 1.00 |"), row
+
+
+@pytest.mark.parametrize(
+    ("pr", "rl", "expected"),
+    [
+        ([0.5, 0.7], [0.5, 0.5], "| 0 | 2 | +0.100 [-1.171, +1.371] | +0.200 |"),  # ahead in the second half
+        ([0.4], [0.4], "| 0 | 1 | +0.000 | +0.000 |"),  # one step: no interval
+    ],
+)
+def test_paired_table_subtracts_rlvr_step_by_step(pr, rl, expected) -> None:
+    training = {"perception_r1": {"0": _run(pr, pr)}, "rlvr": {"0": _run(rl, rl)}}
+    table = paired_table({"training_paired": _paired(training)})
+    assert table.splitlines()[2].startswith(expected), table
+
+
+def test_paired_table_is_empty_without_both_arms() -> None:
+    training = {"perception_r1": {"0": _run([0.1], [0.1])}, "rlvr": {}}
+    assert _paired(training) == {}
+    assert len(paired_table({"training_paired": {}}).splitlines()) == 2  # header only
