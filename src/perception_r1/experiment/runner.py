@@ -215,6 +215,11 @@ def run_experiment(
     return write_report(stages.root, cfg, evals, stages.timings, sum(stages.timings.values()), command, test_ids)
 
 
+def _warmup_shaping(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The settings that shape a warm-up policy: its data, policy and warm-up sections."""
+    return {section: to_dict(getattr(cfg, section)) for section in ("data", "policy", "warmup")}
+
+
 def _share_with_train_default(cfg: ExperimentConfig, warmup_dir: Path) -> None:
     """A warm-up trained with the quick settings is the one ``train``'s default starts from: cache a copy.
 
@@ -222,13 +227,12 @@ def _share_with_train_default(cfg: ExperimentConfig, warmup_dir: Path) -> None:
     """
     import shutil
 
-    quick = from_dict(ExperimentConfig, QUICK)
-    same = all(to_dict(getattr(cfg, s)) == to_dict(getattr(quick, s)) for s in ("data", "policy", "warmup"))
-    target = warmup_cache_dir() / "warmup"
+    cache = warmup_cache_dir()
+    target = cache / "warmup"
     if (
-        not same
+        _warmup_shaping(cfg) != _warmup_shaping(from_dict(ExperimentConfig, QUICK))
         or (target / "summary.json").is_file()
-        or Path(cfg.output_dir).resolve() == warmup_cache_dir().resolve()
+        or Path(cfg.output_dir).resolve() == cache.resolve()
     ):
         return
     tmp = target.with_name(f".warmup-{os.getpid()}.tmp")
@@ -251,8 +255,7 @@ def warmup_cache_dir() -> Path:
     import hashlib
     import json
 
-    quick = from_dict(ExperimentConfig, QUICK)
-    shaping = {s: to_dict(getattr(quick, s)) for s in ("data", "policy", "warmup")}
+    shaping = _warmup_shaping(from_dict(ExperimentConfig, QUICK))
     key = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:10]
     root = Path(os.environ.get("PERCEPTION_R1_CACHE") or Path.home() / ".cache" / "perception_r1")
     return root / f"warmup-policy-{key}"
