@@ -2,7 +2,9 @@
 
 Runs (or, given an existing folder, only reads) an experiment and prints:
 
-* wall time per stage and in total, against the mode's budget (quick: 20 min, full: 2 h, on 2 CPU cores);
+* wall time per stage and in total, against the mode's budget (quick: 20 min, full: 2 h, on 2 CPU cores); GRPO
+  runs trained in parallel (``workers``) each list their own time, and the negative ``grpo/parallel overlap``
+  entry removes the time they shared, so the entries sum to the wall time;
 * per arm, the mean GRPO step split into generation, loss (forward + backward), rewards and the rule judge,
   and the share of the rewards and judge in a step (target: under 5%);
 * per arm, the peak resident memory during training.
@@ -52,7 +54,7 @@ def report(root: Path, mode: str) -> None:
         print(f"{name:32s} {seconds:9.1f}")
     budget = BUDGET_S[mode]
     verdict = "within" if total <= budget else "OVER"
-    print(f"{'total (sum of stages)':32s} {total:9.1f}   budget {budget} s ({mode}): {verdict}")
+    print(f"{'total (wall)':32s} {total:9.1f}   budget {budget} s ({mode}): {verdict}")
     print()
     for run in sorted((root / "runs").iterdir()):
         if not (run / "metrics.jsonl").is_file():

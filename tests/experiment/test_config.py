@@ -14,9 +14,15 @@ def test_full_and_quick_modes_validate() -> None:
     quick = from_dict(ExperimentConfig, QUICK)
     validate(full)
     validate(quick)
-    # full mode: >= 3 seeds and >= 300 test problems, as the issue asks; quick: one seed
+    # full mode: >= 3 seeds and >= 300 test problems, as the issue asks; quick: one seed, a shorter warm-up
     assert len(full.seeds) >= 3 and full.data.n_test >= 300
-    assert quick.seeds == [0] and quick.grpo.max_steps < full.grpo.max_steps
+
+    def examples_seen(cfg: ExperimentConfig) -> float:
+        return cfg.warmup.epochs * (cfg.warmup.n_examples or cfg.data.n_train)
+
+    assert quick.seeds == [0] and examples_seen(quick) < examples_seen(full)
+    # both train the arms side by side on 2 cores
+    assert full.workers == quick.workers == 2
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from perception_r1.experiment.config import ExperimentConfig
 # a minute on 2 CPU cores. Nothing here is meant to learn.
 TOY = {
     "seeds": [0],
+    "workers": 2,  # the two GRPO runs train in parallel worker processes
     "data": {"n_train": 24, "n_val": 6, "n_test": 12},
     "policy": {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "num_kv_heads": 1, "intermediate_size": 128,
                "vision_depth": 1, "vision_hidden_size": 32, "vision_heads": 2, "vision_intermediate_size": 64,
@@ -52,6 +53,11 @@ def test_end_to_end_writes_every_output(finished: Path) -> None:
         for outcome in ("answer", "perception"):
             test = summary["mcnemar"][comparison][outcome]
             assert {"b", "c", "p_value"} <= test.keys() and 0.0 <= test["p_value"] <= 1.0
+    # the image-blind chance level is graded on the same problems and tested against the warm-up
+    blind = summary["baselines"]["blind"]
+    assert 0.0 <= blind["perception_accuracy"] <= 1.0 and blind["format"] == 1.0
+    assert {"b", "c", "p_value"} <= summary["mcnemar"]["warmup_vs_blind"]["perception"].keys()
+    assert "image-blind baseline" in (finished / "report.md").read_text()
     assert summary["n_test"] == len(
         list((finished / "eval" / "warmup").glob("items.jsonl"))[0].read_text().splitlines()
     )
@@ -69,6 +75,12 @@ def test_end_to_end_writes_every_output(finished: Path) -> None:
     pr = json.loads((finished / "runs" / "perception_r1-seed0" / "summary.json").read_text())
     assert rl["rewards"]["perception"] == 0.0 and pr["rewards"]["perception"] == 0.7
     assert rl["steps"] == pr["steps"] == 2
+    # the two runs trained in parallel worker processes (workers: 2) and each recorded its time
+    timings = json.loads((finished / "timings.json").read_text())
+    assert {"grpo/rlvr-seed0", "grpo/perception_r1-seed0", "warmup", "eval/warmup"} <= timings.keys()
+    # their shared time is subtracted once, so the entries sum to the wall time the summary reports
+    assert timings.get("grpo/parallel overlap", 0.0) <= 0.0
+    assert summary["wall_s"] == pytest.approx(sum(timings.values()), abs=0.2)
 
 
 @pytest.mark.integration
@@ -104,7 +116,14 @@ def test_other_settings_on_the_same_folder_are_refused(finished: Path, tmp_path:
 
 
 @pytest.mark.integration
-def test_missing_warmup_checkpoint_is_a_clear_error(finished: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "workers",
+    [
+        1,  # the runs train one after another in this process
+        2,  # each run trains in a worker process: its error comes back to the caller
+    ],
+)
+def test_missing_warmup_checkpoint_is_a_clear_error(finished: Path, tmp_path: Path, workers: int) -> None:
     from perception_r1.experiment.runner import run_experiment
 
     copy = tmp_path / "toy"
@@ -112,7 +131,7 @@ def test_missing_warmup_checkpoint_is_a_clear_error(finished: Path, tmp_path: Pa
     shutil.rmtree(copy / "warmup" / "final")
     shutil.rmtree(copy / "runs")
     with pytest.raises(FileNotFoundError, match="missing warm-up checkpoint"):
-        run_experiment(toy_config(copy))
+        run_experiment(apply_overrides(toy_config(copy), {"workers": workers}))
 
 
 def test_unknown_family_fails_before_any_work(tmp_path: Path) -> None:

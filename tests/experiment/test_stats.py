@@ -86,6 +86,27 @@ def test_mcnemar_block_counts_and_pools_over_seeds() -> None:
     assert set(block) == {"perception_r1_vs_rlvr", "perception_r1_vs_warmup", "rlvr_vs_warmup"}
 
 
+def test_mcnemar_block_tests_the_warmup_against_the_blind_baseline() -> None:
+    # with the image-blind baseline's items present, the warm-up is tested against it on every seed
+    warm, blind = _items([1, 1, 1, 0, 1, 0]), _items([0, 0, 1, 0, 0, 1])
+    runs = {"warmup": {0: warm}, "rlvr": {0: warm}, "perception_r1": {0: warm}, "blind": {0: blind}}
+    test = mcnemar_block(runs, [0])["warmup_vs_blind"]["perception"]
+    assert (test["b"], test["c"], test["n_pairs"]) == (3, 1, 6)  # warm-up right where blind is wrong on 3, reverse 1
+    assert test["p_value"] == pytest.approx(0.625)  # exact two-sided: 2 * P(X <= 1 | n=4)
+
+
+def test_seedless_comparison_is_not_pooled_over_seeds() -> None:
+    # warm-up and blind items are the same for every seed: three seeds must not triple the evidence
+    warm, blind = _items([1, 1, 1, 0, 1, 0]), _items([0, 0, 1, 0, 0, 1])
+    arm = {s: warm for s in (0, 1, 2)}
+    runs = {"warmup": arm, "rlvr": arm, "perception_r1": arm, "blind": {s: blind for s in (0, 1, 2)}}
+    block = mcnemar_block(runs, [0, 1, 2])
+    test = block["warmup_vs_blind"]["perception"]
+    assert (test["b"], test["c"], test["n_pairs"], len(test["per_seed"])) == (3, 1, 6, 1)
+    # an arm (seed-dependent) against the warm-up still pools every seed
+    assert block["rlvr_vs_warmup"]["answer"]["n_pairs"] == 18
+
+
 @pytest.mark.parametrize(
     ("a", "b", "n", "mean", "late"),
     [

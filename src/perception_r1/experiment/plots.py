@@ -86,7 +86,10 @@ def plot_rewards(summary: Mapping[str, Any], path: Path) -> Path:
 
 
 def plot_test(summary: Mapping[str, Any], path: Path) -> Path:
-    """Bars: test answer accuracy and perception accuracy per policy (mean over seeds, dots = seeds)."""
+    """Bars: test answer accuracy and perception accuracy per policy (mean over seeds, dots = seeds).
+
+    A dashed line marks the image-blind baseline (the chance level) where the summary has one.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -107,6 +110,10 @@ def plot_test(summary: Mapping[str, Any], path: Path) -> Path:
                 lo, hi = block["ci95"]
                 ax.errorbar(x, 100 * block["mean"], yerr=[[100 * (block["mean"] - lo)], [100 * (hi - block["mean"])]],
                             color="black", capsize=4)  # fmt: skip
+        blind = summary.get("baselines", {}).get("blind")
+        if blind:  # the chance level: a policy that never looks at the figure
+            ax.axhline(100 * blind[key], color="black", linestyle="--", linewidth=1, label="image-blind baseline")
+            ax.legend(fontsize=7, loc="upper right")
         ax.set_xticks(range(len(policies)), policies)
         ax.set_ylabel("% of test problems")
         ax.set_title(title, fontsize=10)

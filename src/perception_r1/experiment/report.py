@@ -2,9 +2,10 @@
 
 ``summary.json`` keys (stable; the committed results and tests read them): ``command``, ``seeds``, ``n_test``,
 ``wall_s``, ``machine``, ``arms.<policy>.<figure>`` (``mean``, ``sd``, ``ci95``, ``per_seed``; policies
-``warmup``, ``rlvr``, ``perception_r1``), ``mcnemar.<comparison>.<answer|perception>`` (``b``, ``c``,
-``p_value``, ``per_seed``), ``training.<arm>`` (reward trajectories, zero-variance-group fraction, step-time
-split, peak memory), ``warmup`` and ``timings_s``.
+``warmup``, ``rlvr``, ``perception_r1``), ``baselines.blind.<figure>`` (the image-blind chance level of
+:mod:`perception_r1.experiment.baseline`), ``mcnemar.<comparison>.<answer|perception>`` (``b``, ``c``,
+``p_value``, ``per_seed``; ``warmup_vs_blind`` too), ``training.<arm>`` (reward trajectories, zero-variance-group
+fraction, step-time split, peak memory), ``warmup`` and ``timings_s``.
 """
 
 from __future__ import annotations
@@ -107,6 +108,11 @@ def build_summary(
     items = {"warmup": {s: warmup_items for s in seeds}}
     for arm in ARMS:
         items[arm] = {s: policy_items(root, f"{arm}-seed{s}", test_ids) for s in seeds}
+    baselines = {}
+    if "blind" in evals:
+        blind_items = policy_items(root, "blind", test_ids)
+        items["blind"] = {s: blind_items for s in seeds}
+        baselines["blind"] = {fig: evals["blind"][fig] for fig in FIGURES}
     n_test = evals["warmup"]["n"]
     warm = json.loads((root / "warmup" / "summary.json").read_text(encoding="utf-8"))
     training: dict[str, Any] = {}
@@ -124,6 +130,7 @@ def build_summary(
         "wall_s": round(wall_s, 1),
         "machine": machine(),
         "arms": {p: _policy_block(evals, p, seeds, n_test) for p in POLICIES},
+        "baselines": baselines,
         "mcnemar": mcnemar_block(items, seeds),
         "training": training,
         "training_paired": _paired(training),
@@ -155,6 +162,13 @@ def results_table(summary: Mapping[str, Any]) -> str:
             f"| {p} | {_fmt(a['answer_accuracy'])} | {_fmt(a['perception_accuracy'])} | "
             f"{_fmt(a['perception_recall'])} | {_fmt(a['format'])} | {_fmt(a['wrong_facts'], False)} | "
             f"{_fmt(a['hallucinated_facts'], False)} |"
+        )
+    blind = summary.get("baselines", {}).get("blind")
+    if blind:
+        lines.append(
+            f"| image-blind baseline (chance) | {100 * blind['answer_accuracy']:.1f} | "
+            f"{100 * blind['perception_accuracy']:.1f} | {100 * blind['perception_recall']:.1f} | "
+            f"{100 * blind['format']:.1f} | {blind['wrong_facts']} | {blind['hallucinated_facts']} |"
         )
     return "\n".join(lines)
 

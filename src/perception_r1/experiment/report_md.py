@@ -83,16 +83,29 @@ def paired_table(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _blind_line(summary: Mapping[str, Any]) -> str:
+    """Whether the warm-up reads the figure better than the image-blind baseline ('' without a baseline)."""
+    blind = summary.get("baselines", {}).get("blind")
+    test = summary["mcnemar"].get("warmup_vs_blind", {}).get("perception")
+    if not blind or not test:
+        return ""
+    wu = summary["arms"]["warmup"]["perception_accuracy"]["mean"]
+    return (
+        f" Against the image-blind baseline (chance, {100 * blind['perception_accuracy']:.1f}% perception), the "
+        f"warm-up's {100 * wu:.1f}% gives McNemar b={test['b']}, c={test['c']}, p={test['p_value']:.3g}."
+    )
+
+
 def _verdict_line(summary: Mapping[str, Any]) -> str:
     arms = summary["arms"]
     pr, rl, wu = (arms[p]["perception_accuracy"]["mean"] for p in ("perception_r1", "rlvr", "warmup"))
     test = summary["mcnemar"]["perception_r1_vs_rlvr"]["perception"]
     sig = "significant" if test["p_value"] < 0.05 else "not significant"
-    better = "higher" if pr > rl else "lower" if pr < rl else "equal"
+    better = "higher than" if pr > rl else "lower than" if pr < rl else "equal to"
     return (
         f"Perception accuracy on the test split: warm-up {100 * wu:.1f}%, rlvr {100 * rl:.1f}%, perception_r1 "
-        f"{100 * pr:.1f}%. perception_r1 is {better} than rlvr; pooled exact McNemar b={test['b']}, c={test['c']}, "
-        f"p={test['p_value']:.3g} ({sig} at 0.05)."
+        f"{100 * pr:.1f}%. perception_r1 is {better} rlvr; pooled exact McNemar b={test['b']}, c={test['c']}, "
+        f"p={test['p_value']:.3g} ({sig} at 0.05)." + _blind_line(summary)
     )
 
 
@@ -145,7 +158,9 @@ def render_markdown(
         "Perception accuracy: a problem counts when every needed fact is stated with the figure's value and no "
         "shown quantity is stated with a wrong value (exact, from the generator; no LLM). Fact recall: the mean "
         "fraction of needed facts stated right. Wrong facts: statements contradicting the figure; hallucinated: "
-        "values of quantities neither shown, derived nor asked.",
+        "values of quantities neither shown, derived nor asked. The image-blind baseline is the chance level: for "
+        "each test problem, the train split's most common solution to the same question, written without seeing "
+        "the figure (`perception_r1.experiment.baseline`); a policy at or below it does not read the figure.",
         "",
         "## Exact McNemar tests (pooled over seeds; b = A right and B wrong)",
         "",

@@ -7,8 +7,9 @@ finished one is never repeated)::
     data/{train,val,test}.parquet    disjoint splits                 marker: data/summary.json
     policy/                          the untrained policy            marker: policy/policy_build.json
     warmup/final/                    the warm-up policy (SFT)        marker: warmup/summary.json
-    runs/<arm>-seed<k>/              GRPO runs (metrics, samples)    marker: runs/<arm>-seed<k>/summary.json
+    runs/<arm>-seed<k>/              GRPO runs (metrics, samples, the trainer's train.log)   marker: .../summary.json
     eval/<policy>/items.jsonl        graded test responses           marker: eval/<policy>/summary.json
+    eval/blind/items.jsonl           the image-blind baseline (chance level, no model)
     summary.json, report.md, report.html, plots/*.png
 
 Example:
@@ -31,7 +32,10 @@ from perception_r1.io_utils import atomic_write_json
 log = logging.getLogger(__name__)
 
 # Keys a rerun may change without invalidating finished stages (more seeds, a different report).
-_FREE_KEYS = {"seeds", "eval.samples"}
+_FREE_KEYS = {"seeds", "eval.samples", "workers"}
+# timings.json entry (negative seconds) for the time parallel GRPO runs overlapped: the sum of all entries is the
+# experiment's wall time, the other entries are each stage's own time.
+PARALLEL_OVERLAP = "grpo/parallel overlap"
 
 
 def check_recipe(root: Path, cfg: ExperimentConfig) -> None:
@@ -83,12 +87,16 @@ class Stages:
     def _timed(self, name: str, fn: Callable[[], Any]) -> Any:
         start = time.perf_counter()
         result = fn()
-        # Re-read first: seeds may run as separate processes over one folder (``--seeds [k]`` each, once the
-        # warm-up is evaluated), and each must add its own stages without dropping the others'.
-        self.timings = {**self.timings, **(_marker(self.root / "timings.json") or {})}
-        self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 1)
-        atomic_write_json(self.root / "timings.json", self.timings)
+        self._add_time(name, time.perf_counter() - start)
         return result
+
+    def _add_time(self, name: str, seconds: float) -> None:
+        # Re-read under a lock: GRPO runs train in parallel processes over one folder (``workers``, or seeds
+        # started by hand with ``--seeds [k]``), and each must add its own stage without dropping the others'.
+        with _locked(self.root / ".timings.lock"):
+            self.timings = {**self.timings, **(_marker(self.root / "timings.json") or {})}
+            self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 1)
+            atomic_write_json(self.root / "timings.json", self.timings)
 
     def data(self) -> dict[str, Any]:
         """Disjoint splits on disk, checked for overlap every time they are used."""
@@ -161,6 +169,16 @@ class Stages:
             ),  # fmt: skip
         )
 
+    def blind(self, split: str = "test") -> dict[str, Any]:
+        """The image-blind baseline on a split: the chance level every policy is compared with (no model)."""
+        from perception_r1.experiment.baseline import evaluate_blind
+
+        folder = self.root / ("eval" if split == "test" else f"eval-{split}") / "blind"
+        done = _marker(folder / "summary.json")
+        if done is not None and done.get("n") == len(self.splits[split]):
+            return done
+        return evaluate_blind(self.splits["train"], self.splits[split], folder)
+
     def arm(self, arm: str, seed: int, warmup_model: Path) -> Path:
         """One GRPO arm for one seed, resumed from its last checkpoint when interrupted."""
         from perception_r1.experiment.arms import PeakMemory, arm_recipe
@@ -179,6 +197,98 @@ class Stages:
                 f"grpo/{arm}-seed{seed}", lambda: run_training(recipe, extra_callbacks=[PeakMemory(str(folder))])
             )
         return folder / "final"
+
+    def train_arms(self, jobs: list[tuple[str, int]], warmup_model: Path) -> None:
+        """Train the unfinished ``(arm, seed)`` runs ``workers`` at a time, each in its own process.
+
+        With ``workers: 1`` (or one run left) nothing happens here and :meth:`arm` trains them in this process.
+        A failed run stops the stage with its error; the runs that finished keep their outputs.
+        """
+        todo = [(a, s) for a, s in jobs if _marker(self.root / "runs" / f"{a}-seed{s}" / "summary.json") is None]
+        workers = min(self.cfg.workers, len(todo))
+        if workers <= 1:
+            return
+        import multiprocessing
+        from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+        from rich.progress import Progress
+
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        self.announce(f"GRPO: {len(todo)} runs, {workers} at a time ({threads} thread(s) each)")
+        steps = self.cfg.grpo.max_steps
+        names = [f"grpo/{a}-seed{s}" for a, s in todo]
+        before = {n: (_marker(self.root / "timings.json") or {}).get(n, 0.0) for n in names}
+        start = time.perf_counter()
+        context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
+        with ProcessPoolExecutor(workers, mp_context=context) as pool, Progress(transient=True) as progress:
+            runs = {job: self.root / "runs" / f"{job[0]}-seed{job[1]}" for job in todo}
+            futures = [
+                pool.submit(_train_arm, to_dict(self.cfg), arm, seed, str(warmup_model), threads) for arm, seed in todo
+            ]
+            bars = {job: progress.add_task(f"{job[0]}-seed{job[1]} (log: {runs[job] / 'train.log'})", total=steps)
+                    for job in todo}  # fmt: skip
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=5, return_when=FIRST_EXCEPTION)
+                for job, bar in bars.items():
+                    progress.update(bar, completed=_steps_logged(runs[job]))
+                failed = [f for f in done if f.exception() is not None]
+                if failed:
+                    # Queued runs are not started; the ones running finish (and keep their outputs) first.
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    failed[0].result()
+        # Each run recorded its own time; the wall clock counted the overlap once only.
+        after = _marker(self.root / "timings.json") or {}
+        overlap = sum(after.get(n, 0.0) - before[n] for n in names) - (time.perf_counter() - start)
+        if overlap > 0:
+            self._add_time(PARALLEL_OVERLAP, -overlap)
+
+
+def _train_arm(cfg: dict[str, Any], arm: str, seed: int, warmup_model: str, threads: int) -> None:
+    """One GRPO run in a worker process (see :meth:`Stages.train_arms`).
+
+    The trainer's own output (progress bars, logged dicts) goes to the run's ``train.log``: the parent shows one
+    progress bar per run instead of several processes writing over each other.
+    """
+    import torch
+
+    stages = Stages(from_dict(ExperimentConfig, cfg))
+    run_dir = stages.root / "runs" / f"{arm}-seed{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / "train.log").open("a", encoding="utf-8") as log_file:
+        os.dup2(log_file.fileno(), 1)
+        os.dup2(log_file.fileno(), 2)
+        torch.set_num_threads(threads)
+        stages.arm(arm, seed, Path(warmup_model))
+
+
+def _steps_logged(run_dir: Path) -> int:
+    """Optimizer steps a GRPO run has logged so far (for progress)."""
+    try:
+        with (run_dir / "metrics.jsonl").open(encoding="utf-8") as handle:
+            return sum(1 for line in handle if '"reward"' in line)
+    except FileNotFoundError:
+        return 0
+
+
+class _locked:
+    """An exclusive ``flock`` on ``path`` for the ``with`` block (processes writing one file in turn)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = self.path.open("a")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
 
 
 def run_experiment(
@@ -206,13 +316,16 @@ def run_experiment(
     stages.data()
     stages.policy()
     warm = stages.warmup()
-    evals: dict[str, Any] = {"warmup": stages.evaluate("warmup", warm)}
+    evals: dict[str, Any] = {"blind": stages.blind(), "warmup": stages.evaluate("warmup", warm)}
+    stages.train_arms([(arm, seed) for seed in cfg.seeds for arm in ARMS], warm)
     for seed in cfg.seeds:
         for arm in ARMS:
             final = stages.arm(arm, seed, warm)
             evals[f"{arm}-seed{seed}"] = stages.evaluate(f"{arm}-seed{seed}", final)
     test_ids = [r["id"] for r in stages.splits["test"]]
-    return write_report(stages.root, cfg, evals, stages.timings, sum(stages.timings.values()), command, test_ids)
+    timings = {**stages.timings, **(_marker(stages.root / "timings.json") or {})}  # worker processes added theirs
+    # The sum of the stage times, less the overlap of parallel runs: the wall time of the uninterrupted parts.
+    return write_report(stages.root, cfg, evals, timings, sum(timings.values()), command, test_ids)
 
 
 def _warmup_shaping(cfg: ExperimentConfig) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from perception_r1.analysis.mcnemar import mcnemar, pair_counts
@@ -24,6 +24,8 @@ COMPARISONS = (
     ("perception_r1_vs_rlvr", "perception_r1", "rlvr"),
     ("perception_r1_vs_warmup", "perception_r1", "warmup"),
     ("rlvr_vs_warmup", "rlvr", "warmup"),
+    # Does the warm-up read the figure better than the image-blind baseline (experiment/baseline.py)?
+    ("warmup_vs_blind", "warmup", "blind"),
 )
 # Binary per-problem outcomes tested: item key in items.jsonl.
 OUTCOMES = {"answer": "answer_correct", "perception": "perception_correct"}
@@ -91,23 +93,31 @@ def binary_outcomes(items: Sequence[Mapping[str, Any]], key: str) -> dict[str, i
 
 
 def mcnemar_block(
-    runs: Mapping[str, Mapping[int, Sequence[Mapping[str, Any]]]], seeds: Sequence[int]
+    runs: Mapping[str, Mapping[int, Sequence[Mapping[str, Any]]]],
+    seeds: Sequence[int],
+    seedless: Collection[str] = ("warmup", "blind"),
 ) -> dict[str, Any]:
     """Exact McNemar for every comparison and outcome, per seed and pooled over seeds.
 
     Args:
-        runs: ``{policy: {seed: graded items}}``; the warm-up's items are the same for every seed.
+        runs: ``{policy: {seed: graded items}}``; the warm-up's (and the blind baseline's) items are the same for
+            every seed. A comparison whose policies are not both in ``runs`` is left out.
         seeds: The seeds to include.
+        seedless: Policies whose items do not depend on the seed. A comparison of two of them is tested once (on
+            the first seed): pooling the same pairs over seeds would count each problem several times.
 
     Returns:
         ``{comparison: {outcome: {"b", "c", "n_pairs", "p_value", "per_seed": [...]}}}``.
     """
     out: dict[str, Any] = {}
     for name, a, b in COMPARISONS:
+        if a not in runs or b not in runs:
+            continue
         block = {}
+        tested = seeds[:1] if a in seedless and b in seedless else seeds
         for outcome, key in OUTCOMES.items():
             per_seed, total_b, total_c, pairs = [], 0, 0, 0
-            for seed in seeds:
+            for seed in tested:
                 counts = pair_counts(binary_outcomes(runs[a][seed], key), binary_outcomes(runs[b][seed], key))
                 result = mcnemar(counts["b"], counts["c"], n_pairs=counts["n_pairs"])
                 per_seed.append({"seed": seed, "b": counts["b"], "c": counts["c"], "p_value": result.p_value})

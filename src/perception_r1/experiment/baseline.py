@@ -1,0 +1,93 @@
+"""The image-blind baseline: what a policy that never looks at the figure scores on the same problems.
+
+It is the experiment's *chance level*. A policy can learn the train split's value distribution without seeing a
+single figure (which values are common for a circle's diameter, which angles for an isosceles apex); any score
+at or below this baseline is not perception. For each evaluated problem the blind policy writes the train
+split's most common answer to the same question text, as the train split's most common solution with that
+answer (the most common solution of the problem's family where no train problem asks the same question). The
+same exact grader as every policy scores it, so its figures sit in the same table and its per-problem outcomes
+enter the same McNemar tests ("does the warm-up read the figure better than a guess?").
+
+Example:
+    >>> train = [{"problem": "Find x.", "answer": "4", "cot": "x = 4", "meta": "{}"},
+    ...          {"problem": "Find x.", "answer": "4", "cot": "so x = 4", "meta": "{}"},
+    ...          {"problem": "Find x.", "answer": "5", "cot": "x = 5", "meta": "{}"}]
+    >>> blind_solutions(train, [{"problem": "Find x.", "meta": "{}"}])
+    ['x = 4']
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def _family(row: Mapping[str, Any]) -> str | None:
+    return json.loads(row.get("meta") or "{}").get("family")
+
+
+def _modal_solution(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The most common solution among ``rows`` with their most common answer (ties: the earliest row's)."""
+    answer = Counter(r["answer"] for r in rows).most_common(1)[0][0]
+    return Counter(r.get("cot") or "" for r in rows if r["answer"] == answer).most_common(1)[0][0]
+
+
+def blind_solutions(train: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One image-blind response per row of ``rows``, learned from ``train`` without its images.
+
+    Args:
+        train: Train-split schema rows (``problem``, ``answer``, ``cot``, ``meta`` with the family).
+        rows: The rows to answer (validation or test).
+
+    Returns:
+        One response per row, in order.
+
+    Raises:
+        ValueError: a row whose question and family both never occur in ``train`` (naming the row).
+    """
+    by_question: dict[str, list[Mapping[str, Any]]] = {}
+    by_family: dict[str | None, list[Mapping[str, Any]]] = {}
+    for r in train:
+        by_question.setdefault(r["problem"], []).append(r)
+        by_family.setdefault(_family(r), []).append(r)
+    cache: dict[tuple[str, str | None], str] = {}
+    out = []
+    for row in rows:
+        key = (row["problem"], _family(row))
+        if key not in cache:
+            pool = by_question.get(row["problem"]) or by_family.get(key[1])
+            if not pool:
+                raise ValueError(
+                    f"row {row.get('id', '?')!r}: neither its question nor its family {key[1]!r} occurs in the "
+                    "train split, so the image-blind baseline has nothing to answer with"
+                )
+            cache[key] = _modal_solution(pool)
+        out.append(cache[key])
+    return out
+
+
+def evaluate_blind(train: Sequence[Mapping[str, Any]], rows: Sequence[dict[str, Any]], out_dir: Any) -> dict[str, Any]:
+    """Grade the blind responses to ``rows`` like a policy's: ``items.jsonl`` and ``summary.json`` in ``out_dir``.
+
+    Returns:
+        The summary (:func:`perception_r1.experiment.evaluate.summarize` plus ``model: "image-blind"``).
+    """
+    from pathlib import Path
+
+    from perception_r1.experiment.evaluate import ITEMS_FILE, SUMMARY_FILE, grade_items, summarize
+    from perception_r1.io_utils import atomic_write_json, atomic_write_jsonl
+    from perception_r1.rewards import get_reward
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    accuracy, fmt = get_reward("accuracy"), get_reward("format")
+    try:
+        items = grade_items(rows, blind_solutions(train, rows), accuracy, fmt)
+    finally:
+        getattr(accuracy, "close", lambda: None)()
+    atomic_write_jsonl(out / ITEMS_FILE, items)
+    summary = {"model": "image-blind", **summarize(items)}
+    atomic_write_json(out / SUMMARY_FILE, summary)
+    return summary
