@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -74,8 +75,6 @@ def evaluate_blind(train: Sequence[Mapping[str, Any]], rows: Sequence[dict[str, 
     Returns:
         The summary (:func:`perception_r1.experiment.evaluate.summarize` plus ``model: "image-blind"``).
     """
-    from pathlib import Path
-
     from perception_r1.experiment.evaluate import ITEMS_FILE, SUMMARY_FILE, grade_items, summarize
     from perception_r1.io_utils import atomic_write_json, atomic_write_jsonl
     from perception_r1.rewards import get_reward
