@@ -75,18 +75,12 @@ def evaluate_blind(train: Sequence[Mapping[str, Any]], rows: Sequence[dict[str, 
     Returns:
         The summary (:func:`perception_r1.experiment.evaluate.summarize` plus ``model: "image-blind"``).
     """
-    from perception_r1.experiment.evaluate import ITEMS_FILE, SUMMARY_FILE, grade_items, summarize
-    from perception_r1.io_utils import atomic_write_json, atomic_write_jsonl
-    from perception_r1.rewards import get_reward
+    from perception_r1.experiment.evaluate import ITEMS_FILE, grade_items, graders, write_summary
+    from perception_r1.io_utils import atomic_write_jsonl
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    accuracy, fmt = get_reward("accuracy"), get_reward("format")
-    try:
+    with graders() as (accuracy, fmt):
         items = grade_items(rows, blind_solutions(train, rows), accuracy, fmt)
-    finally:
-        getattr(accuracy, "close", lambda: None)()
     atomic_write_jsonl(out / ITEMS_FILE, items)
-    summary = {"model": "image-blind", **summarize(items)}
-    atomic_write_json(out / SUMMARY_FILE, summary)
-    return summary
+    return write_summary(out, "image-blind", items)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -157,24 +158,37 @@ def evaluate_policy(
     if todo:
         if not (Path(model_dir) / "config.json").is_file():
             raise FileNotFoundError(f"{model_dir}: no saved model (config.json missing)")
-        from perception_r1.rewards import get_reward
-
         model, processor = _load_policy(model_dir)
-        accuracy, fmt = get_reward("accuracy"), get_reward("format")
-        try:
-            with items_path.open("a", encoding="utf-8") as handle:
-                for start in range(0, len(todo), batch_size):
-                    batch = todo[start : start + batch_size]
-                    responses = generate(model, processor, batch, max_new_tokens)
-                    for item in grade_items(batch, responses, accuracy, fmt):
-                        done[item["id"]] = item
-                        handle.write(json.dumps(item, ensure_ascii=False) + "\n")
-                    handle.flush()
-                    if progress:
-                        progress(len(done))
-        finally:
-            getattr(accuracy, "close", lambda: None)()
-    items = [done[r["id"]] for r in rows]
-    summary = {"model": str(model_dir), **summarize(items)}
+        with graders() as (accuracy, fmt), items_path.open("a", encoding="utf-8") as handle:
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start : start + batch_size]
+                responses = generate(model, processor, batch, max_new_tokens)
+                for item in grade_items(batch, responses, accuracy, fmt):
+                    done[item["id"]] = item
+                    handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+                handle.flush()
+                if progress:
+                    progress(len(done))
+    return write_summary(out_dir, str(model_dir), [done[r["id"]] for r in rows])
+
+
+@contextmanager
+def graders() -> Iterator[tuple[Any, Any]]:
+    """The project's ``accuracy`` and ``format`` rewards for :func:`grade_items`, made once per evaluation.
+
+    The accuracy reward keeps a math-verify worker process between calls; it is closed on leaving.
+    """
+    from perception_r1.rewards import get_reward
+
+    accuracy, fmt = get_reward("accuracy"), get_reward("format")
+    try:
+        yield accuracy, fmt
+    finally:
+        getattr(accuracy, "close", lambda: None)()
+
+
+def write_summary(out_dir: Path, model: str, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Write ``summary.json`` (``model`` plus :func:`summarize` of ``items``), the marker of a finished evaluation."""
+    summary = {"model": model, **summarize(items)}
     atomic_write_json(out_dir / SUMMARY_FILE, summary)
     return summary

@@ -90,11 +90,15 @@ class Stages:
         self._add_time(name, time.perf_counter() - start)
         return result
 
+    def current_timings(self) -> dict[str, float]:
+        """Stage seconds as on disk now: worker processes (and seeds started by hand) add their own there."""
+        return {**self.timings, **(_marker(self.root / "timings.json") or {})}
+
     def _add_time(self, name: str, seconds: float) -> None:
         # Re-read under a lock: GRPO runs train in parallel processes over one folder (``workers``, or seeds
         # started by hand with ``--seeds [k]``), and each must add its own stage without dropping the others'.
         with _locked(self.root / ".timings.lock"):
-            self.timings = {**self.timings, **(_marker(self.root / "timings.json") or {})}
+            self.timings = self.current_timings()
             self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 1)
             atomic_write_json(self.root / "timings.json", self.timings)
 
@@ -217,7 +221,8 @@ class Stages:
         self.announce(f"GRPO: {len(todo)} runs, {workers} at a time ({threads} thread(s) each)")
         steps = self.cfg.grpo.max_steps
         names = [f"grpo/{a}-seed{s}" for a, s in todo]
-        before = {n: (_marker(self.root / "timings.json") or {}).get(n, 0.0) for n in names}
+        recorded = self.current_timings()
+        before = {n: recorded.get(n, 0.0) for n in names}
         start = time.perf_counter()
         context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
         with ProcessPoolExecutor(workers, mp_context=context) as pool, Progress(transient=True) as progress:
@@ -238,7 +243,7 @@ class Stages:
                     pool.shutdown(wait=True, cancel_futures=True)
                     failed[0].result()
         # Each run recorded its own time; the wall clock counted the overlap once only.
-        after = _marker(self.root / "timings.json") or {}
+        after = self.current_timings()
         overlap = sum(after.get(n, 0.0) - before[n] for n in names) - (time.perf_counter() - start)
         if overlap > 0:
             self._add_time(PARALLEL_OVERLAP, -overlap)
@@ -323,7 +328,7 @@ def run_experiment(
             final = stages.arm(arm, seed, warm)
             evals[f"{arm}-seed{seed}"] = stages.evaluate(f"{arm}-seed{seed}", final)
     test_ids = [r["id"] for r in stages.splits["test"]]
-    timings = {**stages.timings, **(_marker(stages.root / "timings.json") or {})}  # worker processes added theirs
+    timings = stages.current_timings()
     # The sum of the stage times, less the overlap of parallel runs: the wall time of the uninterrupted parts.
     return write_report(stages.root, cfg, evals, timings, sum(timings.values()), command, test_ids)
 
