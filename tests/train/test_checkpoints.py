@@ -89,3 +89,42 @@ def test_a_checkpoint_of_another_shape_is_refused(trained, tmp_path: Path) -> No
     other = build_policy(tmp_path / "other", replace(TOY, hidden_size=48, num_heads=2), ["abc"] * 20)
     with pytest.raises((RuntimeError, ValueError)):
         restore_weights(_fresh(trained[0]), other)
+
+
+@pytest.mark.parametrize(
+    ("state", "max_steps", "epochs", "expected"),
+    [
+        # killed after the last step's checkpoint: nothing left to train
+        ({"global_step": 200, "max_steps": 200, "num_train_epochs": 1}, 200, 3.0, True),
+        # an earlier checkpoint: training goes on
+        ({"global_step": 175, "max_steps": 200, "num_train_epochs": 1}, 200, 3.0, False),
+        # the rerun asks for more steps than the checkpoint had planned: training goes on
+        ({"global_step": 200, "max_steps": 200, "num_train_epochs": 1}, 300, 3.0, False),
+        # epoch-based run (max_steps -1), same epochs: the checkpoint's planned end decides
+        ({"global_step": 1880, "max_steps": 1880, "num_train_epochs": 10.0}, -1, 10.0, True),
+        ({"global_step": 1850, "max_steps": 1880, "num_train_epochs": 10.0}, -1, 10.0, False),
+        # epoch-based run whose epochs changed: the end is unknown, so it trains (the Trainer decides)
+        ({"global_step": 1880, "max_steps": 1880, "num_train_epochs": 10.0}, -1, 20.0, False),
+        # a state without a planned end never counts as ended
+        ({"global_step": 5}, -1, 1.0, False),
+    ],
+)
+def test_reached_end(tmp_path: Path, state: dict, max_steps: int, epochs: float, expected: bool) -> None:
+    import json
+    from types import SimpleNamespace
+
+    from perception_r1.train.checkpoints import reached_end
+
+    (tmp_path / "trainer_state.json").write_text(json.dumps(state))
+    args = SimpleNamespace(max_steps=max_steps, num_train_epochs=epochs)
+    assert reached_end(tmp_path, args) is expected
+
+
+def test_reached_end_without_a_checkpoint_or_its_state(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from perception_r1.train.checkpoints import reached_end
+
+    args = SimpleNamespace(max_steps=10, num_train_epochs=1.0)
+    assert reached_end(None, args) is False  # a fresh run
+    assert reached_end(tmp_path, args) is False  # a folder without trainer_state.json (not a Trainer checkpoint)

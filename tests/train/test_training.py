@@ -119,3 +119,19 @@ def test_interrupted_run_resumes_with_the_same_data_order(full_run, tmp_path):
     # the checkpoint also restored the sampling RNG: on the CPU the resumed completions are the same ones
     assert [r["completion"] for r in resumed] == [r["completion"] for r in reference]
     assert [r["step"] for r in _rows(out / "metrics.jsonl") if "loss" in r] == [1, 2]
+
+
+def test_rerun_after_the_last_checkpoint_trains_no_extra_step(tmp_path):
+    from perception_r1.train.trainer import run_training
+
+    # a run killed after writing its step-2 (last) checkpoint but before its summary: the rerun must finish it
+    # from that checkpoint, not train a step past max_steps. 8 problems of 2 per step: step 2 is mid-epoch, where
+    # the Trainer's resume runs one more step (at an epoch's end it runs none).
+    out = tmp_path / "run"
+    first = run_training(_cfg(out, data={"synth_n": 8}, output={"save_steps": 2}))
+    assert first["steps"] == 2 and (out / "checkpoint-2").is_dir()
+    (out / "summary.json").unlink()
+    second = run_training(_cfg(out, data={"synth_n": 8}, output={"resume": "auto", "save_final": True}))
+    assert second["resumed_from"].endswith("checkpoint-2") and second["steps"] == 2
+    assert [r["step"] for r in _rows(out / "metrics.jsonl") if "loss" in r] == [1, 2]
+    assert (out / "final" / "model.safetensors").is_file()

@@ -94,12 +94,14 @@ class Stages:
         """Stage seconds as on disk now: worker processes (and seeds started by hand) add their own there."""
         return {**self.timings, **(_marker(self.root / "timings.json") or {})}
 
-    def _add_time(self, name: str, seconds: float) -> None:
+    def _add_time(self, name: str, seconds: float, base: float | None = None) -> None:
+        """Add ``seconds`` to the ``name`` entry, or set it to ``base + seconds`` when ``base`` is given."""
         # Re-read under a lock: GRPO runs train in parallel processes over one folder (``workers``, or seeds
         # started by hand with ``--seeds [k]``), and each must add its own stage without dropping the others'.
         with _locked(self.root / ".timings.lock"):
             self.timings = self.current_timings()
-            self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 1)
+            start = self.timings.get(name, 0.0) if base is None else base
+            self.timings[name] = round(start + seconds, 1)
             atomic_write_json(self.root / "timings.json", self.timings)
 
     def data(self) -> dict[str, Any]:
@@ -223,7 +225,17 @@ class Stages:
         names = [f"grpo/{a}-seed{s}" for a, s in todo]
         recorded = self.current_timings()
         before = {n: recorded.get(n, 0.0) for n in names}
+        overlap_before = recorded.get(PARALLEL_OVERLAP, 0.0)
         start = time.perf_counter()
+
+        def record_overlap() -> None:
+            # Each finished run recorded its own time; the wall clock counts the time they shared once only.
+            # Written again as each run finishes, so an experiment stopped midway still sums to its wall time.
+            after = self.current_timings()
+            overlap = sum(after.get(n, 0.0) - before[n] for n in names) - (time.perf_counter() - start)
+            if overlap > 0:
+                self._add_time(PARALLEL_OVERLAP, -overlap, base=overlap_before)
+
         context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
         with ProcessPoolExecutor(workers, mp_context=context) as pool, Progress(transient=True) as progress:
             runs = {job: self.root / "runs" / f"{job[0]}-seed{job[1]}" for job in todo}
@@ -237,16 +249,14 @@ class Stages:
                 done, pending = wait(pending, timeout=5, return_when=FIRST_EXCEPTION)
                 for job, bar in bars.items():
                     progress.update(bar, completed=_steps_logged(runs[job]))
+                if done:
+                    record_overlap()
                 failed = [f for f in done if f.exception() is not None]
                 if failed:
                     # Queued runs are not started; the ones running finish (and keep their outputs) first.
                     pool.shutdown(wait=True, cancel_futures=True)
+                    record_overlap()
                     failed[0].result()
-        # Each run recorded its own time; the wall clock counted the overlap once only.
-        after = self.current_timings()
-        overlap = sum(after.get(n, 0.0) - before[n] for n in names) - (time.perf_counter() - start)
-        if overlap > 0:
-            self._add_time(PARALLEL_OVERLAP, -overlap)
 
 
 def _train_arm(cfg: dict[str, Any], arm: str, seed: int, warmup_model: str, threads: int) -> None:

@@ -59,7 +59,7 @@ def run_warmup(
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
-    from perception_r1.train.checkpoints import restore_weights
+    from perception_r1.train.checkpoints import restore_weights, train_from
 
     started = time.perf_counter()
     processor = AutoProcessor.from_pretrained(str(policy_dir))
@@ -91,7 +91,7 @@ def run_warmup(
     )
     checkpoint = get_last_checkpoint(str(out_dir))
     restore_weights(model, checkpoint)  # the Trainer's own resume loads none of them (see train.checkpoints)
-    trainer.train(resume_from_checkpoint=checkpoint)
+    train_from(trainer, checkpoint)
     final = out_dir / "final"
     trainer.save_model(str(final))
     processor.save_pretrained(str(final))

@@ -8,6 +8,10 @@ step, optimizer and learning-rate schedule (seen here: a warm-up resumed at step
 loss, 5.4). Loading the checkpoint through ``from_pretrained`` first gives the model its trained weights; the
 Trainer then restores the optimizer, scheduler, RNG and step as usual.
 
+A run killed after its last checkpoint but before its summary is finished from that checkpoint without training:
+resumed there, the Trainer trains one step past ``max_steps`` when the last step falls mid-epoch (seen here: a
+200-step GRPO run resumed at step 200 logged a step 201). :func:`train_from` checks for that first.
+
 Example:
     >>> from pathlib import Path
     >>> has_full_weights(Path("no-such-checkpoint"))
@@ -16,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -56,4 +61,49 @@ def restore_weights(model: Any, checkpoint: str | Path | None) -> bool:
             f"{checkpoint}: its weights do not fit the model (missing {sorted(missing)[:5]}, "
             f"unexpected {sorted(unexpected)[:5]})"
         )
+    return True
+
+
+def reached_end(checkpoint: str | Path | None, args: Any) -> bool:
+    """Whether the run that ``args`` describes already ended at ``checkpoint``.
+
+    Args:
+        checkpoint: The checkpoint folder a run resumes from (None: a fresh run).
+        args: The run's ``TrainingArguments``; a positive ``max_steps`` is the end, else the end the checkpoint
+            planned (its ``max_steps``) when it was made with the same ``num_train_epochs``.
+
+    Returns:
+        True when the checkpoint's ``global_step`` is at or past that end; False when it is not, when there is
+        no ``trainer_state.json``, or when the end cannot be known (the epochs changed).
+    """
+    if checkpoint is None:
+        return False
+    try:
+        state = json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    if args.max_steps > 0:
+        end = args.max_steps
+    elif state.get("num_train_epochs") == args.num_train_epochs:
+        end = state.get("max_steps") or 0
+    else:
+        return False
+    return end > 0 and state.get("global_step", 0) >= end
+
+
+def train_from(trainer: Any, checkpoint: str | Path | None) -> bool:
+    """``trainer.train`` resumed from ``checkpoint``, unless the run already ended there.
+
+    The model's weights must already be restored (:func:`restore_weights`). A run that ended at ``checkpoint``
+    takes the checkpoint's ``TrainerState`` (its step and log history) and trains nothing.
+
+    Returns:
+        True when it trained; False when the run had already ended.
+    """
+    if reached_end(checkpoint, trainer.args):
+        from transformers import TrainerState
+
+        trainer.state = TrainerState.load_from_json(str(Path(str(checkpoint)) / "trainer_state.json"))
+        return False
+    trainer.train(resume_from_checkpoint=checkpoint)
     return True

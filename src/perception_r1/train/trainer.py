@@ -163,7 +163,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
 
     from perception_r1.templates import load_format_template
     from perception_r1.train.callbacks import MetricsCallback, StepTimes
-    from perception_r1.train.checkpoints import restore_weights
+    from perception_r1.train.checkpoints import restore_weights, train_from
     from perception_r1.train.prompts import template_fingerprints
 
     started = time.perf_counter()
@@ -200,7 +200,8 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
         "training %s on %d examples (%d dropped as too long); resume from %s", path, len(dataset), dropped, checkpoint
     )
     with times.recording():
-        trainer.train(resume_from_checkpoint=checkpoint)
+        if not train_from(trainer, checkpoint):
+            log.info("%s is the run's last step: nothing left to train", checkpoint)
     final = None
     if cfg.output.save_final:
         final = out / "final"
