@@ -103,7 +103,7 @@ def train_from(trainer: Any, checkpoint: str | Path | None) -> bool:
     if reached_end(checkpoint, trainer.args):
         from transformers import TrainerState
 
-        trainer.state = TrainerState.load_from_json(str(Path(str(checkpoint)) / "trainer_state.json"))
+        trainer.state = TrainerState.load_from_json(str(Path(str(checkpoint), "trainer_state.json")))
         return False
     trainer.train(resume_from_checkpoint=checkpoint)
     return True
