@@ -37,6 +37,11 @@ def test_full_and_quick_modes_validate() -> None:
         ({"seeds": [0, 0]}, "seeds"),  # duplicated seed would silently run one arm twice
         ({"warmup.n_examples": 10**6}, "warmup.n_examples"),  # more warm-up examples than train problems
         ({"policy.image_size": 150}, "policy.image_size"),  # not a multiple of 28
+        ({"reading.steps": -1}, "reading.steps"),  # 0 turns the stage off; negative means nothing
+        ({"reading.n_examples": 0}, "reading.n_examples"),  # no figure to read
+        ({"reading.n_examples": 10**6}, "reading.n_examples"),  # more figures than train problems
+        ({"reading.batch_size": 0}, "reading.batch_size"),  # empty batch
+        ({"reading.learning_rate": float("inf")}, "reading.learning_rate"),  # not finite
         ({"policy.num_kv_heads": 3}, "num_kv_heads"),  # must divide the heads (4)
     ],
 )

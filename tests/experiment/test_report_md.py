@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from perception_r1.experiment.report import _paired
-from perception_r1.experiment.report_md import WINDOW, dynamics_table, paired_table
+from perception_r1.experiment.report_md import WINDOW, dynamics_table, paired_table, reading_line
 
 
 def _run(perception: list[float | None], accuracy: list[float | None]) -> dict:
@@ -42,3 +42,23 @@ def test_paired_table_is_empty_without_both_arms() -> None:
     training = {"perception_r1": {"0": _run([0.1], [0.1])}, "rlvr": {}}
     assert _paired(training) == {}
     assert len(paired_table({"training_paired": {}}).splitlines()) == 2  # header only
+
+
+READING = {
+    "steps": 2000, "figures": 3000, "val_figures": 154, "wall_s": 640.5,
+    "val_read_before": {"cells": 0.0, "blank": 0.1}, "val_read_after": {"cells": 0.6779, "blank": 0.98},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("reading", "expected"),
+    [
+        (None, ""),  # no reading stage (reading.steps 0): nothing is said
+        ({}, ""),  # an empty block, likewise
+        (READING, "2000 steps on 3000 train figures"),  # its size
+        (READING, "0.0% -> 67.8% of the labelled cells of 154 validation figures"),  # what it learnt, as percentages
+    ],
+)
+def test_reading_line(reading, expected: str) -> None:
+    line = reading_line(reading)
+    assert (expected in line) if expected else line == ""

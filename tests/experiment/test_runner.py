@@ -11,8 +11,8 @@ import pytest
 from perception_r1.config import ConfigError, apply_overrides, from_dict
 from perception_r1.experiment.config import ExperimentConfig
 
-# Toy sizes: every stage runs (data, policy, SFT warm-up, two GRPO arms, evaluation, McNemar, report) in about
-# a minute on 2 CPU cores. Nothing here is meant to learn.
+# Toy sizes: every stage runs (data, policy, label reading, SFT warm-up, two GRPO arms, evaluation, McNemar,
+# report) in about a minute on 2 CPU cores. Nothing here is meant to learn.
 TOY = {
     "seeds": [0],
     "workers": 2,  # the two GRPO runs train in parallel worker processes
@@ -20,6 +20,7 @@ TOY = {
     "policy": {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "num_kv_heads": 1, "intermediate_size": 128,
                "vision_depth": 1, "vision_hidden_size": 32, "vision_heads": 2, "vision_intermediate_size": 64,
                "image_size": 112, "vocab_size": 400},
+    "reading": {"steps": 2, "batch_size": 4},
     "warmup": {"n_examples": 16, "epochs": 1.0, "batch_size": 8},
     "grpo": {"max_steps": 2, "prompts_per_step": 2, "num_generations": 2, "max_completion_length": 16,
              "save_steps": 1},
@@ -77,7 +78,10 @@ def test_end_to_end_writes_every_output(finished: Path) -> None:
     assert rl["steps"] == pr["steps"] == 2
     # the two runs trained in parallel worker processes (workers: 2) and each recorded its time
     timings = json.loads((finished / "timings.json").read_text())
-    assert {"grpo/rlvr-seed0", "grpo/perception_r1-seed0", "warmup", "eval/warmup"} <= timings.keys()
+    assert {"grpo/rlvr-seed0", "grpo/perception_r1-seed0", "reading", "warmup", "eval/warmup"} <= timings.keys()
+    # the warm-up started from the reading stage's policy, whose figures are in the summary and the report
+    assert summary["reading"]["steps"] == 2 and set(summary["reading"]["val_read_after"]) == {"cells", "blank"}
+    assert "Reading stage" in (finished / "report.md").read_text()
     # their shared time is subtracted once, so the entries sum to the wall time the summary reports
     assert timings.get("grpo/parallel overlap", 0.0) <= 0.0
     assert summary["wall_s"] == pytest.approx(sum(timings.values()), abs=0.2)

@@ -43,6 +43,19 @@ class DataSection:
 
 
 @dataclass
+class ReadingSection:
+    """Label-reading pretraining of the vision tower before the warm-up (``perception_r1.experiment.reading``)."""
+
+    steps: int = option(
+        0, "optimizer steps (0: no reading stage; the warm-up starts from the untrained policy); 2,000 measured"
+    )
+    n_examples: int | None = option(None, "train figures read (None: the whole train split)")
+    batch_size: int = option(32, "figures per optimizer step")
+    learning_rate: float = option(3e-3, "peak learning rate (cosine decay, 5% warm-up)")
+    seed: int = option(0, "seed of the character head and the data order")
+
+
+@dataclass
 class WarmupSection:
     """Supervised warm-up on the generator's exact solutions (TRL SFTTrainer)."""
 
@@ -51,6 +64,7 @@ class WarmupSection:
     learning_rate: float = option(2e-3, "peak learning rate (cosine decay, 5% warm-up)")
     batch_size: int = option(16, "examples per optimizer step")
     weight_decay: float = option(0.01, "AdamW weight decay")
+    freeze_vision: bool = option(False, "keep the vision tower (and its patch merger) as the reading stage left it")
     seed: int = option(0, "seed of initialisation and data order")
 
 
@@ -93,6 +107,7 @@ class ExperimentConfig:
     )
     data: DataSection = option(factory=DataSection, help="synthetic testbed")
     policy: PolicySpec = option(factory=PolicySpec, help="policy shape (built here; see policy.py)")
+    reading: ReadingSection = option(factory=ReadingSection, help="label-reading pretraining of the vision tower")
     warmup: WarmupSection = option(factory=WarmupSection, help="supervised warm-up")
     grpo: GRPOArmsSection = option(factory=GRPOArmsSection, help="GRPO arms")
     eval: EvalSection = option(factory=EvalSection, help="evaluation")
@@ -136,6 +151,7 @@ def validate(cfg: ExperimentConfig) -> None:
         "data.n_val": cfg.data.n_val,
         "data.n_test": cfg.data.n_test,
         "warmup.batch_size": cfg.warmup.batch_size,
+        "reading.batch_size": cfg.reading.batch_size,
         "grpo.max_steps": cfg.grpo.max_steps,
         "workers": cfg.workers,
         "grpo.prompts_per_step": cfg.grpo.prompts_per_step,
@@ -151,12 +167,19 @@ def validate(cfg: ExperimentConfig) -> None:
         raise ConfigError("grpo.num_generations: GRPO needs at least 2 completions per prompt")
     for key, value in {
         "warmup.learning_rate": cfg.warmup.learning_rate,
+        "reading.learning_rate": cfg.reading.learning_rate,
         "grpo.learning_rate": cfg.grpo.learning_rate,
         "grpo.temperature": cfg.grpo.temperature,
         "warmup.epochs": cfg.warmup.epochs,
     }.items():
         if not value > 0 or value == float("inf"):
             raise ConfigError(f"{key}: must be a finite number > 0, got {value}")
+    if cfg.reading.steps < 0:
+        raise ConfigError(f"reading.steps: must be >= 0 (0: no reading stage), got {cfg.reading.steps}")
+    if cfg.reading.n_examples is not None and not 1 <= cfg.reading.n_examples <= cfg.data.n_train:
+        raise ConfigError(
+            f"reading.n_examples: within [1, data.n_train={cfg.data.n_train}], got {cfg.reading.n_examples}"
+        )
     if cfg.warmup.n_examples is not None and not 1 <= cfg.warmup.n_examples <= cfg.data.n_train:
         raise ConfigError(
             f"warmup.n_examples: within [1, data.n_train={cfg.data.n_train}], got {cfg.warmup.n_examples}"

@@ -5,7 +5,7 @@
 ``warmup``, ``rlvr``, ``perception_r1``), ``baselines.blind.<figure>`` (the image-blind chance level of
 :mod:`perception_r1.experiment.baseline`), ``mcnemar.<comparison>.<answer|perception>`` (``b``, ``c``,
 ``p_value``, ``per_seed``; ``warmup_vs_blind`` too), ``training.<arm>`` (reward trajectories, zero-variance-group
-fraction, step-time split, peak memory), ``warmup`` and ``timings_s``.
+fraction, step-time split, peak memory), ``warmup``, ``reading`` (None without a reading stage) and ``timings_s``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ FIGURES = ("answer_accuracy", "perception_accuracy", "perception_recall", "forma
            "hallucinated_facts")  # fmt: skip
 COMPONENTS = ("accuracy", "format", "perception", "repetition")
 POLICIES = ("warmup", *ARMS)
+READING_KEYS = ("steps", "figures", "val_figures", "val_read_before", "val_read_after", "wall_s")
 
 
 def machine() -> dict[str, Any]:
@@ -115,6 +116,8 @@ def build_summary(
         baselines["blind"] = {fig: evals["blind"][fig] for fig in FIGURES}
     n_test = evals["warmup"]["n"]
     warm = json.loads((root / "warmup" / "summary.json").read_text(encoding="utf-8"))
+    reading_marker = root / "reading" / "summary.json"
+    reading = json.loads(reading_marker.read_text(encoding="utf-8")) if reading_marker.is_file() else None
     training: dict[str, Any] = {}
     for arm in ARMS:
         training[arm] = {}
@@ -135,6 +138,7 @@ def build_summary(
         "training": training,
         "training_paired": _paired(training),
         "warmup": {k: warm.get(k) for k in ("steps", "examples", "final_loss", "wall_s")},
+        "reading": reading and {k: reading.get(k) for k in READING_KEYS},
         "timings_s": dict(timings),
         "test_ids": list(test_ids),
     }

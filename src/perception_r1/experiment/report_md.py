@@ -136,6 +136,18 @@ def _rollout_md(sample: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
+def reading_line(reading: Mapping[str, Any] | None) -> str:
+    """The reading stage in one sentence (empty without one): what share of labelled cells the tower spells."""
+    if not reading:
+        return ""
+    before, after = reading["val_read_before"]["cells"], reading["val_read_after"]["cells"]
+    return (
+        f" Reading stage before it: {reading['steps']} steps on {reading['figures']} train figures; the vision tower "
+        f"spelled {before * 100:.1f}% -> {after * 100:.1f}% of the labelled cells of {reading['val_figures']} "
+        f"validation figures ({reading['wall_s']} s)."
+    )
+
+
 def render_markdown(
     cfg: ExperimentConfig, summary: Mapping[str, Any], plots: Mapping[str, Path], samples: Sequence[Mapping[str, Any]]
 ) -> str:
@@ -167,7 +179,7 @@ def render_markdown(
         mcnemar_table(summary),
         "",
         f"## Warm-up\n\n{w['examples']} examples, {w['steps']} SFT steps, final loss {_num(w['final_loss'])}, "
-        f"{w['wall_s']} s.",
+        f"{w['wall_s']} s.{reading_line(summary.get('reading'))}",
         "",
         "## Training dynamics",
         "",

@@ -6,6 +6,8 @@ finished one is never repeated)::
     recipe.json                      the resolved recipe (a rerun with different settings is refused)
     data/{train,val,test}.parquet    disjoint splits                 marker: data/summary.json
     policy/                          the untrained policy            marker: policy/policy_build.json
+    reading/final/                   the policy, its vision tower pretrained to read labels (reading.steps > 0)
+                                                                     marker: reading/summary.json
     warmup/final/                    the warm-up policy (SFT)        marker: warmup/summary.json
     runs/<arm>-seed<k>/              GRPO runs (metrics, samples, the trainer's train.log)   marker: .../summary.json
     eval/<policy>/items.jsonl        graded test responses           marker: eval/<policy>/summary.json
@@ -144,15 +146,30 @@ class Stages:
             self._timed("policy", lambda: build_policy(folder, self.cfg.policy, corpus))
         return folder
 
+    def reading(self) -> Path:
+        """The policy the warm-up starts from: the built one, or (``reading.steps`` > 0) one that reads labels."""
+        if self.cfg.reading.steps == 0:
+            return self.root / "policy"
+        from perception_r1.experiment.reading import run_reading
+
+        folder = self.root / "reading"
+        if _marker(folder / "summary.json") is None:
+            self.announce(f"reading: {self.cfg.reading.steps} steps of label-reading pretraining of the vision tower")
+            train, val, section = self.splits["train"], self.splits["val"], self.cfg.reading
+            size = self.cfg.policy.image_size
+            self._timed("reading", lambda: run_reading(self.root / "policy", train, val, section, size, folder))
+        return folder / "final"
+
     def warmup(self) -> Path:
         """The warm-up policy (SFT on the first ``warmup.n_examples`` train problems)."""
         from perception_r1.experiment.warmup import run_warmup
 
         folder = self.root / "warmup"
         if _marker(folder / "summary.json") is None:
+            start = self.reading()
             self.announce("warm-up: supervised fine-tuning on the generator's solutions (TRL SFTTrainer)")
             rows = self.splits["train"][: self.cfg.warmup.n_examples]
-            self._timed("warmup", lambda: run_warmup(self.root / "policy", rows, self.cfg.warmup, folder))
+            self._timed("warmup", lambda: run_warmup(start, rows, self.cfg.warmup, folder))
             _share_with_train_default(self.cfg, folder)
         return folder / "final"
 
@@ -345,7 +362,7 @@ def run_experiment(
 
 def _warmup_shaping(cfg: ExperimentConfig) -> dict[str, Any]:
     """The settings that shape a warm-up policy: its data, policy and warm-up sections."""
-    return {section: to_dict(getattr(cfg, section)) for section in ("data", "policy", "warmup")}
+    return {section: to_dict(getattr(cfg, section)) for section in ("data", "policy", "reading", "warmup")}
 
 
 def _share_with_train_default(cfg: ExperimentConfig, warmup_dir: Path) -> None:

@@ -64,6 +64,8 @@ def run_warmup(
     started = time.perf_counter()
     processor = AutoProcessor.from_pretrained(str(policy_dir))
     model = AutoModelForImageTextToText.from_pretrained(str(policy_dir), dtype=torch.float32)
+    if section.freeze_vision:
+        model.model.visual.requires_grad_(False)
     dataset = Dataset.from_list(sft_rows(rows))
     out_dir.mkdir(parents=True, exist_ok=True)
     args = SFTConfig(
@@ -95,10 +97,26 @@ def run_warmup(
     final = out_dir / "final"
     trainer.save_model(str(final))
     processor.save_pretrained(str(final))
+    return finish_stage(trainer, out_dir, final, started, {"examples": len(dataset)})
+
+
+def finish_stage(trainer: Any, out_dir: Path, final: Path, started: float, figures: dict[str, Any]) -> dict[str, Any]:
+    """Write a finished training stage's ``summary.json`` (its marker, written last) and return it.
+
+    Args:
+        trainer: The ``Trainer`` that ran the stage (its step and logged losses are read).
+        out_dir: The stage's folder.
+        final: Where the stage saved its final model.
+        started: ``time.perf_counter()`` at the stage's start.
+        figures: Stage-specific entries, placed after the step count.
+
+    Returns:
+        ``steps``, the ``figures``, ``final_loss``, ``loss_curve``, ``wall_s`` and ``final_model``.
+    """
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     summary = {
         "steps": trainer.state.global_step,
-        "examples": len(dataset),
+        **figures,
         "final_loss": losses[-1] if losses else None,
         "loss_curve": losses,
         "wall_s": round(time.perf_counter() - started, 1),

@@ -93,6 +93,11 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...], pad: float = 1.0) -> bo
     return a[0] < b[2] + pad and b[0] < a[2] + pad and a[1] < b[3] + pad and b[1] < a[3] + pad
 
 
+def default_font_px(size: int) -> int:
+    """The label font size a figure of ``size`` pixels is drawn with: about size / 15, at least 10 px."""
+    return max(10, round(size / 15))
+
+
 @dataclass
 class Canvas:
     """A white square image with drawing helpers and a record of every label.
@@ -113,7 +118,7 @@ class Canvas:
     def __post_init__(self) -> None:
         from PIL import Image, ImageDraw, ImageFont
 
-        self.font_px = self.font_px or max(10, round(self.size / 15))
+        self.font_px = self.font_px or default_font_px(self.size)
         self.image = Image.new("RGB", (self.size, self.size), "white")
         self.draw = ImageDraw.Draw(self.image)
         self.font = ImageFont.load_default(size=self.font_px)
