@@ -171,3 +171,32 @@ def test_quick_warmup_is_shared_with_the_train_default(tmp_path: Path, monkeypat
     assert (warmup_cache_dir() / "warmup" / "final" / "config.json").is_file() == cached
     if cached:  # found without training anything
         assert ensure_warmup_policy() == warmup_cache_dir() / "warmup" / "final"
+
+
+@pytest.mark.parametrize(
+    ("drop", "override", "refused"),
+    [
+        # a folder made before the reading stage existed, continued with it off (its default): the same settings
+        ("reading", {}, None),
+        # ... continued with it on: other settings, named
+        ("reading", {"reading.steps": 5}, "reading.steps"),
+        # a key the old recipe has, changed: refused as always
+        (None, {"warmup.epochs": 3.0}, "warmup.epochs"),
+        # nothing dropped, nothing changed
+        (None, {}, None),
+    ],
+)
+def test_check_recipe_reads_keys_added_later_at_their_default(tmp_path: Path, drop, override, refused) -> None:
+    from perception_r1.config import to_dict
+    from perception_r1.experiment.runner import check_recipe
+
+    base = apply_overrides(toy_config(tmp_path), {"reading.steps": 0, "reading.batch_size": 32})  # the defaults
+    made = to_dict(base)
+    made.pop(drop, None)
+    (tmp_path / "recipe.json").write_text(json.dumps(made))
+    cfg = apply_overrides(base, override)
+    if refused is None:
+        check_recipe(tmp_path, cfg)
+    else:
+        with pytest.raises(ConfigError, match=refused):
+            check_recipe(tmp_path, cfg)

@@ -53,6 +53,9 @@ def check_recipe(root: Path, cfg: ExperimentConfig) -> None:
     if path.is_file():
         old = json.loads(path.read_text(encoding="utf-8"))
         a, b = flatten_keys(old), flatten_keys(new)
+        # A key added to the recipe after the folder was made, at its default, is the setting the folder ran with.
+        defaults = flatten_keys(to_dict(ExperimentConfig()))
+        a.update({k: defaults[k] for k in b.keys() - a.keys() if k in defaults and b[k] == defaults[k]})
         diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k) and k not in _FREE_KEYS | {"output_dir"})
         if diff:
             shown = "; ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:6])
