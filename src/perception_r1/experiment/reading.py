@@ -157,18 +157,19 @@ def collate(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]
 
 @torch.no_grad()
 def read_accuracy(model: ReadingModel, figures: FigureSet, batch_size: int = 64) -> dict[str, float]:
-    """How well the tower reads: exact spelling per labelled cell, per value-labelled cell, blank cells kept blank.
+    """How well the tower reads: labelled cells spelled exactly (every slot right), blank cells kept blank.
 
     Returns:
         ``{"cells": ..., "blank": ...}`` fractions in [0, 1] (``nan`` when a kind is absent).
     """
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device  # after training on a GPU the model is there, the figures are not
     right, labelled = [], []
     for start in range(0, len(figures), batch_size):
         batch = collate([figures[i] for i in range(start, min(start + batch_size, len(figures)))])
-        logits = model(batch["pixel_values"], batch["image_grid_thw"])["logits"]
-        right.append((logits.argmax(-1) == batch["labels"]).all(-1))
+        logits = model(batch["pixel_values"].to(device), batch["image_grid_thw"].to(device))["logits"]
+        right.append((logits.argmax(-1).cpu() == batch["labels"]).all(-1))
         labelled.append(batch["labels"][..., 0] != BLANK)
     model.train(was_training)
     ok, has = torch.cat(right), torch.cat(labelled)
