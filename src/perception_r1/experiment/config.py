@@ -64,7 +64,9 @@ class WarmupSection:
     learning_rate: float = option(2e-3, "peak learning rate (cosine decay, 5% warm-up)")
     batch_size: int = option(16, "examples per optimizer step")
     weight_decay: float = option(0.01, "AdamW weight decay")
-    freeze_vision: bool = option(False, "keep the vision tower (and its patch merger) as the reading stage left it")
+    freeze_vision: bool = option(
+        False, "train only the language model: the vision tower and patch merger stay as built or as reading left them"
+    )
     seed: int = option(0, "seed of initialisation and data order")
 
 

@@ -364,7 +364,7 @@ def run_experiment(
 
 
 def _warmup_shaping(cfg: ExperimentConfig) -> dict[str, Any]:
-    """The settings that shape a warm-up policy: its data, policy and warm-up sections."""
+    """The settings that shape a warm-up policy: its data, policy, reading and warm-up sections."""
     return {section: to_dict(getattr(cfg, section)) for section in ("data", "policy", "reading", "warmup")}
 
 
