@@ -33,6 +33,8 @@ from typing import Any
 
 import torch
 
+from perception_r1.experiment.config import ReadingSection
+
 # The characters labels are drawn with (digits, the degree sign, the query mark, point letters); one class each,
 # plus a blank class (index len(CHARSET)) for slots past the end of a label and for cells without one.
 CHARSET = "0123456789°?ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -181,7 +183,7 @@ def run_reading(
     policy_dir: str | Path,
     train_rows: Sequence[dict[str, Any]],
     val_rows: Sequence[dict[str, Any]],
-    section: Any,
+    section: ReadingSection,
     image_size: int,
     out_dir: Path,
 ) -> dict[str, Any]:
@@ -191,7 +193,7 @@ def run_reading(
         policy_dir: The built (untrained) policy.
         train_rows: Train-split rows whose figures are read (the first ``section.n_examples``).
         val_rows: Validation rows: reading accuracy on figures the tower never trained on, before and after.
-        section: :class:`~perception_r1.experiment.config.ReadingSection`.
+        section: The stage's settings.
         image_size: The figures' side in pixels.
         out_dir: Checkpoints (the reading model: tower + head), ``final/`` (the whole policy with the trained
             tower, loadable like ``policy_dir``) and ``summary.json`` (written last: it marks a finished stage).
