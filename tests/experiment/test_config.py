@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from perception_r1.config import ConfigError, apply_overrides, from_dict
@@ -21,6 +23,8 @@ def test_full_and_quick_modes_validate() -> None:
         return cfg.warmup.epochs * (cfg.warmup.n_examples or cfg.data.n_train)
 
     assert quick.seeds == [0] and examples_seen(quick) < examples_seen(full)
+    # full mode teaches the vision tower to read the labels before the warm-up; quick mode has no minutes for it
+    assert full.reading.steps > 0 and quick.reading.steps == 0
     # both train the arms side by side on 2 cores
     assert full.workers == quick.workers == 2
 
@@ -74,3 +78,16 @@ def test_arms_differ_only_in_the_perception_weight() -> None:
 def test_unknown_arm() -> None:
     with pytest.raises(ConfigError, match="unknown arm"):
         arm_rewards("ppo", 0.7, 20)
+
+
+def test_the_full_recipe_file_lists_every_key_at_its_full_mode_default() -> None:
+    import yaml
+
+    from perception_r1.config import flatten_keys, to_dict
+
+    root = Path(__file__).resolve().parents[2]
+    listed = flatten_keys(yaml.safe_load((root / "recipes" / "experiment" / "synthetic.yaml").read_text()))
+    defaults = flatten_keys(to_dict(ExperimentConfig()))
+    # the file says it lists every key with the full mode's value: a key missing or drifted is named
+    assert {k: listed.get(k) for k in defaults if listed.get(k) != defaults[k]} == {}
+    assert listed.keys() <= defaults.keys()

@@ -176,21 +176,24 @@ def test_quick_warmup_is_shared_with_the_train_default(tmp_path: Path, monkeypat
 @pytest.mark.parametrize(
     ("drop", "override", "refused"),
     [
-        # a folder made before the reading stage existed, continued with it off (its default): the same settings
+        # a folder made before the reading stage existed, continued with it off: the same settings
         ("reading", {}, None),
         # ... continued with it on: other settings, named
         ("reading", {"reading.steps": 5}, "reading.steps"),
+        # ... continued with the full mode's default, which turned it on later: the folder warmed up without it
+        ("reading", {"reading.steps": 2000}, "reading.steps: 0 -> 2000"),
         # a key the old recipe has, changed: refused as always
         (None, {"warmup.epochs": 3.0}, "warmup.epochs"),
         # nothing dropped, nothing changed
         (None, {}, None),
     ],
 )
-def test_check_recipe_reads_keys_added_later_at_their_default(tmp_path: Path, drop, override, refused) -> None:
+def test_check_recipe_reads_keys_added_later_as_the_folder_ran(tmp_path: Path, drop, override, refused) -> None:
     from perception_r1.config import to_dict
     from perception_r1.experiment.runner import check_recipe
 
-    base = apply_overrides(toy_config(tmp_path), {"reading.steps": 0, "reading.batch_size": 32})  # the defaults
+    # the reading section as an older folder ran it: no stage, the other keys at their defaults
+    base = apply_overrides(toy_config(tmp_path), {"reading.steps": 0, "reading.batch_size": 32})
     made = to_dict(base)
     made.pop(drop, None)
     (tmp_path / "recipe.json").write_text(json.dumps(made))

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.config import ConfigError, flatten_keys, from_dict, to_dict  # noqa: F401  (from_dict: doctest)
-from perception_r1.experiment.config import ARMS, QUICK, ExperimentConfig, validate  # noqa: F401
+from perception_r1.experiment.config import ARMS, BEFORE_THE_KEY, QUICK, ExperimentConfig, validate  # noqa: F401
 from perception_r1.io_utils import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -53,9 +53,10 @@ def check_recipe(root: Path, cfg: ExperimentConfig) -> None:
     if path.is_file():
         old = json.loads(path.read_text(encoding="utf-8"))
         a, b = flatten_keys(old), flatten_keys(new)
-        # A key added to the recipe after the folder was made, at its default, is the setting the folder ran with.
-        defaults = flatten_keys(to_dict(ExperimentConfig()))
-        a.update({k: defaults[k] for k in b.keys() - a.keys() if k in defaults and b[k] == defaults[k]})
+        # A key added to the recipe after the folder was made: the folder ran with what the code did before the key
+        # existed, which is the key's default unless that default has changed since (BEFORE_THE_KEY).
+        defaults = {**flatten_keys(to_dict(ExperimentConfig())), **BEFORE_THE_KEY}
+        a.update({k: defaults[k] for k in b.keys() - a.keys() if k in defaults})
         diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k) and k not in _FREE_KEYS | {"output_dir"})
         if diff:
             shown = "; ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:6])
