@@ -25,6 +25,9 @@ def test_full_and_quick_modes_validate() -> None:
     assert quick.seeds == [0] and examples_seen(quick) < examples_seen(full)
     # full mode teaches the vision tower to read the labels before the warm-up; quick mode has no minutes for it
     assert full.reading.steps > 0 and quick.reading.steps == 0
+    # the full mode scores the format with the reference regex, as its committed run did; quick mode, whose weaker
+    # policy learnt to game that regex with repeated tags, with each tag exactly once
+    assert (full.grpo.format_template, quick.grpo.format_template) == ("think_answer", "think_answer_strict")
     # both train the arms side by side on 2 cores
     assert full.workers == quick.workers == 2
 
@@ -47,6 +50,7 @@ def test_full_and_quick_modes_validate() -> None:
         ({"reading.batch_size": 0}, "reading.batch_size"),  # empty batch
         ({"reading.learning_rate": float("inf")}, "reading.learning_rate"),  # not finite
         ({"policy.num_kv_heads": 3}, "num_kv_heads"),  # must divide the heads (4)
+        ({"grpo.format_template": "think_answr"}, "did you mean 'think_answer'"),  # typo'd template
     ],
 )
 def test_invalid_values_fail_with_the_key(override: dict, message: str) -> None:
@@ -73,6 +77,16 @@ def test_arms_differ_only_in_the_perception_weight() -> None:
     )
     assert rl.grpo == pr.grpo and rl.data == pr.data and rl.model == pr.model
     assert rl.grpo.seed == 1 and rl.grpo.per_device_train_batch_size == cfg.grpo.prompts_per_step * 8
+
+
+def test_the_format_template_reaches_both_arms() -> None:
+    cfg = apply_overrides(ExperimentConfig(), {"grpo.format_template": "think_answer_strict"})
+    for arm in ("rlvr", "perception_r1"):
+        (spec,) = [r for r in arm_recipe(cfg, arm, 0, "w", "t.parquet", "o").rewards if r.name == "format"]
+        assert spec.params == {"template": "think_answer_strict"}
+    # the default is the reference implementation's regex
+    (spec,) = [r for r in arm_rewards("rlvr", 0.7, 20) if r.name == "format"]
+    assert spec.params == {"template": "think_answer"}
 
 
 def test_unknown_arm() -> None:

@@ -23,6 +23,14 @@ def test_dynamics_table_averages_the_first_and_last_window() -> None:
     summary = {"training": {"rlvr": {"0": _run(rising, rising)}, "perception_r1": {}}}
     row = dynamics_table(summary).splitlines()[2]
     assert row.startswith("| rlvr | 0 | 0.00 → 1.00 | 0.00 → 1.00 |"), row
+    header, rule = dynamics_table(summary).splitlines()[:2]
+    # every row has as many columns as the header names
+    assert row.count("|") == header.count("|") == rule.count("|")
+    # a run logged before the repeated-tags metric existed says n/a in its column
+    assert header.split(" | ")[5] == "repeated tags first→last"
+    assert row.split(" | ")[5] == "n/a", row
+    summary["training"]["rlvr"]["0"]["format_repeated_tags"] = [0.0] * WINDOW + [0.5] * WINDOW
+    assert dynamics_table(summary).splitlines()[2].split(" | ")[5] == "0.00 → 0.50"
 
 
 @pytest.mark.parametrize(

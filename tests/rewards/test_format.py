@@ -29,6 +29,28 @@ def test_think_answer_template(response, expected):
     assert FormatReward()([response]) == [expected]
 
 
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (GOOD, 1.0),  # canonical structure
+        ("<think>\na\nb\n</think>\n<answer>\nx\n\\boxed{2\\sqrt{3}}\nmore\n</answer>", 1.0),  # multi-line, braces
+        ("<think>\nangle <ABC, 3 < 4\n</think>\n<answer>\n\\boxed{1}\n</answer>", 1.0),  # a '<' that is no tag
+        ("<think>\na\n</think>\nb\n</think>\n<answer>\n\\boxed{1}\n</answer>", 0.0),  # a second </think>
+        ("<think>\n<think>\na\n</think>\n<answer>\n\\boxed{1}\n</answer>", 0.0),  # a nested <think>
+        ("<think>\na\n</think>\n<answer>\n<answer>\n\\boxed{1}\n</answer>", 0.0),  # <answer> twice
+        ("<think>\na\n</think>\n<answer>\n\\boxed{1}\n</answer>\n</answer>", 0.0),  # </answer> twice
+        ("<think>\na\n</think>\n<answer>\n\\boxed{1</answer>}\n</answer>", 0.0),  # a tag inside the box
+        ("<think>\na\n</think>\n<answer>\n\\boxed{1}\n</think>\n</answer>", 0.0),  # </think> in the answer
+        (GOOD + "\n", 0.0),  # trailing newline: full match, as the reference template
+        ("<think>\nr\n</think>\n<answer>\n\\boxed{}\n</answer>", 0.0),  # empty box
+    ],
+)
+def test_strict_template_takes_each_tag_once(response, expected):
+    # The responses the lenient reference regex also accepts (repeated tags) are exactly what a policy that
+    # cannot solve the task learns to write; the strict template refuses them and keeps everything else.
+    assert get_reward("format", template="think_answer_strict")([response]) == [expected]
+
+
 def test_perception_template_variant():
     # The reference code's variant asks for a <perception> block first.
     text = "<perception>\nAB = 5\n</perception>\n" + GOOD
@@ -58,3 +80,14 @@ def test_format_instruction_asks_for_what_the_reward_checks():
     assert format_module.FORMAT_INSTRUCTION is templates.FORMAT_INSTRUCTION  # one definition, next to the reward
     for tag in ("<think>", "</think>", "<answer>", "</answer>", "\\boxed{}"):
         assert tag in templates.FORMAT_INSTRUCTION
+
+
+def test_the_share_of_responses_that_repeat_a_tag_is_logged() -> None:
+    logged: dict[str, float] = {}
+    twice = GOOD.replace("<answer>\n", "<answer>\n<answer>\n")
+    rewards = FormatReward()([GOOD, twice, "no tags", twice], log_metric=logged.__setitem__)
+    # the lenient reference template rewards the repeated tag; the metric shows how often it happens
+    assert rewards == [1.0, 1.0, 0.0, 1.0]
+    assert logged == {"format/repeated_tags": 0.5}
+    # outside a trainer (no hook) nothing is logged and nothing fails
+    assert FormatReward()([twice]) == [1.0]

@@ -25,13 +25,18 @@ from perception_r1.train.config import (
 )
 
 
-def arm_rewards(arm: str, perception_weight: float, repetition_n: int) -> list[RewardSpec]:
-    """The paper's weights (0.9 accuracy, 0.1 format, 1.0 repetition; perception 0.7 in ``perception_r1``)."""
+def arm_rewards(
+    arm: str, perception_weight: float, repetition_n: int, format_template: str = "think_answer"
+) -> list[RewardSpec]:
+    """The paper's weights (0.9 accuracy, 0.1 format, 1.0 repetition; perception 0.7 in ``perception_r1``).
+
+    ``format_template`` names the format reward's template (``think_answer``: the reference regex).
+    """
     if arm not in ARMS:
         raise ConfigError(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
     return [
         RewardSpec("accuracy", 0.9),
-        RewardSpec("format", 0.1),
+        RewardSpec("format", 0.1, {"template": format_template}),
         RewardSpec("perception", perception_weight if arm == "perception_r1" else 0.0, {"judge": {"backend": "rule"}}),
         RewardSpec("repetition", 1.0, {"n": repetition_n, "max_penalty": -2.0}),
     ]
@@ -49,7 +54,7 @@ def arm_recipe(
     return TrainConfig(
         model=ModelConfig(path=model_path),
         data=DataConfig(source=train_data, kind="parquet", split=None, max_prompt_length=None),
-        rewards=arm_rewards(arm, g.perception_weight, g.repetition_n),
+        rewards=arm_rewards(arm, g.perception_weight, g.repetition_n, g.format_template),
         grpo=GRPOArgs(
             dict(
                 num_generations=g.num_generations,

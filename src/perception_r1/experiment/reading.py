@@ -14,7 +14,7 @@ Measured on the full recipe's validation split (``recipes/experiment/README.md``
 spells 64% of the labelled cells of unseen figures, and the same 678-step warm-up from it states every needed
 value on 7.1% of the problems against 1.3% from scratch (paired exact McNemar p=0.022); before the full 1,880-step
 warm-up, 15.6% against 5.2% (p=0.0037). The full mode runs it (``reading.steps: 2000``); the quick mode does not:
-before its 300-step warm-up it did not help.
+before a 300-step warm-up (its recipe then) it did not help.
 
 Only the train split's figures and their generator-recorded labels are read, never a validation or test figure's;
 the validation split measures how well the tower reads labels it has not seen.

@@ -69,6 +69,8 @@ def training_figures(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "reward": series("reward"),
         "components": {c: series(f"rewards/{c}/mean") for c in COMPONENTS},
         "frac_reward_zero_std": series("frac_reward_zero_std"),
+        # rollouts that repeat a think/answer tag: how the lenient reference format regex gets gamed
+        "format_repeated_tags": series("format/repeated_tags"),
         "mean_timing_s": {k: round(v, 3) for k, v in timing.items()},
         "mean_step_s": round(statistics.fmean(step_s), 2) if step_s else None,
     }

@@ -28,11 +28,13 @@ def _window(values: list[float | None], k: int = WINDOW, last: bool = True) -> f
 
 
 def dynamics_table(summary: Mapping[str, Any]) -> str:
-    """Per arm: first and last ``WINDOW``-step means of each reward component, zero-variance groups, step time."""
+    """Per arm: first and last ``WINDOW``-step means of each reward component, of the rollouts that repeat a tag
+    (``format/repeated_tags``; n/a in runs logged before it), zero-variance groups, step time."""
     lines = [
         f"| arm | seed | accuracy first→last {WINDOW} steps | perception first→last | format first→last | "
-        "zero-std groups first→last | step s | generation s | loss s | rewards s | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "repeated tags first→last | zero-std groups first→last | step s | generation s | loss s | rewards s | "
+        "peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for arm in ARMS:
         for seed, fig in summary["training"].get(arm, {}).items():
@@ -48,7 +50,8 @@ def dynamics_table(summary: Mapping[str, Any]) -> str:
             rewards_s = sum(v for k, v in t.items() if k.startswith(("_calculate_rewards", "reward")))
             lines.append(
                 f"| {arm} | {seed} | {pair(comp['accuracy'])} | {pair(comp['perception'])} | {pair(comp['format'])} | "
-                f"{pair(fig['frac_reward_zero_std'])} | {fig.get('mean_step_s') or 'n/a'} | "
+                f"{pair(fig.get('format_repeated_tags', []))} | {pair(fig['frac_reward_zero_std'])} | "
+                f"{fig.get('mean_step_s') or 'n/a'} | "
                 f"{t.get('transformers.generate', t.get('_generate', 'n/a'))} | {t.get('compute_loss', 'n/a')} | "
                 f"{round(rewards_s, 3)} | {fig.get('peak_rss_mb') or 'n/a'} |"
             )
