@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -64,7 +65,13 @@ def check_replaceable(path: str | Path, owned: Callable[[Path], bool]) -> None:
     taken from a look during which ``path`` stayed the same folder.
     """
     path = Path(path)
-    if path.is_symlink() or (path.exists() and not path.is_dir()):
+    # One lstat, not exists() then is_dir(): a folder another writer moves aside between two calls would look
+    # like a file. A symlink is refused too (lstat does not follow it).
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(mode):
         raise FileExistsError(f"{path}: exists and is not a folder; choose a new or empty folder")
     for _ in range(100):
         try:
