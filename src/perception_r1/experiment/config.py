@@ -153,7 +153,7 @@ def validate(cfg: ExperimentConfig) -> None:
         ConfigError: naming the offending key.
     """
     from perception_r1.data.synth import FAMILIES
-    from perception_r1.registry import did_you_mean
+    from perception_r1.registry import UnknownNameError, did_you_mean
     from perception_r1.rewards.format import FORMAT_TEMPLATES
 
     for name in cfg.data.families:
@@ -183,12 +183,10 @@ def validate(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"{key}: must be >= 1, got {value}")
     if cfg.grpo.num_generations < 2:
         raise ConfigError("grpo.num_generations: GRPO needs at least 2 completions per prompt")
-    if cfg.grpo.format_template not in FORMAT_TEMPLATES:
-        known = FORMAT_TEMPLATES.names()
-        raise ConfigError(
-            f"grpo.format_template: unknown template {cfg.grpo.format_template!r}"
-            f"{did_you_mean(cfg.grpo.format_template, known)}; known: {known}"
-        )
+    try:
+        FORMAT_TEMPLATES.get(cfg.grpo.format_template)
+    except UnknownNameError as err:  # the registry's message already suggests and lists the known templates
+        raise ConfigError(f"grpo.format_template: {err}") from None
     for key, value in {
         "warmup.learning_rate": cfg.warmup.learning_rate,
         "reading.learning_rate": cfg.reading.learning_rate,
