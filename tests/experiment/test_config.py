@@ -105,3 +105,19 @@ def test_the_full_recipe_file_lists_every_key_at_its_full_mode_default() -> None
     # the file says it lists every key with the full mode's value: a key missing or drifted is named
     assert {k: listed.get(k) for k in defaults if listed.get(k) != defaults[k]} == {}
     assert listed.keys() <= defaults.keys()
+
+
+def test_the_quick_flag_help_states_the_quick_recipe() -> None:
+    # the --quick help is what a newcomer reads first; it must not drift from QUICK's warm-up and GRPO lengths
+    import re
+
+    from typer.testing import CliRunner
+
+    from perception_r1.cli.main import build_app
+
+    quick = from_dict(ExperimentConfig, QUICK)
+    warmup_steps = round(quick.warmup.epochs * quick.warmup.n_examples / quick.warmup.batch_size)
+    out = CliRunner().invoke(build_app(), ["experiment", "--help"], terminal_width=400).output
+    text = re.sub(r"[\s│]+", " ", out)
+    assert f"a {warmup_steps}-step warm-up" in text
+    assert f"{quick.grpo.max_steps} GRPO steps of {quick.grpo.prompts_per_step} prompts" in text
