@@ -1,4 +1,4 @@
-"""``perception-r1 analyze``: McNemar's test and the perception analysis of two models."""
+"""``perception-r1 analyze``: McNemar's test, the perception analysis of two models, pooling experiment runs."""
 
 from __future__ import annotations
 
@@ -172,3 +172,25 @@ def perception_cmd(
     t = report.test
     typer.echo(f"{len(ids)} items; {name_a} only: {t['b']}, {name_b} only: {t['c']}; p = {t['p_value']:.4g}")
     typer.echo(f"wrote {output_dir}/report.md and perception_analysis.json")
+
+
+@app.command("experiments")
+def experiments_cmd(
+    folders: list[Path] = typer.Argument(..., help="Two or more `perception-r1 experiment` output folders."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Also write the pooled result as JSON here."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of Markdown tables."),
+) -> None:
+    """Pool independent experiment runs: arm differences per (run, seed) and McNemar summed over all of them."""
+    from perception_r1.experiment.pool import load_summaries, pool_summaries, pooled_markdown
+    from perception_r1.io_utils import atomic_write_json
+
+    try:
+        pooled = pool_summaries(load_summaries(folders))
+    except ValueError as exc:
+        _fail(str(exc))
+    if output is not None:
+        try:
+            atomic_write_json(output, pooled)
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc}")
+    typer.echo(json.dumps(pooled, indent=2) if as_json else pooled_markdown(pooled), nl=not as_json)
