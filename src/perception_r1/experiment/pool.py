@@ -9,6 +9,10 @@ files and reports, for each comparison of ``stats.COMPARISONS`` between trained 
   of its run), with mean, sd and 95% t-interval across all pairs;
 - the exact McNemar test of the discordant counts summed over every run and seed (each run's own pooled counts).
 
+The t-interval treats the (run, seed) pairs as independent; the seeds of one run share its warm-up, so where
+warm-ups matter more than GRPO seeds the interval is too narrow. The per-pair values are listed so that a reader
+can see how they group by run.
+
 Example:
     >>> s = {"seeds": [0], "n_test": 2, "arms": {a: {"answer_accuracy": {"per_seed": [v]},
     ...      "perception_accuracy": {"per_seed": [v]}} for a, v in (("warmup", 0.5), ("rlvr", 0.5),
