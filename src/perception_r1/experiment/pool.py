@@ -135,9 +135,9 @@ def pool_summaries(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
             continue
         mcnemar[name] = {}
         for outcome in OUTCOMES:
-            b = sum(int(s["mcnemar"][name][outcome]["b"]) for s in summaries.values())
-            c = sum(int(s["mcnemar"][name][outcome]["c"]) for s in summaries.values())
-            mcnemar[name][outcome] = {"b": b, "c": c, "p_value": exact_p_value(b, c)}
+            only_a = sum(int(s["mcnemar"][name][outcome]["b"]) for s in summaries.values())
+            only_b = sum(int(s["mcnemar"][name][outcome]["c"]) for s in summaries.values())
+            mcnemar[name][outcome] = {"b": only_a, "c": only_b, "p_value": exact_p_value(only_a, only_b)}
     runs = [{"name": k, "seeds": list(s["seeds"]), "n_test": s.get("n_test")} for k, s in summaries.items()]
     return {"runs": runs, "differences": differences, "mcnemar": mcnemar}
 
