@@ -29,11 +29,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from perception_r1.experiment.stats import COMPARISONS, across_seeds
+from perception_r1.experiment.report import POLICIES
+from perception_r1.experiment.stats import COMPARISONS, OUTCOMES, across_seeds
 
 # Test metrics compared per (run, seed): key under summary["arms"][policy].
 METRICS = ("answer_accuracy", "perception_accuracy", "perception_recall")
-OUTCOMES = ("answer", "perception")
 
 
 def load_summaries(folders: Sequence[Path]) -> dict[str, dict[str, Any]]:
@@ -75,7 +75,7 @@ def _check_summary(path: Path, summary: Any) -> None:
     for key in ("seeds", "arms", "mcnemar"):
         if key not in summary:
             raise ValueError(f"{path}: missing key {key!r} (not an experiment summary)")
-    for policy in ("warmup", "rlvr", "perception_r1"):
+    for policy in POLICIES:
         for metric in ("answer_accuracy", "perception_accuracy"):
             try:
                 values = summary["arms"][policy][metric]["per_seed"]
