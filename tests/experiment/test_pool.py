@@ -65,6 +65,12 @@ def write(folder: Path, content: object) -> Path:
         ({"seeds": [0], "arms": {}, "mcnemar": {}}, "missing arms.warmup.answer_accuracy.per_seed"),
         # one seed listed, two per-seed values
         (summary(0.5, [0.1, 0.2], [0.1, 0.2], 0, 0) | {"seeds": [0]}, "has 2 values for 1 seeds"),
+        # a warm-up with neither one value nor one per seed
+        (
+            summary(0.5, [0.1, 0.2, 0.3], [0.1, 0.2, 0.3], 0, 0)
+            | {"arms": {"warmup": {m: {"per_seed": [0.1, 0.2]} for m in ("answer_accuracy", "perception_accuracy")}}},
+            "warmup.answer_accuracy.per_seed has 2 values for 3 seeds",
+        ),
     ],
 )
 def test_bad_folders_are_refused_with_their_path(tmp_path: Path, second: object, message: str) -> None:

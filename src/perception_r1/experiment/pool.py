@@ -81,7 +81,8 @@ def _check_summary(path: Path, summary: Any) -> None:
                 values = summary["arms"][policy][metric]["per_seed"]
             except (KeyError, TypeError):
                 raise ValueError(f"{path}: missing arms.{policy}.{metric}.per_seed") from None
-            if policy != "warmup" and len(values) != len(summary["seeds"]):
+            # one warm-up per run: its single value stands for every seed (_per_pair)
+            if len(values) != len(summary["seeds"]) and not (policy == "warmup" and len(values) == 1):
                 raise ValueError(
                     f"{path}: arms.{policy}.{metric}.per_seed has {len(values)} values for "
                     f"{len(summary['seeds'])} seeds"
