@@ -149,6 +149,19 @@ class LaunchConfig:
 
 
 @dataclass
+class JudgeGuardConfig:
+    """Guards against a failing judge (perception_r1.train.judge_guard): a probe at start, an alarm per step."""
+
+    probe: bool = option(
+        True, "before the policy loads, send one case to every served judge; stop unless it returns valid verdicts"
+    )
+    max_failure_rate: float = option(
+        0.2, "a logged step whose judge failure rate is above this share is reported loudly"
+    )
+    stop: bool = option(False, "stop training (exit 1) at the first such step instead of going on")
+
+
+@dataclass
 class TrainConfig:
     """A full GRPO training recipe."""
 
@@ -160,6 +173,7 @@ class TrainConfig:
     logging: LoggingConfig = option(factory=LoggingConfig, help="logging")
     output: OutputConfig = option(factory=OutputConfig, help="output and checkpoints")
     launch: LaunchConfig = option(factory=LaunchConfig, help="launch plan (multi-GPU / multi-node)")
+    judge_guard: JudgeGuardConfig = option(factory=JudgeGuardConfig, help="guards against a failing judge")
 
 
 # TRL's GRPO loss types (the union over the TRL releases this project supports; the trainer rejects the rest).
@@ -293,6 +307,7 @@ def validate_values(cfg: TrainConfig) -> None:
     _check_number("model.lora.r", m.lora.r, 1)
     _check_number("model.lora.alpha", m.lora.alpha, 0.0, low_open=True)
     _check_number("model.lora.dropout", m.lora.dropout, 0.0, high=1.0)
+    _check_number("judge_guard.max_failure_rate", cfg.judge_guard.max_failure_rate, 0.0, high=1.0)
     _check_number("logging.logging_steps", cfg.logging.logging_steps, 1)
     _check_number("logging.samples_per_step", cfg.logging.samples_per_step, 0)
     _check_number("output.save_steps", cfg.output.save_steps, 1)
@@ -318,9 +333,39 @@ def validate_values(cfg: TrainConfig) -> None:
         )
 
 
+def world_size(cfg: TrainConfig) -> int:
+    """Processes that train together: the launcher's ``WORLD_SIZE`` inside a launched process, else the recipe's
+    ``launch.num_processes`` (the launch it describes, e.g. for ``--dry-run`` on a login node)."""
+    import os
+
+    launched = os.environ.get("WORLD_SIZE")
+    return int(launched) if launched and launched.isdigit() and int(launched) > 0 else cfg.launch.num_processes
+
+
+def check_generation_batch(g: GRPOArgs, processes: int) -> None:
+    """The generation batch (per-device batch x processes x steps per generation) must hold whole groups.
+
+    Raises:
+        ConfigError: naming the keys that make up the batch and the process count used.
+    """
+    generation_batch = g.generation_batch_size or (
+        g.per_device_train_batch_size * processes * (g.steps_per_generation or g.gradient_accumulation_steps)
+    )
+    if generation_batch % g.num_generations:
+        raise ConfigError(
+            f"grpo: the generation batch (generation_batch_size, or per_device_train_batch_size x "
+            f"{processes} process(es) x steps_per_generation = {generation_batch}) must be a multiple of "
+            f"grpo.num_generations ({g.num_generations})"
+        )
+
+
 def validate(cfg: TrainConfig) -> None:
-    """Consistency checks that need no model or data (value ranges first, see :func:`validate_values`), ending
-    with TRL's own checks of the ``grpo`` section (this imports TRL).
+    """Consistency checks that need no model or data (value ranges first, see :func:`validate_values`).
+
+    Builds no ``trl.GRPOConfig``: building one sets up ``torch.distributed`` (and accelerate's process state) for
+    the process that does it, so only the real config may be built in a training process, once, before the policy
+    loads (:func:`perception_r1.train.trainer.run_training`; it runs TRL's own checks). ``--dry-run`` runs TRL's
+    checks with :func:`check_with_trl`.
 
     Raises:
         ConfigError: naming the offending key.
@@ -339,17 +384,14 @@ def validate(cfg: TrainConfig) -> None:
     g = checked_grpo(cfg)
     if g.num_generations < 2:
         raise ConfigError("grpo.num_generations: GRPO needs at least 2 completions per prompt")
-    # Checked here with the launch's process count (TRL checks against the process it runs in).
-    generation_batch = g.generation_batch_size or (
-        g.per_device_train_batch_size
-        * cfg.launch.num_processes
-        * (g.steps_per_generation or g.gradient_accumulation_steps)
-    )
-    if generation_batch % g.num_generations:
-        raise ConfigError(
-            f"grpo: the generation batch (generation_batch_size, or per_device_train_batch_size x "
-            f"launch.num_processes x steps_per_generation = {generation_batch}) must be a multiple of "
-            f"grpo.num_generations ({g.num_generations})"
-        )
-    # TRL's own checks (GRPOConfig.__post_init__), so that --dry-run fails where the launch would.
+    check_generation_batch(g, world_size(cfg))
+
+
+def check_with_trl(cfg: TrainConfig) -> None:
+    """TRL's own checks (``GRPOConfig.__post_init__``) on the single-process equivalent of the launch, so that
+    ``--dry-run`` fails where the launch would. Only for processes that do not train (see :func:`validate`).
+
+    Raises:
+        ConfigError: TRL's rejection, naming the recipe keys its message mentions.
+    """
     grpo_config(cfg, [float(spec.weight) for spec in cfg.rewards], check_only=True)

@@ -278,6 +278,12 @@ def grpo_config(cfg: TrainConfig, reward_weights: list[float], *, check_only: bo
 
     kwargs = {key: coerce_field(key, value, f"grpo.{key}") for key, value in GRPOArgs(cfg.grpo).items()}
     kwargs.update(_owned_values(cfg, reward_weights))
+    if "use_cpu" not in kwargs and not check_only:
+        import torch
+
+        # With no accelerator, transformers sets up several launched processes only when told they run on the
+        # CPU (gloo); otherwise each rank silently trains alone. With one, its own backend (NCCL on GPUs) is used.
+        kwargs["use_cpu"] = not torch.accelerator.is_available()
     if check_only:
         n = cfg.launch.num_processes
         for key in ("per_device_train_batch_size", "per_device_eval_batch_size"):

@@ -20,23 +20,10 @@ from perception_r1.config import ConfigError, to_dict
 from perception_r1.io_utils import atomic_write_json
 from perception_r1.train.config import DataConfig, ModelConfig, TrainConfig, validate
 from perception_r1.train.grpo_args import grpo_config
+from perception_r1.train.ranks import is_main_process
 from perception_r1.train.reward_setup import build_rewards, check_columns
 
 log = logging.getLogger(__name__)
-
-
-def resolve_model_path(model: ModelConfig) -> str:
-    """The model folder: ``warmup`` trains (once, cached) the synthetic experiment's warm-up policy; ``tiny``
-    builds (once, cached) the tiny Qwen2.5-VL with SmolLM2 text weights; anything else is passed on."""
-    if model.path == "warmup":
-        from perception_r1.experiment.runner import ensure_warmup_policy
-
-        return str(ensure_warmup_policy())
-    if model.path == "tiny":
-        from perception_r1.model.tiny import ensure_tiny_vlm
-
-        return str(ensure_tiny_vlm())
-    return model.path
 
 
 def load_rows(data: DataConfig) -> list[dict[str, Any]]:
@@ -146,24 +133,47 @@ def resume_checkpoint(cfg: TrainConfig) -> str | None:
     return get_last_checkpoint(str(out)) if out.is_dir() else None
 
 
+def _warn_launch_mismatch(cfg: TrainConfig, world: int) -> None:
+    """Say so when the launch has another process count than the recipe's (its global batch differs)."""
+    if world != cfg.launch.num_processes and is_main_process():
+        g = cfg.grpo
+        log.warning(
+            "launched with %d process(es) but launch.num_processes is %d: the global batch is %d prompts x %d "
+            "completions per optimizer step, not what the recipe was sized for",
+            world,
+            cfg.launch.num_processes,
+            g.per_device_train_batch_size * world * g.gradient_accumulation_steps // g.num_generations,
+            g.num_generations,
+        )
+
+
 def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> dict[str, Any]:
     """Train a policy with GRPO as the recipe says; write metrics, samples, plot, checkpoints and final model.
+
+    Under ``torchrun`` / ``accelerate launch`` every process runs this function and together they are one run:
+    the real ``GRPOConfig`` is built once, before the policy loads (it sets up ``torch.distributed``; under
+    DeepSpeed ZeRO-3 it lets the weights be sharded as they load), each rank generates and scores its own share
+    of the prompts, and only global rank 0 writes the run's files.
 
     Args:
         cfg: The recipe.
         extra_callbacks: More ``TrainerCallback`` objects (tests, benchmarks).
 
     Returns:
-        Summary: output dir, steps, examples, dropped examples, resumed checkpoint, wall seconds, final path.
+        Summary: output dir, steps, examples, dropped examples, resumed checkpoint, wall seconds, final path,
+        world size and judge alarms.
 
     Raises:
-        ConfigError: invalid recipe or a dataset lacking the columns the rewards need (before any model load).
+        ConfigError: invalid recipe, a dataset lacking the columns the rewards need, or a judge that does not
+            answer (all before any model load). JudgeFailureStop: ``judge_guard.stop`` ended the run early.
     """
     from trl import GRPOTrainer
 
     from perception_r1.templates import load_format_template
     from perception_r1.train.callbacks import MetricsCallback, StepTimes
     from perception_r1.train.checkpoints import restore_weights, train_from
+    from perception_r1.train.judge_guard import JudgeFailureAlarm, JudgeFailureStop, probe_judges
+    from perception_r1.train.policy_cache import resolve_model_path
     from perception_r1.train.prompts import template_fingerprints
 
     started = time.perf_counter()
@@ -172,7 +182,10 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     rows = load_rows(cfg.data)
     check_columns(cfg.rewards, rows, where=f"data.source {cfg.data.source!r}")
     funcs, weights, names = build_rewards(cfg.rewards)
-    path = resolve_model_path(cfg.model)
+    args = grpo_config(cfg, weights)  # TRL's checks with the real world size, before anything costly: see above
+    _warn_launch_mismatch(cfg, args.world_size)
+    probe_judges(cfg)
+    path = resolve_model_path(cfg.model.path)  # one process builds a built-in policy, the others wait for it
     policy, processor, peft_config = load_policy(cfg.model, path)
     template = load_format_template(cfg.data.prompt_template)
     dataset, dropped = build_dataset(rows, processor, cfg.data.max_prompt_length, template)
@@ -180,14 +193,15 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     out.mkdir(parents=True, exist_ok=True)
     times = StepTimes()
     metrics_cb = MetricsCallback(out, names, cfg.logging.samples_per_step, times, cfg.logging.plot)
+    alarm = JudgeFailureAlarm(cfg.judge_guard.max_failure_rate, cfg.judge_guard.stop)
     trainer = GRPOTrainer(
         model=policy,
         reward_funcs=funcs,
-        args=grpo_config(cfg, weights),
+        args=args,
         train_dataset=dataset,
         processing_class=processor,
         peft_config=peft_config,
-        callbacks=[metrics_cb, *(extra_callbacks or [])],
+        callbacks=[metrics_cb, alarm, *(extra_callbacks or [])],
     )
     metrics_cb.trainer = trainer
     main_process = trainer.is_world_process_zero()  # files below are written once, not by every rank
@@ -197,7 +211,12 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     if restore_weights(trainer.model, checkpoint):  # the Trainer's own resume loads none of them
         log.info("restored the policy's weights from %s", checkpoint)
     log.info(
-        "training %s on %d examples (%d dropped as too long); resume from %s", path, len(dataset), dropped, checkpoint
+        "training %s on %d examples (%d dropped as too long) in %d process(es); resume from %s",
+        path,
+        len(dataset),
+        dropped,
+        args.world_size,
+        checkpoint,
     )
     with times.recording():
         if not train_from(trainer, checkpoint):
@@ -218,7 +237,15 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
         "final_model": str(final) if final else None,
         "wall_s": round(time.perf_counter() - started, 1),
         "rewards": dict(zip(names, weights, strict=True)),
+        "world_size": args.world_size,
+        "judge_alarms": alarm.alarms,
+        "stopped_by_judge_guard": alarm.stopped,
     }
     if main_process:
         atomic_write_json(out / "summary.json", summary)
+    if alarm.stopped:
+        raise JudgeFailureStop(
+            f"training stopped at {alarm.stopped} (judge_guard.stop); fix the judge and rerun the same command to "
+            f"continue from the last checkpoint in {out}"
+        )
     return summary
