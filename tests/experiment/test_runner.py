@@ -10,6 +10,7 @@ import pytest
 
 from perception_r1.config import ConfigError, apply_overrides, from_dict
 from perception_r1.experiment.config import ExperimentConfig
+from support.fake_model import write_fake_model
 
 # Toy sizes: every stage runs (data, policy, label reading, SFT warm-up, two GRPO arms, evaluation, McNemar,
 # report) in about a minute on 2 CPU cores. Nothing here is meant to learn.
@@ -161,8 +162,7 @@ def test_quick_warmup_is_shared_with_the_train_default(tmp_path: Path, monkeypat
 
     monkeypatch.setenv("PERCEPTION_R1_CACHE", str(tmp_path / "cache"))
     warm = tmp_path / "exp" / "warmup"
-    (warm / "final").mkdir(parents=True)
-    (warm / "final" / "config.json").write_text("{}")
+    write_fake_model(warm / "final")  # a complete-looking saved model (the cache checks its files)
     (warm / "summary.json").write_text("{}")
     merged = {**QUICK, "output_dir": str(tmp_path / "exp")}
     for section, values in overrides.items():

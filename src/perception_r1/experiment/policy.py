@@ -166,6 +166,8 @@ def build_policy(out_dir: str | Path, spec: PolicySpec, corpus: Iterable[str]) -
         Qwen2VLVideoProcessor,
     )
 
+    from perception_r1.model.integrity import require_complete
+
     spec.check()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -194,6 +196,7 @@ def build_policy(out_dir: str | Path, spec: PolicySpec, corpus: Iterable[str]) -
         chat_template=QWEN2_5_VL_CHAT_TEMPLATE,
     )
     processor.save_pretrained(out)
+    require_complete(out)  # the marker below must never stand for missing weights
     n_params = sum(p.numel() for p in model.parameters())
     atomic_write_json(
         out / POLICY_MARKER, {"spec": dataclasses.asdict(spec), "vocab_size": len(tokenizer), "parameters": n_params}

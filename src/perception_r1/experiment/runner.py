@@ -142,6 +142,15 @@ class Stages:
         from perception_r1.train.prompts import build_policy_prompt
 
         folder = self.root / "policy"
+        if (folder / POLICY_MARKER).is_file():
+            from perception_r1.model.integrity import model_folder_problem
+
+            problem = model_folder_problem(folder)
+            if problem:  # e.g. built by a rank whose save wrote nothing: build it again, never fail for good
+                import shutil
+
+                self.announce(f"policy: {folder} is damaged ({problem}); building it again")
+                shutil.rmtree(folder)
         if not (folder / POLICY_MARKER).is_file():
             self.announce("policy: building the small Qwen2.5-VL policy")
             train = self.splits["train"]
@@ -410,19 +419,42 @@ def warmup_cache_dir() -> Path:
     return root / f"warmup-policy-{key}"
 
 
+def cached_warmup_policy() -> Path | None:
+    """The cached warm-up policy's folder when its stage finished and its files are complete, else None.
+
+    A damaged entry (the stage's marker without loadable weights, e.g. written by a rank whose ``save_pretrained``
+    wrote nothing) is reported and its stage folder removed, so that the next :func:`ensure_warmup_policy`
+    trains it again instead of failing on every run.
+    """
+    import shutil
+
+    from perception_r1.model.integrity import model_folder_problem
+
+    stage = warmup_cache_dir() / "warmup"
+    if _marker(stage / "summary.json") is None:
+        return None
+    problem = model_folder_problem(stage / "final")
+    if problem is None:
+        return stage / "final"
+    log.warning("the cached warm-up policy at %s is damaged (%s): training it again", stage / "final", problem)
+    shutil.rmtree(stage, ignore_errors=True)
+    return None
+
+
 def ensure_warmup_policy(announce: Callable[[str], None] = log.info) -> Path:
     """The warm-up policy of ``perception-r1 experiment --quick``, trained once and cached.
 
     This is the starting point of ``perception-r1 train``'s embedded default: a policy that can already see
     the figure and write the format, so that GRPO's rewards are not all 0. Building it runs the quick
     experiment's data, policy and warm-up stages (a few minutes on a CPU) into :func:`warmup_cache_dir`;
-    an interrupted build continues where it stopped.
+    an interrupted build continues where it stopped. Concurrent callers must serialise through
+    :func:`perception_r1.train.policy_cache.ensure_policy`, which also keeps the build out of a launched group.
     """
+    found = cached_warmup_policy()
+    if found is not None:
+        return found
     cfg = from_dict(ExperimentConfig, {**QUICK, "output_dir": str(warmup_cache_dir())})
     stages = Stages(cfg, announce)
-    final = stages.root / "warmup" / "final"
-    if _marker(stages.root / "warmup" / "summary.json") is not None and (final / "config.json").is_file():
-        return final
     validate(cfg)
     check_recipe(stages.root, cfg)
     stages.data()

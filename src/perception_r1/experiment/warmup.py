@@ -113,6 +113,9 @@ def finish_stage(trainer: Any, out_dir: Path, final: Path, started: float, figur
     Returns:
         ``steps``, the ``figures``, ``final_loss``, ``loss_curve``, ``wall_s`` and ``final_model``.
     """
+    from perception_r1.model.integrity import require_complete
+
+    require_complete(final)  # the marker must never stand for weights that are not there
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     summary = {
         "steps": trainer.state.global_step,

@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -29,6 +30,8 @@ from typing import Any
 
 from perception_r1.config import option
 from perception_r1.io_utils import atomic_write_json
+
+log = logging.getLogger(__name__)
 
 # Bump when the build recipe changes so that old caches are not reused.
 TINY_VERSION = "1"
@@ -106,8 +109,26 @@ def default_cache_dir(spec: TinySpec | None = None) -> Path:
 
 
 def is_built(path: str | Path) -> bool:
-    """True when ``path`` holds a completed build (its marker file is written last)."""
-    return (Path(path) / BUILD_MARKER).is_file()
+    """True when ``path`` holds a completed build: its marker (written last) and loadable files."""
+    from perception_r1.model.integrity import model_folder_problem
+
+    return (Path(path) / BUILD_MARKER).is_file() and model_folder_problem(path) is None
+
+
+def cached_tiny_vlm(path: str | Path | None = None, spec: TinySpec | None = None) -> Path | None:
+    """The cached build's folder when complete, else None; a damaged build (marker present, files missing or
+    truncated) is reported and removed so that the next :func:`ensure_tiny_vlm` rebuilds it."""
+    from perception_r1.model.integrity import model_folder_problem
+
+    target = Path(path) if path is not None else default_cache_dir(spec)
+    if not (target / BUILD_MARKER).is_file():
+        return None
+    problem = model_folder_problem(target)
+    if problem is None:
+        return target
+    log.warning("the cached tiny model at %s is damaged (%s): rebuilding it", target, problem)
+    shutil.rmtree(target, ignore_errors=True)
+    return None
 
 
 def ensure_tiny_vlm(path: str | Path | None = None, spec: TinySpec | None = None, rebuild: bool = False) -> Path:
@@ -124,7 +145,7 @@ def ensure_tiny_vlm(path: str | Path | None = None, spec: TinySpec | None = None
     """
     spec = spec or TinySpec()
     target = Path(path) if path is not None else default_cache_dir(spec)
-    if is_built(target) and not rebuild:
+    if not rebuild and cached_tiny_vlm(target) is not None:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.building-"))
@@ -264,6 +285,8 @@ def build_tiny_vlm(output_dir: str | Path, spec: TinySpec | None = None) -> Path
         Qwen2VLVideoProcessor,
     )
 
+    from perception_r1.model.integrity import require_complete
+
     spec = spec or TinySpec()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -293,6 +316,7 @@ def build_tiny_vlm(output_dir: str | Path, spec: TinySpec | None = None) -> Path
         chat_template=QWEN2_5_VL_CHAT_TEMPLATE,
     )
     processor.save_pretrained(out)
+    require_complete(out)  # the marker below must never stand for missing weights
     atomic_write_json(
         out / BUILD_MARKER,
         {"version": TINY_VERSION, "spec": dataclasses.asdict(spec), "source": GGUF_FILE, "vocab_size": len(tokenizer)},
