@@ -16,11 +16,6 @@ from perception_r1.config import ConfigError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
-# One case whose answer is unambiguous for a capable judge: facts 1 and 3 are stated, fact 2 is not.
-CANNED_ANNOTATIONS = ["AB = 5", "angle ABC = 90°", "BC = 12"]
-CANNED_RESPONSE = "From the figure, AB = 5 and BC = 12, so by Pythagoras AC = 13."
-CANNED_EXPECTED = [1, 0, 1]
-
 
 @app.command("check")
 @judge_options(
@@ -43,19 +38,17 @@ def check(
 
     The reply cache is never used (``--judge-cache-path`` is ignored): a check must reach the judge.
     """
-    import dataclasses
-
-    from perception_r1.judge.config import JudgeConfig
-    from perception_r1.judge.judges import build_judge, judge_sync
+    from perception_r1.judge.config import JudgeConfig, judge_template
+    from perception_r1.judge.probe import CANNED_EXPECTED, probe_judge
 
     try:
         cfg = judge.build() or JudgeConfig()
-        cfg = dataclasses.replace(cfg, cache_path=None)  # a check must reach the judge, not the cache
-        judge_impl = build_judge(cfg)
+        if cfg.backend != "rule":
+            judge_template(cfg)  # a bad prompt file is a configuration error (exit 2), not a failed check
+        judgment = probe_judge(cfg)  # never from the reply cache: a check must reach the judge
     except (ConfigError, ValueError, KeyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    (judgment,) = judge_sync(judge_impl, [(CANNED_ANNOTATIONS, CANNED_RESPONSE)], close=True)
     report = {
         "backend": cfg.backend,
         "base_url": cfg.base_url if cfg.backend == "openai" else None,

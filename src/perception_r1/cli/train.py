@@ -62,13 +62,19 @@ def train(
     if dry_run:
         _dry_run(cfg, recipe_path, overrides)
         return
+    refusal = _single_process_refusal(cfg, recipe_path, overrides)
+    if refusal:
+        typer.echo(f"error: {refusal}", err=True)
+        raise typer.Exit(2)
     _run(cfg)
 
 
 def _dry_run(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) -> None:
     """Validate what can be validated without a model, then print the launch plan."""
     from perception_r1.config import ConfigError
+    from perception_r1.train.config import check_with_trl
     from perception_r1.train.launch import format_plan, launch_plan
+    from perception_r1.train.preflight import format_checks, preflight
     from perception_r1.train.reward_setup import build_rewards, check_columns
     from perception_r1.train.trainer import load_rows
 
@@ -78,6 +84,11 @@ def _dry_run(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) ->
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo("rewards: " + ", ".join(f"{w:g} x {n}" for n, w in zip(names, weights, strict=True)))
+    try:
+        check_with_trl(cfg)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo("grpo: trl.GRPOConfig accepts the settings (device and precision are checked where training runs)")
     source = cfg.data.source
     if source == "synth" or Path(source).exists():
@@ -90,24 +101,62 @@ def _dry_run(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) ->
         typer.echo(f"data: {len(rows)} examples from {source}; reward columns present")
     else:
         typer.echo(f"data: {source} is not on this machine; columns are checked when training starts")
+    checks = preflight(cfg)
+    typer.echo("\npreflight (run it on the training node):\n" + format_checks(checks))
     typer.echo("\nlaunch sequence:\n")
     typer.echo(format_plan(launch_plan(cfg, recipe, overrides)))
+    failed = [c for c in checks if c.status == "fail"]
+    if failed:
+        typer.echo(f"error: preflight failed: {'; '.join(f'{c.name}: {c.detail}' for c in failed)}", err=True)
+        raise typer.Exit(2)
+
+
+def _single_process_refusal(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) -> str | None:
+    """Why a multi-process recipe must not start as one plain process, with the launch command; else None."""
+    from perception_r1.train.launch import launch_plan
+    from perception_r1.train.ranks import launched
+
+    if cfg.launch.num_processes == 1 or launched():
+        return None
+    command = launch_plan(cfg, recipe, overrides)[-1].command
+    return (
+        f"launch.num_processes is {cfg.launch.num_processes}, but this is a single process: it would train alone, "
+        f"with 1/{cfg.launch.num_processes} of the recipe's batch. Launch it with\n  {command}\n"
+        "(`--dry-run` prints the whole launch sequence), or pass --launch.num_processes 1 to train in one process."
+    )
 
 
 def _run(cfg: TrainConfig) -> None:
-    """Train, printing progress (the trainer's progress bar) and the summary."""
+    """Train, printing progress (the trainer's progress bar) and the summary (once, from rank 0)."""
     import logging
 
     from perception_r1.config import ConfigError
+    from perception_r1.train.judge_guard import JudgeFailureStop
+    from perception_r1.train.ranks import is_main_process
     from perception_r1.train.trainer import run_training
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    main = is_main_process()
+    # Rank 0 tells the story; the other ranks speak only for warnings and errors of their own.
+    level = logging.INFO if main else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         summary = run_training(cfg)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except JudgeFailureStop as exc:
+        if main:
+            typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if not main:
+        return
     typer.echo(json.dumps(summary, indent=2))
     out = Path(summary["output_dir"])
     typer.echo(f"metrics: {out / 'metrics.jsonl'}\nplot: {out / 'reward_components.png'}")
+    if summary["judge_alarms"]:
+        typer.echo(
+            f"warning: the judge failed on more than judge_guard.max_failure_rate of the judgments at "
+            f"{len(summary['judge_alarms'])} logged step(s), e.g. {summary['judge_alarms'][0]}",
+            err=True,
+        )
