@@ -1,3 +1,4 @@
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -126,3 +127,52 @@ def test_flattened_recipe_applies_as_overrides():
     # a YAML recipe flattened to dotted keys configures the same as from_dict
     data = {"inner": {"lr": 0.5}, "tags": ["x"]}
     assert apply_overrides(Outer(), flatten_keys(data)) == from_dict(Outer, data)
+
+
+def _recipe():
+    from perception_r1.train.config import TrainConfig
+
+    return from_dict(
+        TrainConfig,
+        {"rewards": [{"name": "accuracy", "weight": 0.9},
+                     {"name": "perception", "params": {"judge": {"backend": "openai", "base_url": "http://a:1/v1"}}}]},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("overrides", "check"),
+    [
+        # a reward's nested parameter, the reward chosen by its name
+        ({"rewards.perception.params.judge.base_url": "http://b:2/v1"},
+         lambda c: c.rewards[1].params["judge"] == {"backend": "openai", "base_url": "http://b:2/v1"}),
+        # the bracket spelling
+        ({"rewards[perception].weight": "0.5"}, lambda c: c.rewards[1].weight == 0.5),
+        # by position
+        ({"rewards.0.weight": "0.8"}, lambda c: c.rewards[0].weight == 0.8),
+        # a new parameter (mappings are created on the way)
+        ({"rewards.accuracy.params.isolation": "inline"}, lambda c: c.rewards[0].params == {"isolation": "inline"}),
+        # values are read as YAML inside free-form parameters
+        ({"rewards.perception.params.judge.max_concurrency": "8"},
+         lambda c: c.rewards[1].params["judge"]["max_concurrency"] == 8),
+    ],
+)  # fmt: skip
+def test_list_items_are_reached_by_name(overrides, check):
+    assert check(apply_overrides(_recipe(), overrides))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        # a misspelled reward name
+        ({"rewards.percepton.weight": "1"}, "no item 'percepton' in 'rewards' (did you mean 'perception'"),
+        # a reward named but no key
+        ({"rewards.perception": "1"}, "name an item and a key"),
+        # a key of the item that does not exist
+        ({"rewards.perception.wieght": "1"}, "did you mean 'weight'"),
+        # setting inside a parameter that is not a mapping
+        ({"rewards.accuracy.weight.x": "1"}, "'weight' is not a section"),
+    ],
+)
+def test_list_item_override_errors(overrides, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        apply_overrides(_recipe(), overrides)

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -236,7 +237,8 @@ def apply_overrides(cfg: C, overrides: Mapping[str, Any], where: str = "override
         ConfigError: unknown path (with suggestions) or a value of the wrong type.
     """
     for dotted, value in overrides.items():
-        cfg = _set_path(cfg, dotted.split("."), value, f"{where} {dotted}")
+        path = re.sub(r"\[([^\]]+)\]", r".\1", dotted)  # rewards[perception].weight == rewards.perception.weight
+        cfg = _set_path(cfg, path.split("."), value, f"{where} {dotted}")
     return cfg
 
 
@@ -256,12 +258,46 @@ def _set_path(cfg: Any, parts: list[str], value: Any, where: str) -> Any:
     elif len(parts) == 2 and callable(getattr(type(current), "config_override", None)):
         new = current.config_override(parts[1], value, where)
     elif isinstance(current, dict):
-        new = {**current, parts[1]: yaml.safe_load(value) if isinstance(value, str) else value}
-        if len(parts) > 2:
-            raise ConfigError(f"{where}: only one level of nesting is supported inside {head!r}")
+        new = _set_in_mapping(current, parts[1:], value, where)
+    elif isinstance(current, list) and current and all(dataclasses.is_dataclass(v) for v in current):
+        new = _set_in_list(current, head, parts[1:], value, where)
     else:
         raise ConfigError(f"{where}: {head!r} is not a section")
     return dataclasses.replace(cfg, **{head: new})
+
+
+def _set_in_mapping(current: Mapping[str, Any], parts: list[str], value: Any, where: str) -> dict[str, Any]:
+    """A copy of a free-form mapping with the nested key ``parts`` set (missing intermediate mappings created)."""
+    if len(parts) == 1:
+        return {**current, parts[0]: yaml.safe_load(value) if isinstance(value, str) else value}
+    inner = current.get(parts[0], {})
+    if not isinstance(inner, Mapping):
+        raise ConfigError(f"{where}: {parts[0]!r} is {inner!r}, not a mapping whose keys can be set")
+    return {**current, parts[0]: _set_in_mapping(inner, parts[1:], value, where)}
+
+
+def _set_in_list(current: list[Any], head: str, parts: list[str], value: Any, where: str) -> list[Any]:
+    """A copy of a list of sections with one item changed, the item chosen by its ``name`` or its index.
+
+    ``rewards.perception.params.judge.base_url`` (or ``rewards[perception]...``, ``rewards.2.weight``) reaches
+    the item named ``perception`` of the ``rewards`` list.
+    """
+    if len(parts) < 2:
+        raise ConfigError(f"{where}: name an item and a key, e.g. {head}.<name>.<key>")
+    names = [getattr(item, "name", None) for item in current]
+    selector = parts[0]
+    if selector in names:
+        index = names.index(selector)
+    elif selector.isdigit() and int(selector) < len(current):
+        index = int(selector)
+    else:
+        known = [n for n in names if n is not None]
+        raise ConfigError(
+            f"{where}: no item {selector!r} in {head!r}{did_you_mean(selector, known)}; items: {', '.join(known)}"
+        )
+    items = list(current)
+    items[index] = _set_path(items[index], parts[1:], value, where)
+    return items
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -64,14 +64,97 @@ def test_bad_recipes_exit_2_with_the_reason(args, message):
     assert message in result.output
 
 
-def test_dry_run_of_the_paper_recipe_prints_the_launch_sequence():
+GPU_STACK = {"vllm": "0.31.0", "deepspeed": "0.19.8", "tensorboard": "2.21.0"}
+
+
+def _installed(monkeypatch, versions):
+    """Make the preflight see ``versions`` (name -> version, None: not installed) on top of what is installed."""
+    import importlib.metadata
+
+    real = importlib.metadata.version
+
+    def version(name):
+        if name in versions:
+            if versions[name] is None:
+                raise importlib.metadata.PackageNotFoundError(name)
+            return versions[name]
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+
+
+def test_dry_run_of_the_paper_recipe_prints_the_launch_sequence(monkeypatch):
+    _installed(monkeypatch, GPU_STACK)  # what `scripts/setup.sh --gpu` installs
     result = runner.invoke(build_app(), ["train", str(RECIPES / "qwen2_5_vl_7b" / "perception_r1.yaml"), "--dry-run"])
     assert result.exit_code == 0, result.output
     out = result.output
     assert "0.7 x perception" in out
     assert "trl.GRPOConfig accepts the settings" in out  # TRL's checks ran, bf16 recipe on a machine without GPU
+    assert "[ok]   vllm: vllm 0.31.0" in out and "[skip] GPU count" in out  # no GPU on this machine
     judge, train = out.index("judge server"), out.index("accelerate launch --config_file recipes/accelerate/zero3")
     assert judge < train  # the judge is served before training starts
+
+
+@pytest.mark.parametrize(
+    ("versions", "args", "message"),
+    [
+        # the GPU stack missing (a plain CPU install): named, with the command that installs it
+        ({"vllm": None}, [], "vllm: vllm is not installed"),
+        # a vLLM outside the range TRL 1.16 supports
+        ({"vllm": "0.10.2"}, [], "vllm 0.10.2 is outside"),
+        # flash-attn asked for but not built
+        ({"flash-attn": None}, ["--model.attn_implementation", "flash_attention_2"], "flash-attn is not installed"),
+        # an accelerate config that is not there
+        ({}, ["--launch.accelerate_config", "recipes/accelerate/nope.yaml"], "nope.yaml: no such file"),
+        # a judge URL moved on the command line is followed by the server command; a hard-coded port is refused
+        (
+            {},
+            [
+                "--rewards.perception.params.judge.base_url",
+                "http://judge-host:9000/v1",
+                "--launch.judge_serve",
+                "vllm serve M --port 8001",
+            ],
+            "listens on port 8001 but the judge URL is http://judge-host:9000/v1",
+        ),  # fmt: skip
+    ],
+)
+def test_dry_run_preflight_failures_exit_2(monkeypatch, versions, args, message):
+    _installed(monkeypatch, {**GPU_STACK, **versions})
+    recipe = str(RECIPES / "qwen2_5_vl_7b" / "perception_r1.yaml")
+    result = runner.invoke(build_app(), ["train", recipe, "--dry-run", *args])
+    assert result.exit_code == 2, result.output
+    assert "error: preflight failed" in result.output and message in result.output
+    assert "launch sequence" in result.output  # the plan is still printed
+
+
+def test_judge_url_override_moves_the_printed_judge_server(monkeypatch):
+    _installed(monkeypatch, GPU_STACK)
+    recipe = str(RECIPES / "qwen2_5_vl_7b" / "perception_r1.yaml")
+    url = "http://judge-b:9100/v1"
+    result = runner.invoke(
+        build_app(), ["train", recipe, "--dry-run", "--rewards.perception.params.judge.base_url", url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "--port 9100" in result.output and f"curl -sf {url}/models" in result.output
+    # the override is repeated in the training command, so the launched ranks use the same judge
+    assert f"--rewards.perception.params.judge.base_url {url}" in result.output
+
+
+def test_multi_process_recipe_refuses_a_single_process_start(monkeypatch):
+    import perception_r1.cli.train as train_cli
+
+    def no_training(cfg):
+        raise AssertionError("a multi-process recipe started training in one process")
+
+    monkeypatch.setattr(train_cli, "_run", no_training)
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    recipe = str(RECIPES / "qwen2_5_vl_7b" / "perception_r1.yaml")
+    result = runner.invoke(build_app(), ["train", recipe])
+    assert result.exit_code == 2
+    assert "launch.num_processes is 8" in result.output
+    assert "accelerate launch --config_file recipes/accelerate/zero3_1x8.yaml --num_processes 8" in result.output
 
 
 def test_dry_run_fails_before_training_when_columns_are_missing(tmp_path):

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,41 +31,77 @@ class Step:
     note: str = ""
 
 
-def _judge_config(cfg: TrainConfig) -> Any | None:
-    """The perception reward's judge config, or None when no perception reward is used."""
+def _served_judge(cfg: TrainConfig) -> Any | None:
+    """The perception reward's judge config when it is served over HTTP (``openai`` backend), else None."""
     from perception_r1.judge.config import coerce_judge_config
 
     for spec in cfg.rewards:
         if spec.name == "perception":
-            return coerce_judge_config(spec.params.get("judge"))
+            judge = coerce_judge_config(spec.params.get("judge"))
+            return judge if judge.backend == "openai" else None  # rule / in-process judges need no server
     return None
 
 
-def _judge_step(cfg: TrainConfig) -> Step | None:
-    judge = _judge_config(cfg)
-    if judge is None or judge.backend != "openai":
-        return None  # the rule and in-process transformers judges need no server
-    url = urlparse(judge.base_url)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    command = cfg.launch.judge_serve or (
+def _url_port(base_url: str) -> int:
+    url = urlparse(base_url)
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
+def judge_serve_command(cfg: TrainConfig, judge: Any) -> str:
+    """The command that serves ``judge``, following its URL.
+
+    ``launch.judge_serve`` may use ``{port}``, ``{host}`` and ``{model}``: they are filled from the judge's
+    ``base_url`` and ``model``, so a judge URL overridden on the command line moves the printed server with it.
+    """
+    port = _url_port(judge.base_url)
+    if cfg.launch.judge_serve:
+        fields = {"port": port, "host": urlparse(judge.base_url).hostname or "", "model": judge.model}
+        return re.sub(r"\{(port|host|model)\}", lambda m: str(fields[m.group(1)]), cfg.launch.judge_serve)
+    return (
         f"vllm serve {shlex.quote(judge.model)} --host 0.0.0.0 --port {port} "
         f"--max-num-seqs {judge.max_concurrency} --max-model-len 8192"
     )
+
+
+def judge_serve_check(cfg: TrainConfig) -> Any:
+    """Preflight: does the judge server command listen on the port of the judge's URL? None: no served judge."""
+    from perception_r1.train.preflight import Check
+
+    judge = _served_judge(cfg)
+    if judge is None:
+        return None
+    served = re.search(r"--port[ =](\d+)", judge_serve_command(cfg, judge))
+    if served and int(served.group(1)) != _url_port(judge.base_url):
+        detail = (
+            f"launch.judge_serve listens on port {served.group(1)} but the judge URL is {judge.base_url}; "
+            "write --port {port} in launch.judge_serve"
+        )
+        return Check("judge server", "fail", detail)
+    return Check("judge server", "ok", f"serves {judge.base_url} ({judge.model})")
+
+
+def _judge_step(cfg: TrainConfig) -> Step | None:
+    judge = _served_judge(cfg)
+    if judge is None:
+        return None
     wait = f"until curl -sf {judge.base_url.rstrip('/')}/models >/dev/null; do sleep 10; done"
     return Step(
         "judge server",
-        command,
+        judge_serve_command(cfg, judge),
         f"on the judge machine/GPUs; then wait: {wait}; the key (if any) goes in ${judge.api_key_env}",
     )
 
 
 def _rollout_step(cfg: TrainConfig, model_path: str) -> Step | None:
+    from perception_r1.train.preflight import context_length
+
     r = cfg.rollout
     if r.mode != "vllm_server":
         return None
     command = (
         f"CUDA_VISIBLE_DEVICES={r.server_gpus} trl vllm-serve --model {shlex.quote(model_path)} "
-        f"--tensor-parallel-size {r.tensor_parallel_size} --host {r.server_host} --port {r.server_port}"
+        f"--tensor-parallel-size {r.tensor_parallel_size} --max_model_len {context_length(cfg)} "
+        f"--host {r.server_host} --port {r.server_port}"
     )
     wait = f"until curl -sf http://{r.server_host}:{r.server_port}/health/ >/dev/null; do sleep 10; done"
     return Step("vLLM rollout server", command, f"on the training node, GPUs not used by training; then wait: {wait}")
