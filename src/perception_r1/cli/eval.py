@@ -8,11 +8,13 @@ from typing import NoReturn
 
 import typer
 
+from perception_r1.redact import redact
+
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {redact(message)}", err=True)
     raise typer.Exit(2)
 
 

@@ -35,6 +35,7 @@ from perception_r1.eval.official import OfficialState, score_official
 from perception_r1.eval.prompts import build_prompt
 from perception_r1.eval.scoring import check_mode, score_item
 from perception_r1.io_utils import JsonlError, atomic_write_json, atomic_write_jsonl, atomic_write_text, iter_jsonl
+from perception_r1.redact import redact
 from perception_r1.rewards.answer import choice_map
 from perception_r1.templates import load_format_template
 
@@ -148,7 +149,7 @@ def generate_benchmark(
     logger.info("%s: %d items, %d cached, %d to generate", bench.name, len(items), len(items) - len(todo), len(todo))
     for start in range(0, len(todo), chunk):
         for entry in _generate_chunk(todo[start : start + chunk], prompts, get_generator):
-            cache[entry["id"]] = entry
+            cache[entry["id"]] = {**entry, "error": redact(entry["error"]) if entry.get("error") else None}
         atomic_write_jsonl(path, cache.values())
     return cache
 
@@ -166,7 +167,7 @@ def make_record(item: EvalItem, gen: dict[str, Any]) -> dict[str, Any]:
         "choices": item.choices,
         "correct": None,
         "graded_by": None,
-        "error": gen.get("error"),
+        "error": redact(gen["error"]) if gen.get("error") else None,  # a server may quote our key back
         "metadata": item.metadata,
     }
 
