@@ -101,13 +101,14 @@ def _run(cfg: TrainConfig) -> None:
     import logging
 
     from perception_r1.config import ConfigError
+    from perception_r1.data.schema import SchemaError
     from perception_r1.train.trainer import run_training
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         summary = run_training(cfg)
-    except ConfigError as exc:
+    except (ConfigError, SchemaError) as exc:  # SchemaError: a bad training row, named (file, row, id)
         typer.echo(f"error: {redact(str(exc))}", err=True)
         raise typer.Exit(2) from None
     typer.echo(json.dumps(summary, indent=2))
