@@ -31,6 +31,13 @@ def score(
     weights: str = typer.Option("", help="Weights as JSON, e.g. '{\"accuracy\": 1.0}' (defaults: paper's)."),
     batch_size: int = typer.Option(256, help="Lines scored per batch (progress granularity)."),
     timeout_s: float = typer.Option(5.0, help="Time bound of one math-verify check."),
+    max_line_mb: float = typer.Option(
+        None,
+        "--max-line-mb",
+        min=0.000001,
+        help="Longest input line in MiB; a longer one is a malformed line (read in bounded memory). "
+        "Default: $PERCEPTION_R1_MAX_LINE_MB or 64.",
+    ),
     *,
     judge: JudgeOptions,
 ) -> None:
@@ -55,6 +62,7 @@ def score(
         batch_size=batch_size,
         timeout_s=timeout_s,
         judge=judge_cfg,
+        max_line_bytes=None if max_line_mb is None else max(1, int(max_line_mb * 2**20)),
     )
     try:
         summary = score_file(input_path, output, options)
