@@ -96,3 +96,99 @@ def test_stable_folders(tmp_path: Path, names: tuple, owned: bool, refused: bool
             check_replaceable(target, lambda _: owned)
     else:
         check_replaceable(target, lambda _: owned)
+
+
+# --------------------------------------------------------------------------- JSONL line size limit
+def _rows(path: Path, limit: int | None = None) -> list[tuple[int, object]]:
+    from perception_r1.io_utils import JsonlError, iter_jsonl
+
+    return [(n, row.reason if isinstance(row, JsonlError) else row) for n, row in iter_jsonl(path, limit)]
+
+
+@pytest.mark.parametrize(
+    ("content", "limit", "expected"),
+    [
+        # a 2 MB line against a 1 MB limit: that line's error; its neighbours and their numbers are intact
+        (b'{"a": 1}\n{"x": "' + b"y" * 2_000_000 + b'"}\n{"a": 3}\n', 2**20,
+         [(1, {"a": 1}), (2, "line of 2000009 bytes is over the limit of 1048576 bytes (raise it with "
+                             "PERCEPTION_R1_MAX_LINE_MB)"), (3, {"a": 3})]),
+        (b'{"x": "' + b"y" * 50 + b'"}', 40, [(1, "line of 59 bytes is over the limit of 40 bytes (raise it with "
+                                                  "PERCEPTION_R1_MAX_LINE_MB)")]),  # the last line, no newline
+        (b'{"a": "12345"}\r\n{"a": 2}\r\n', 14, [(1, {"a": "12345"}), (2, {"a": 2})]),  # exactly the limit, CRLF
+        (b'{"a": "123456"}\n\n{"a": 2}\n', 14, [(1, "line of 15 bytes is over the limit of 14 bytes (raise it "
+                                                  "with PERCEPTION_R1_MAX_LINE_MB)"), (3, {"a": 2})]),  # one over
+    ],
+)  # fmt: skip
+def test_over_long_lines_are_that_lines_error(tmp_path: Path, content: bytes, limit: int, expected: list) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(content)
+    assert _rows(path, limit) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (None, 64 * 2**20),  # the default
+        ("0.5", 2**19),  # MiB, fractions allowed
+    ],
+)
+def test_line_limit_from_the_environment(monkeypatch, env: str | None, expected: int) -> None:
+    from perception_r1.io_utils import MAX_LINE_ENV, line_limit
+
+    if env is None:
+        monkeypatch.delenv(MAX_LINE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(MAX_LINE_ENV, env)
+    assert line_limit() == expected
+
+
+@pytest.mark.parametrize(("env", "limit"), [("big", None), (None, 0)])  # not a number; no line could pass
+def test_bad_line_limits(monkeypatch, env: str | None, limit: int | None) -> None:
+    from perception_r1.io_utils import MAX_LINE_ENV, line_limit
+
+    monkeypatch.setenv(MAX_LINE_ENV, env or "")
+    with pytest.raises(ValueError, match="MAX_LINE_MB|at least 1 byte"):
+        line_limit(limit)
+
+
+@pytest.mark.parametrize(
+    ("content", "count"),
+    [
+        (b'{"a": 1}\n\n  \n{"b": 2}', 2),  # blank lines do not count; a last line without newline does
+        (b"", 0),  # empty file
+        (b"\n \r\n", 0),  # whitespace only
+        (b"x" * (3 * 2**20) + b"\n" + b" " * (2**20 + 5) + b"\ny\n", 2),  # lines spanning the read chunks
+    ],
+)
+def test_count_jsonl_lines(tmp_path: Path, content: bytes, count: int) -> None:
+    from perception_r1.io_utils import count_jsonl_lines
+
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(content)
+    assert count_jsonl_lines(path) == count == sum(1 for line in content.splitlines() if line.strip())
+
+
+_MEASURE = """
+import resource, sys
+from perception_r1.io_utils import count_jsonl_lines, iter_jsonl
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rows = [type(row).__name__ for _, row in iter_jsonl(sys.argv[1], 2**20)]
+n = count_jsonl_lines(sys.argv[1])
+print(rows, n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_an_over_long_line_is_skipped_in_bounded_memory(tmp_path: Path) -> None:
+    # A fresh process, so that its peak RSS is this reading's: a 64 MB line held whole would add >= 64 MB.
+    import subprocess
+    import sys
+
+    from support.hostile import write_long_line_jsonl
+
+    path = write_long_line_jsonl(tmp_path / "big.jsonl", 64 * 2**20)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    rows, n, grown_kib = done.stdout.rsplit(" ", 2)
+    assert rows == "['dict', 'JsonlError', 'dict']" and int(n) == 3
+    assert int(grown_kib) < 16 * 1024  # KiB: measured 4 MB of read buffers; the old reading took 196 MB

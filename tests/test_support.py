@@ -42,3 +42,38 @@ def test_child_without_the_path_cannot_import_the_doubles(tmp_path):
         [sys.executable, "-c", "import support.fake_openai_server"], cwd=tmp_path, env=env, capture_output=True
     )
     assert done.returncode != 0 and b"ModuleNotFoundError" in done.stderr
+
+
+def test_401_echo_quotes_the_key_back_verbatim():
+    # The fault the secret tests rely on: without redaction the key would reach every error text.
+    import urllib.error
+
+    from support.fake_openai_server import FakeOpenAIServer
+    from support.hostile import SECRET_KEY
+
+    with FakeOpenAIServer(script=["401_echo"]) as server:
+        request = urllib.request.Request(
+            f"{server.base_url}/chat/completions",
+            data=json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode(),
+            headers={"Authorization": f"Bearer {SECRET_KEY}", "Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as failure:
+            urllib.request.urlopen(request, timeout=10)
+    assert failure.value.code == 401
+    message = json.loads(failure.value.read())["error"]["message"]
+    assert message == f"Incorrect API key provided: {SECRET_KEY} (header 'Authorization: Bearer {SECRET_KEY}')"
+
+
+def test_bomb_png_declares_its_size_in_few_bytes():
+    import io
+
+    from PIL import Image
+
+    from support.hostile import bomb_png
+
+    png = bomb_png(3000, 2000)
+    with Image.open(io.BytesIO(png)) as image:  # 6 megapixels: under PIL's own limit, so it opens
+        assert image.size == (3000, 2000) and image.mode == "L"
+        image.load()
+        assert image.getextrema() == (0, 0)
+    assert len(png) < 20_000

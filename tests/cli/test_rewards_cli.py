@@ -89,6 +89,36 @@ def test_skip_invalid_counts_skipped_lines(tmp_path, runner):
 
 
 @pytest.mark.parametrize(
+    ("skip", "env", "code", "expect"),
+    [
+        (False, None, 2, "in.jsonl:2: line of 2097183 bytes is over the limit of 1048576 bytes"),  # refused, named
+        (True, None, 0, "skipped lines: 1"),  # skipped and counted; its neighbours scored
+        (True, "1", 0, "skipped lines: 1"),  # the limit from $PERCEPTION_R1_MAX_LINE_MB instead of the option
+    ],
+)
+def test_an_over_long_line_is_a_malformed_line(tmp_path, runner, monkeypatch, skip, env, code, expect):
+    from support.hostile import write_long_line_jsonl
+
+    src = write_long_line_jsonl(tmp_path / "in.jsonl", 2 * 2**20)  # a 2 MB line against a 1 MB limit
+    out = tmp_path / "out.jsonl"
+    args = ["rewards", "score", str(src), "-o", str(out), *(["--skip-invalid"] if skip else [])]
+    if env is None:
+        args += ["--max-line-mb", "1"]
+    else:
+        monkeypatch.setenv("PERCEPTION_R1_MAX_LINE_MB", env)
+    result = runner.invoke(build_app(), args)
+    assert result.exit_code == code, result.output
+    assert expect in " ".join(result.output.split())
+    if skip:
+        assert len(out.read_text().splitlines()) == 2
+        summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())
+        (skipped,) = summary["skipped_lines"]
+        assert skipped["line"] == 2 and "over the limit of 1048576 bytes" in skipped["reason"]
+    else:
+        assert not out.exists()
+
+
+@pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--weights", "{bad"], "--weights is not valid JSON"),  # malformed weights

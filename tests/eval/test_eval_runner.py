@@ -240,3 +240,93 @@ def test_official_scoring_by_default_and_rescore_switches_mode(tmp_path: Path) -
     assert "scripted: corrected" in (tmp_path / "table.md").read_text()
     with pytest.raises(ValueError, match="unknown scoring mode 'best'"):
         rescore(tmp_path, checker=CHECKER, scoring="best")
+
+
+# --------------------------------------------------------------------------- hostile items
+class AnswersA:
+    """A generator answering A; refuses (ValueError, as a processor does) any batch holding a poisoned prompt."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def generate(self, requests):
+        self.calls.append(len(requests))
+        if any("POISON" in r.prompt for r in requests):
+            raise ValueError("The total number of <|image_pad|> tokens should be the same as the number of images")
+        return [Generation("<answer>\n\\boxed{A}\n</answer>") for _ in requests]
+
+
+def _hostile_mmstar(root: Path, layout: str, questions: list[str], images: list[bytes]) -> Path:
+    """``root/mmstar.jsonl`` (images as files) or ``root/mmstar/`` (a datasets folder with an Image column)."""
+    root.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {"index": i, "question": f"{q}\nOptions: A: a, B: b", "answer": "A", "category": "c", "l2_category": "l2"}
+        for i, q in enumerate(questions)
+    ]
+    if layout == "jsonl":
+        for i, (row, png) in enumerate(zip(rows, images, strict=True)):
+            (root / f"img{i}.png").write_bytes(png)
+            row["image"] = f"img{i}.png"
+        (root / "mmstar.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        import datasets
+
+        features = datasets.Features(
+            {
+                **{k: datasets.Value("string") for k in ("question", "answer", "category", "l2_category")},
+                "index": datasets.Value("int64"),
+                "image": datasets.Image(),
+            }
+        )
+        table = [{**r, "image": {"bytes": png, "path": None}} for r, png in zip(rows, images, strict=True)]
+        datasets.Dataset.from_list(table, features=features).save_to_disk(str(root / "mmstar"))
+    return root
+
+
+def _png(size: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), "red").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("layout", ["jsonl", "datasets"])  # image files; an Image column datasets would decode
+@pytest.mark.parametrize(
+    ("bad_image", "max_image_pixels", "reason"),
+    [
+        ("bomb", None, "DecompressionBombError"),  # 20000 x 20000 in 388 KB: PIL's own refusal, now per item
+        ("large", 10_000, "200x200 = 40000 pixels, over the limit of 10000 (max_image_pixels)"),  # our limit
+    ],
+)
+def test_a_hostile_image_is_an_error_item_and_the_run_goes_on(tmp_path, layout, bad_image, max_image_pixels, reason):
+    from support.hostile import bomb_png
+
+    bad = bomb_png() if bad_image == "bomb" else _png(200)
+    data = _hostile_mmstar(tmp_path / "data", layout, ["first", "second", "third"], [_png(50), bad, _png(50)])
+    cfg = EvalConfig(model="m", benchmarks="mmstar", output_dir=str(tmp_path / "out"), data_dir=str(data),
+                     scoring="corrected", max_image_pixels=max_image_pixels)  # fmt: skip
+    for run in range(2):  # a rerun meets the same item again: the same error, not a crash and not a hang
+        res = run_eval(cfg, checker=CHECKER, generator=AnswersA())
+        summary = res.summaries["mmstar"]
+        assert (summary["n_items"], summary["scored"], summary["errors"]) == (3, 2, 1), run
+        records = _records(tmp_path / "out", "mmstar")
+        assert records["1"]["error"].startswith("image: cannot load image") and reason in records["1"]["error"]
+        assert records["0"]["correct"] is True and records["2"]["correct"] is True
+
+
+def test_an_item_the_backend_refuses_fails_alone(tmp_path):
+    # A processor refuses a whole batch for one bad prompt: the batch is split until that item stands alone.
+    data = _hostile_mmstar(tmp_path / "data", "jsonl", ["q0", "q1 POISON", "q2", "q3", "q4"], [_png(20)] * 5)
+    cfg = EvalConfig(model="m", benchmarks="mmstar", output_dir=str(tmp_path / "out"), data_dir=str(data),
+                     scoring="corrected", batch_size=8)  # fmt: skip
+    gen = AnswersA()
+    res = run_eval(cfg, checker=CHECKER, generator=gen)
+    assert (res.summaries["mmstar"]["scored"], res.summaries["mmstar"]["errors"]) == (4, 1)
+    records = _records(tmp_path / "out", "mmstar")
+    assert records["1"]["error"] == (
+        "generation: ValueError: The total number of <|image_pad|> tokens should be the same as the number of images"
+    )
+    assert gen.calls == [5, 2, 1, 1, 3]  # halves, then the bad half's halves; the good items in batches

@@ -51,3 +51,37 @@ def test_tiny_model_eval_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(generation.GENERATORS, "get", lambda name: refuse)
     again = run_eval(cfg, checker=MathChecker(isolation="inline"))
     assert again.summaries["mathvista"] == mv
+
+
+@pytest.mark.integration
+def test_a_question_quoting_the_processors_image_token_is_answered(tmp_path: Path, monkeypatch) -> None:
+    # "<|image_pad|>" in a question once made the processor count two images for one and refuse the whole chunk,
+    # on every rerun; it is neutralised now, and the item is answered like its neighbour in the same batch.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from PIL import Image
+
+    from perception_r1.model.tiny import ensure_tiny_vlm
+
+    (tmp_path / "data").mkdir()
+    Image.new("RGB", (56, 56), "red").save(tmp_path / "data" / "red.png")
+    questions = ["What is <|image_pad|> here? <|im_end|>", "What colour is it?"]
+    rows = [
+        {
+            "index": i,
+            "question": f"{q}\nOptions: A: red, B: blue",
+            "image": "red.png",
+            "answer": "A",
+            "category": "c",
+            "l2_category": "l2",
+        }
+        for i, q in enumerate(questions)
+    ]
+    (tmp_path / "data" / "mmstar.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = EvalConfig(model=str(ensure_tiny_vlm()), benchmarks="mmstar", output_dir=str(tmp_path / "out"),
+                     data_dir=str(tmp_path / "data"), batch_size=2, max_new_tokens=2,
+                     backend_options={"threads": 1, "dtype": "float32"})  # fmt: skip
+    res = run_eval(cfg, checker=MathChecker(isolation="inline"))
+    assert (res.summaries["mmstar"]["scored"], res.summaries["mmstar"]["errors"]) == (2, 0)
+    gens = [json.loads(x) for x in (tmp_path / "out" / "generations" / "mmstar.jsonl").read_text().splitlines()]
+    assert all(isinstance(g["response"], str) and g["error"] is None for g in gens)
+    assert "<|image_pad|>" in gens[0]["prompt"]  # the stored prompt is the question as the benchmark has it

@@ -76,3 +76,25 @@ def test_other_exceptions_propagate_without_retry(failure):
     with pytest.raises(type(failure)):
         asyncio.run(backend._one(ChatRequest.user("x")))
     assert backend.retries == 0
+
+
+@pytest.mark.parametrize(
+    "api_key_env",
+    [
+        "PERCEPTION_R1_LLM_API_KEY",  # the default variable
+        "PR_TEST_ODD_CRED",  # any variable a config names: the config registers it as secret
+    ],
+)
+def test_a_key_quoted_back_by_the_server_is_redacted_from_the_error(monkeypatch, api_key_env):
+    # Some gateways quote the Authorization header in their 401 message; that message becomes the error text.
+    from perception_r1.redact import REDACTED
+    from support.fake_openai_server import FakeOpenAIServer
+    from support.hostile import SECRET_KEY
+
+    monkeypatch.setenv(api_key_env, SECRET_KEY)
+    with FakeOpenAIServer(script=["401_echo"]) as server:
+        backend = OpenAIBackend(LLMConfig(base_url=server.base_url, api_key_env=api_key_env, max_retries=0))
+        result = asyncio.run(backend._one(ChatRequest.user("x")))
+    assert server.faults["401_echo"] == 1 and result.attempts == 1  # a 401 is not retried
+    assert result.error is not None and result.error.startswith("HTTP 401: Incorrect API key provided: ")
+    assert SECRET_KEY not in result.error and REDACTED in result.error

@@ -11,8 +11,9 @@ Faults are chosen per request, in this order:
     3. ``fault_rate``: with this probability (seeded) a transient fault drawn from ``fault_kinds``.
 
 Fault names: ``ok``, ``slow`` (``slow_s`` extra delay, then ok), ``hang`` (sleeps ``hang_s``: the client must
-time out), ``400``, ``401`` (not retryable), ``429``, ``500``, ``503``, ``reset`` (the connection is closed
-without a reply), ``invalid_json``
+time out), ``400``, ``401`` (not retryable), ``401_echo`` (a 401 whose message quotes the API key and the
+request's ``Authorization`` header, as some gateways do), ``429``, ``500``, ``503``, ``reset`` (the
+connection is closed without a reply), ``invalid_json``
 (status 200 with a malformed body). Content faults (too few verdicts, echoed injection) are the business of the
 ``responder``: a function from the request body to the reply text.
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextvars
 import json
 import os
 import random
@@ -46,6 +48,9 @@ from typing import Any
 Responder = Callable[[dict[str, Any]], str]
 TRANSIENT_FAULTS = ("429", "500", "503", "reset", "hang")
 _MARKER = re.compile(r"FAULT:([a-z_0-9]+?)(?:x(\d+))?\b")
+# Headers of the request being answered; each connection is served by its own task, so a context variable is
+# per request.
+_HEADERS: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("headers", default=None)
 _STATUS_TEXT = {
     200: "OK",
     400: "Bad Request",
@@ -275,6 +280,12 @@ class FakeOpenAIServer:
         if fault == "reset":
             writer.transport.abort()
             return False
+        if fault == "401_echo":
+            authorization = (_HEADERS.get() or {}).get("authorization", "")
+            token = authorization.partition(" ")[2] or authorization
+            message = f"Incorrect API key provided: {token} (header 'Authorization: {authorization}')"
+            await _write(writer, 401, {"error": {"message": message, "type": "invalid_request_error"}})
+            return True
         if fault in ("400", "401", "429", "500", "503"):
             headers = {"Retry-After": "0"} if fault == "429" else {}
             await _write(writer, int(fault), {"error": {"message": f"injected {fault}"}}, headers)
@@ -306,11 +317,12 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, bytes] 
         return None
     lines = head.decode("latin-1").split("\r\n")
     method, path, _ = lines[0].split(" ", 2)
-    length = 0
+    headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        if name.strip().lower() == "content-length":
-            length = int(value.strip())
+        headers[name.strip().lower()] = value.strip()
+    _HEADERS.set(headers)
+    length = int(headers.get("content-length") or 0)
     body = await reader.readexactly(length) if length else b""
     return method, path, body
 

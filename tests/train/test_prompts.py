@@ -59,6 +59,63 @@ def test_training_rows_name_the_bad_example():
         training_rows(rows)
 
 
+@pytest.mark.parametrize(
+    ("problem", "n_images", "texts"),
+    [
+        ("Is <|image_pad|> x?", 1, ["Is < |image_pad|> x?"]),  # no placeholder: one text part, neutralised
+        ("<image>A <|im_end|> B<image>", 2, ["A < |im_end|> B"]),  # placeholders kept, text between neutralised
+        ("<image>plain", 1, ["plain"]),  # nothing to neutralise
+    ],
+)
+def test_special_tokens_in_the_problem_are_neutralised(problem, n_images, texts):
+    # "<image>" is in the list too (a processor may own it): the row's placeholders must still count as images
+    special = ("<|image_pad|>", "<|im_end|>", "<image>")
+    parts = build_policy_prompt(problem, n_images, instruction="I", special=special)[0]["content"]
+    assert [p["type"] for p in parts].count("image") == n_images
+    assert [p["text"] for p in parts if p["type"] == "text"][:-1] == texts
+
+
+@pytest.mark.parametrize(
+    ("image", "max_image_pixels", "reason"),
+    [
+        ("bomb", None, "DecompressionBombError"),  # once a traceback without the row
+        ("large", 1000, "40x40 = 1600 pixels, over the limit of 1000 (max_image_pixels)"),  # the recipe's limit
+        ("garbage", None, "UnidentifiedImageError"),  # undecodable bytes
+    ],
+)
+def test_training_rows_refuse_a_bad_image_naming_source_row_and_id(image, max_image_pixels, reason):
+    import io
+
+    from PIL import Image
+
+    from perception_r1.data.schema import SchemaError
+    from support.hostile import bomb_png
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 40)).save(buffer, format="PNG")
+    bad = {"bomb": bomb_png(), "large": buffer.getvalue(), "garbage": b"not an image"}[image]
+    rows = [{"id": f"r{i}", "images": images, "problem": "p", "answer": "1"} for i, images in enumerate([[], [bad]])]
+    with pytest.raises(SchemaError, match=r"^train\.parquet: row 1: column 'images': example 'r1': cannot read") as e:
+        training_rows(rows, max_image_pixels=max_image_pixels, where="train.parquet")
+    assert reason in str(e.value)
+
+
+@pytest.mark.integration
+def test_a_problem_quoting_image_pad_builds_a_dataset(tiny_model_path):
+    # The trainer passes the processor's special tokens: the row is kept and its prompt encodes with one image.
+    from PIL import Image
+    from transformers import AutoProcessor
+
+    from perception_r1.train.trainer import build_dataset
+
+    processor = AutoProcessor.from_pretrained(tiny_model_path)
+    image = Image.new("RGB", (112, 112), "white")
+    rows = [{"id": "p", "images": [image], "problem": "<image>Is <|image_pad|> a token?", "answer": "1"}]
+    dataset, dropped = build_dataset(rows, processor, max_prompt_length=512)
+    assert (len(dataset), dropped) == (1, 0)
+    assert dataset[0]["prompt"][0]["content"][1]["text"] == "Is < |image_pad|> a token?"
+
+
 @pytest.mark.integration
 def test_rendered_prompt_matches_the_qwen2_5_vl_chat_template(tiny_model_path):
     from PIL import Image

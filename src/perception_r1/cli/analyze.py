@@ -9,6 +9,7 @@ from typing import NoReturn
 import typer
 
 from perception_r1.cli.judge_options import JudgeOptions, judge_options
+from perception_r1.redact import redact, redact_obj
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -19,7 +20,7 @@ def _group() -> None:
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {redact(message)}", err=True)
     raise typer.Exit(2)
 
 
@@ -165,7 +166,9 @@ def perception_cmd(
     if excluded_text:
         typer.echo(f"left out of the selection: {excluded_text}", err=True)
     try:
-        atomic_write_json(output_dir / "perception_analysis.json", {**report.to_json(), "excluded": excluded})
+        # Judgments carry the judge's error texts, which may quote our key back (perception_r1.redact).
+        analysis = redact_obj({**report.to_json(), "excluded": excluded})
+        atomic_write_json(output_dir / "perception_analysis.json", analysis)
         atomic_write_text(output_dir / "report.md", markdown_report(report, anns))
     except OSError as exc:  # -o names a file, or an unwritable place
         _fail(f"cannot write the report into {output_dir}: {exc}")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from perception_r1.redact import redact_obj
+
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
@@ -83,7 +85,8 @@ def _finish(result, output: Path) -> None:
         paths = write_step(output, result)
     except (ValueError, OSError) as exc:  # e.g. -o names a file, or a folder holding other files
         raise typer.BadParameter(str(exc)) from None
-    typer.echo(json.dumps({"summary": result.summary, "outputs": paths}, indent=2, ensure_ascii=False, default=str))
+    shown = redact_obj({"summary": result.summary, "outputs": paths})  # reasons quote LLM error texts
+    typer.echo(json.dumps(shown, indent=2, ensure_ascii=False, default=str))
 
 
 _LLM_FILE = typer.Option(None, "--llm-config", help="YAML file with LLM client settings (perception_r1.llm.config).")
@@ -164,4 +167,5 @@ def build_cmd(
         summary = build(recipe, accuracy=get_reward("accuracy"))
     except (ConfigError, SchemaError, ValueError, OSError) as exc:  # OSError: FileNotFoundError, FileExistsError
         raise typer.BadParameter(str(exc)) from None
-    typer.echo(json.dumps({k: summary[k] for k in ("counts", "retention", "rejects", "outputs")}, indent=2))
+    shown = redact_obj({k: summary[k] for k in ("counts", "retention", "rejects", "outputs")})
+    typer.echo(json.dumps(shown, indent=2))

@@ -8,11 +8,13 @@ from typing import NoReturn
 
 import typer
 
+from perception_r1.redact import redact
+
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {redact(message)}", err=True)
     raise typer.Exit(2)
 
 
@@ -74,6 +76,13 @@ def eval_cmd(
     ),
     llm_model: str = typer.Option(None, "--llm-model", help="Model name of the extraction/grading LLM."),
     scoring: str = typer.Option("official", "--scoring", help=_SCORING_HELP),
+    max_image_pixels: int = typer.Option(
+        None,
+        "--max-image-pixels",
+        min=1,
+        help="An item with an image of more pixels becomes an error item (decompression bombs). "
+        "Default: $PERCEPTION_R1_MAX_IMAGE_PIXELS or 64000000.",
+    ),
 ) -> None:
     """Evaluate a model on the paper's benchmarks (see `eval rescore` and `eval table` too)."""
     if ctx.invoked_subcommand is not None:
@@ -97,6 +106,7 @@ def eval_cmd(
         backend_options=_parse_kv(backend_opt),
         llm=_llm_config(llm_extract, llm_grade, llm_base_url, llm_model),
         scoring=_check_scoring(scoring),
+        max_image_pixels=max_image_pixels,
     )
     try:
         result = run_eval(cfg)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from perception_r1.redact import redact
+
 if TYPE_CHECKING:  # the command imports it when it runs (no import-time cost for `--help`)
     from perception_r1.experiment.config import ExperimentConfig
 
@@ -57,7 +59,7 @@ def experiment(
         cfg = apply_overrides(base, parse_overrides(tokens))
         validate(cfg)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact(str(exc))}", err=True)
         raise typer.Exit(2) from None
     if print_config:
         typer.echo(json.dumps(to_dict(cfg), indent=2))
@@ -81,7 +83,7 @@ def _run(cfg: ExperimentConfig) -> None:
     try:
         summary = run_experiment(cfg, announce=lambda msg: console.log(f"[bold]{msg}"), command=command.strip())
     except (ConfigError, SplitOverlapError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact(str(exc))}", err=True)
         raise typer.Exit(2) from None
     arms = summary["arms"]
     for policy in arms:

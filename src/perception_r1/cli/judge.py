@@ -13,6 +13,7 @@ import typer
 
 from perception_r1.cli.judge_options import JudgeOptions, judge_options
 from perception_r1.config import ConfigError
+from perception_r1.redact import redact, redact_obj
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -47,7 +48,7 @@ def check(
             judge_template(cfg)  # a bad prompt file is a configuration error (exit 2), not a failed check
         judgment = probe_judge(cfg)  # never from the reply cache: a check must reach the judge
     except (ConfigError, ValueError, KeyError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact(str(exc))}", err=True)
         raise typer.Exit(code=2) from None
     report = {
         "backend": cfg.backend,
@@ -65,6 +66,7 @@ def check(
         "error": judgment.error,
         "raw_reply": (judgment.raw or "")[:500] or None,
     }
+    report = redact_obj(report)  # the error and the reply are the server's text: it may quote our key back
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False))
     else:

@@ -59,7 +59,10 @@ def _exit_on_sigterm() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    from perception_r1.redact import install
+
     _exit_on_sigterm()
+    install()  # no log line or traceback prints an API key a server quoted back
     build_app()()
 
 

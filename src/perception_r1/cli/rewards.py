@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from perception_r1.cli.judge_options import JudgeOptions, judge_options
+from perception_r1.redact import redact
 from perception_r1.rewards.score_file import ScoreOptions, score_file
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -30,6 +31,13 @@ def score(
     weights: str = typer.Option("", help="Weights as JSON, e.g. '{\"accuracy\": 1.0}' (defaults: paper's)."),
     batch_size: int = typer.Option(256, help="Lines scored per batch (progress granularity)."),
     timeout_s: float = typer.Option(5.0, help="Time bound of one math-verify check."),
+    max_line_mb: float = typer.Option(
+        None,
+        "--max-line-mb",
+        min=0.000001,
+        help="Longest input line in MiB; a longer one is a malformed line (read in bounded memory). "
+        "Default: $PERCEPTION_R1_MAX_LINE_MB or 64.",
+    ),
     *,
     judge: JudgeOptions,
 ) -> None:
@@ -45,7 +53,7 @@ def score(
     try:
         judge_cfg = judge.build()  # None: no judge option given, no perception reward
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact(str(exc))}", err=True)
         raise typer.Exit(code=2) from None
     options = ScoreOptions(
         skip_invalid=skip_invalid,
@@ -54,11 +62,12 @@ def score(
         batch_size=batch_size,
         timeout_s=timeout_s,
         judge=judge_cfg,
+        max_line_bytes=None if max_line_mb is None else max(1, int(max_line_mb * 2**20)),
     )
     try:
         summary = score_file(input_path, output, options)
     except (ValueError, OSError, KeyError) as exc:  # OSError: unreadable input, unwritable output
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact(str(exc))}", err=True)
         raise typer.Exit(code=2) from None
     summary.print()
     if summary.nothing_judged:  # every perception value is null: the run must not look like a success

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from perception_r1.redact import redact
+
 if TYPE_CHECKING:  # only for annotations: --help should not import more than it needs
     from perception_r1.train.config import TrainConfig
 
@@ -54,7 +56,7 @@ def train(
         cfg = load_config(TrainConfig, recipe_path, overrides)
         validate(cfg)
     except (ConfigError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact(str(exc))}", err=True)
         raise typer.Exit(2) from None
     if print_config:  # print and stop: with a real recipe, falling through would launch the job
         typer.echo(json.dumps(to_dict(cfg), indent=2))
@@ -81,13 +83,13 @@ def _dry_run(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) ->
     try:
         _, weights, names = build_rewards(cfg.rewards)
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact(str(exc))}", err=True)
         raise typer.Exit(2) from None
     typer.echo("rewards: " + ", ".join(f"{w:g} x {n}" for n, w in zip(names, weights, strict=True)))
     try:
         check_with_trl(cfg)
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact(str(exc))}", err=True)
         raise typer.Exit(2) from None
     typer.echo("grpo: trl.GRPOConfig accepts the settings (device and precision are checked where training runs)")
     source = cfg.data.source
@@ -96,7 +98,7 @@ def _dry_run(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) ->
             rows = load_rows(cfg.data)
             check_columns(cfg.rewards, rows, where=f"data.source {source!r}")
         except (ConfigError, ValueError, FileNotFoundError) as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {redact(str(exc))}", err=True)
             raise typer.Exit(2) from None
         typer.echo(f"data: {len(rows)} examples from {source}; reward columns present")
     else:
@@ -131,6 +133,7 @@ def _run(cfg: TrainConfig) -> None:
     import logging
 
     from perception_r1.config import ConfigError
+    from perception_r1.data.schema import SchemaError
     from perception_r1.train.judge_guard import JudgeFailureStop
     from perception_r1.train.ranks import is_main_process
     from perception_r1.train.trainer import run_training
@@ -142,12 +145,12 @@ def _run(cfg: TrainConfig) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         summary = run_training(cfg)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
+    except (ConfigError, SchemaError) as exc:  # SchemaError: a bad training row, named (file, row, id)
+        typer.echo(f"error: {redact(str(exc))}", err=True)
         raise typer.Exit(2) from None
     except JudgeFailureStop as exc:
         if main:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {redact(str(exc))}", err=True)
         raise typer.Exit(1) from None
     if not main:
         return

@@ -49,6 +49,7 @@ from perception_r1.data.schema import (
     to_reference_row,
     validate_row,
 )
+from perception_r1.images import undecoded
 from perception_r1.io_utils import atomic_folder, atomic_open, iter_jsonl
 from perception_r1.registry import Registry
 
@@ -78,18 +79,6 @@ DATA_SOURCES.register("json", "perception_r1.data.io:read_json")
 DATA_SOURCES.register("disk", "perception_r1.data.io:read_disk")
 
 
-def _undecoded(ds: Any) -> Any:
-    """Cast image columns to ``decode=False`` so rows carry raw bytes/paths and a corrupt image fails per row."""
-    import datasets
-
-    for name, feature in ds.features.items():
-        if isinstance(feature, datasets.Image):
-            ds = ds.cast_column(name, datasets.Image(decode=False))
-        elif isinstance(getattr(feature, "feature", None), datasets.Image):
-            ds = ds.cast_column(name, datasets.List(datasets.Image(decode=False)))
-    return ds
-
-
 def _pick_split(obj: Any, split: str | None, where: str) -> Any:
     import datasets
 
@@ -103,7 +92,7 @@ def _pick_split(obj: Any, split: str | None, where: str) -> Any:
 
 
 def _from_dataset(ds: Any, where: str) -> RawTable:
-    ds = _undecoded(ds)
+    ds = undecoded(ds)  # raw bytes/paths: a corrupt image fails its own row, not the whole read
     return RawTable(rows=ds.to_list(), columns=list(ds.column_names), where=where, base_dir=None)
 
 

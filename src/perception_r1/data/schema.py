@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from perception_r1.images import open_image as _open_checked
 from perception_r1.key_info import format_visual_key_info, parse_visual_key_info
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("id", "images", "problem", "answer")
@@ -76,23 +77,18 @@ def _image_item(item: Any, base_dir: Path | None) -> Any:
     raise TypeError(f"an image must be a PIL image, bytes or a path, got {type(item).__name__}")
 
 
-def open_image(item: Any) -> Any:
+def open_image(item: Any, max_pixels: int | None = None) -> Any:
     """Open one schema image (PIL image, bytes or path) as a fully loaded ``PIL.Image.Image``.
 
-    Raises:
-        OSError: a missing file or data PIL cannot decode (the message says which).
-    """
-    from PIL import Image, UnidentifiedImageError
+    Args:
+        item: The image.
+        max_pixels: Pixel limit (None: :func:`perception_r1.images.max_pixels_limit`'s environment or default).
 
-    if isinstance(item, Image.Image):
-        return item
-    try:
-        image = Image.open(io.BytesIO(item) if isinstance(item, bytes) else item)
-        image.load()  # decode now, so that truncated data fails here and not in a training worker
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        what = f"{len(item)} bytes" if isinstance(item, bytes) else repr(str(item))
-        raise OSError(f"cannot read image {what}: {exc}") from exc
-    return image
+    Raises:
+        perception_r1.images.ImageError: (an ``OSError``) a missing file, data PIL cannot decode, or an image over
+            the pixel limit, decompression bombs included (the message says which).
+    """
+    return _open_checked(item, max_pixels=max_pixels)
 
 
 def image_to_bytes(item: Any) -> bytes:

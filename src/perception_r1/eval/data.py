@@ -16,7 +16,6 @@ for (:func:`load_images`), so a broken image becomes an error on that item inste
 from __future__ import annotations
 
 import ast
-import io
 import re
 import string
 from collections.abc import Iterator, Mapping
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.eval.benchmarks import Benchmark, Subset
+from perception_r1.images import ImageError, open_image, undecoded
 from perception_r1.io_utils import JsonlError, iter_jsonl
 from perception_r1.rewards.answer import choice_map
 
@@ -119,6 +119,8 @@ def _get(row: Mapping[str, Any], dotted: str) -> Any:
 
 
 def _non_empty(value: Any) -> bool:
+    if isinstance(value, Mapping) and ("bytes" in value or "path" in value):  # an undecoded Image value
+        return bool(value.get("bytes") or value.get("path"))
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
@@ -164,38 +166,25 @@ def row_to_item(
     return EvalItem(item_id, bench.name, question, choices, gold, metadata, sources, base_dir)
 
 
-def load_image(source: Any, base_dir: Path | None = None) -> Any:
-    """Decode one image value to an RGB PIL image.
+def load_image(source: Any, base_dir: Path | None = None, max_pixels: int | None = None) -> Any:
+    """Decode one image value to an RGB PIL image (:func:`perception_r1.images.open_image`).
+
+    Args:
+        max_pixels: Pixel limit (None: the ``PERCEPTION_R1_MAX_IMAGE_PIXELS`` environment value or the default).
 
     Raises:
-        ValueError: for a value that is not an image, a missing file or undecodable bytes (message says which).
+        ValueError: (an :class:`perception_r1.images.ImageError`) a value that is not an image, a missing file,
+            undecodable bytes, or an image over the pixel limit, decompression bombs included (message says which).
     """
-    from PIL import Image, UnidentifiedImageError
-
-    if isinstance(source, Image.Image):
-        image = source
-    else:
-        if isinstance(source, Mapping):
-            source = source.get("bytes") or source.get("path")
-        try:
-            if isinstance(source, (bytes, bytearray)):
-                image = Image.open(io.BytesIO(source))
-            elif isinstance(source, (str, Path)):
-                path = Path(source)
-                if not path.is_absolute() and base_dir is not None:
-                    path = base_dir / path
-                image = Image.open(path)
-            else:
-                raise ValueError(f"not an image value ({type(source).__name__})")
-            image.load()  # decode now so truncated files fail here, not inside the processor
-        except (OSError, UnidentifiedImageError) as exc:
-            raise ValueError(f"cannot load image: {exc}") from None
-    return image.convert("RGB")
+    try:
+        return open_image(source, base_dir, max_pixels).convert("RGB")
+    except ImageError as exc:  # the evaluation's wording ("image: cannot load image ...") in records
+        raise ImageError(f"cannot load image{' ' + exc.what if exc.what else ''}: {exc.reason}") from None
 
 
-def load_images(item: EvalItem) -> list[Any]:
+def load_images(item: EvalItem, max_pixels: int | None = None) -> list[Any]:
     """Decode all images of ``item`` (see :func:`load_image`); raises ``ValueError`` on the first failure."""
-    return [load_image(src, item.base_dir) for src in item.image_sources]
+    return [load_image(src, item.base_dir, max_pixels) for src in item.image_sources]
 
 
 def _local_source(path: Path) -> Path | None:
@@ -226,7 +215,7 @@ def _read_local(path: Path, split: str) -> Iterator[tuple[str, dict[str, Any]]]:
             if split not in ds:
                 raise ValueError(f"{path}: no split {split!r}; it has {', '.join(ds)}")
             ds = ds[split]
-        for i, row in enumerate(ds):
+        for i, row in enumerate(undecoded(ds)):  # images are decoded per item, where one can fail alone
             yield f"{path}[{i}]", row
 
 
@@ -295,5 +284,5 @@ def _hub_items(bench: Benchmark, limit: int | None) -> Iterator[EvalItem]:
                 f"cannot load {bench.hub_id} (config {subset.hub_config!r}, split {split!r}) from the hub: "
                 f"{type(exc).__name__}: {exc}; use --data-dir with a local copy in the same columns"
             ) from exc
-        for i, row in enumerate(ds):
+        for i, row in enumerate(undecoded(ds)):  # images are decoded per item, where one can fail alone
             yield row_to_item(bench, subset, row, f"{bench.hub_id}/{subset.name}[{i}]", None)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perception_r1.registry import Registry
+from perception_r1.special_tokens import neutralize, special_tokens
 
 GENERATORS: Registry[Any] = Registry("generation backend")
 GENERATORS.register("transformers", "perception_r1.eval.generation:TransformersGenerator")
@@ -37,10 +38,17 @@ class Generation:
     error: str | None = None
 
 
-def chat_messages(request: GenRequest) -> list[dict[str, Any]]:
-    """One user turn in the processor chat-template format: image placeholders, then the text."""
+def chat_messages(request: GenRequest, special: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """One user turn in the processor chat-template format: image placeholders, then the text.
+
+    Args:
+        request: The prompt and its images.
+        special: The processor's special tokens; in the text they are neutralised
+            (:func:`perception_r1.special_tokens.neutralize`), so that a question quoting ``<|image_pad|>`` cannot
+            change the image count the processor checks.
+    """
     content: list[dict[str, Any]] = [{"type": "image"} for _ in request.images]
-    content.append({"type": "text", "text": request.prompt})
+    content.append({"type": "text", "text": neutralize(request.prompt, special)})
     return [{"role": "user", "content": content}]
 
 
@@ -76,6 +84,7 @@ class TransformersGenerator:
         self.batch_size = batch_size
         self.processor = AutoProcessor.from_pretrained(model)
         self.processor.tokenizer.padding_side = "left"  # decoder-only batching: pad on the left
+        self.special = special_tokens(self.processor)
         torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
         # transformers declares PreTrainedModel.to with @wraps(torch.nn.Module.to), which typeshed types unbound.
         loaded = AutoModelForImageTextToText.from_pretrained(model, dtype=torch_dtype)
@@ -93,7 +102,9 @@ class TransformersGenerator:
         import torch
 
         texts = [
-            self.processor.apply_chat_template(chat_messages(r), add_generation_prompt=True, tokenize=False)
+            self.processor.apply_chat_template(
+                chat_messages(r, self.special), add_generation_prompt=True, tokenize=False
+            )
             for r in batch
         ]
         images = [img for r in batch for img in r.images]  # flat, in placeholder order

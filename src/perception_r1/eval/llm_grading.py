@@ -81,11 +81,12 @@ def protocol_of_records(records: list[dict[str, Any]]) -> str | None:
 
 def run_protocols(run_dir: str | Path) -> dict[str, str]:
     """Benchmark -> protocol label of an evaluation folder, read from ``items/<bench>.jsonl`` (missing: skipped)."""
-    import json
+    from perception_r1.io_utils import iter_jsonl
 
     out: dict[str, str] = {}
     for path in sorted((Path(run_dir) / "items").glob("*.jsonl")):
-        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        # Bounded reading; a malformed or oversized line has no protocol to tell (rescore names it).
+        records = [row for _, row in iter_jsonl(path) if isinstance(row, dict)]
         label = protocol_of_records(records)
         if label is not None:
             out[path.stem] = label

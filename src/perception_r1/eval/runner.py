@@ -35,6 +35,7 @@ from perception_r1.eval.official import OfficialState, score_official
 from perception_r1.eval.prompts import build_prompt
 from perception_r1.eval.scoring import check_mode, score_item
 from perception_r1.io_utils import JsonlError, atomic_write_json, atomic_write_jsonl, atomic_write_text, iter_jsonl
+from perception_r1.redact import redact
 from perception_r1.rewards.answer import choice_map
 from perception_r1.templates import load_format_template
 
@@ -63,6 +64,11 @@ class EvalConfig:
         "official",
         "scoring mode: 'official' reproduces each benchmark's official rule scorer (comparable with published "
         "tables); 'corrected' applies the project's fixes (docs/eval-scoring.md)",
+    )
+    max_image_pixels: int | None = option(
+        None,
+        "an item with an image of more pixels is an error item (decompression bombs); None: "
+        "$PERCEPTION_R1_MAX_IMAGE_PIXELS or 64,000,000 (perception_r1.images)",
     )
 
 
@@ -104,22 +110,48 @@ def load_generations(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def _generate_chunk(
-    items: Sequence[EvalItem], prompts: dict[str, str], get_generator: Callable[[], Any]
+    items: Sequence[EvalItem],
+    prompts: dict[str, str],
+    get_generator: Callable[[], Any],
+    max_image_pixels: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Generate for ``items``; an item whose images fail to load gets an error entry and is not sent (and when no
-    item is left, no model is loaded)."""
+    """Generate for ``items``; an item whose images fail to load (undecodable, over ``max_image_pixels``, a
+    decompression bomb) gets an error entry and is not sent (and when no item is left, no model is loaded); an
+    item the backend fails on gets an error entry too (:func:`_generate_isolated`)."""
     entries: dict[str, dict[str, Any]] = {}
     ready: list[tuple[EvalItem, GenRequest]] = []
     for item in items:
         try:
-            ready.append((item, GenRequest(prompts[item.id], load_images(item))))
+            ready.append((item, GenRequest(prompts[item.id], load_images(item, max_image_pixels))))
         except ValueError as exc:
             entries[item.id] = {"id": item.id, "prompt": prompts[item.id], "response": None, "error": f"image: {exc}"}
     if ready:
-        results: list[Generation] = get_generator().generate([r for _, r in ready])
+        results = _generate_isolated(get_generator(), [r for _, r in ready])
         for (item, _), gen in zip(ready, results, strict=True):
             entries[item.id] = {"id": item.id, "prompt": prompts[item.id], "response": gen.text, "error": gen.error}
     return [entries[i.id] for i in items]
+
+
+# What a generation backend raises for one bad input (a processor's checks, a tokenizer's limits). A RuntimeError
+# (out of memory, a dead device, an interrupted engine) is the run's failure, not an item's: it still stops the run.
+_GENERATION_ERRORS = (ValueError,)
+
+
+def _generate_isolated(generator: Any, requests: list[GenRequest]) -> list[Generation]:
+    """``generator.generate(requests)``; when the batch raises, its halves are generated apart, down to single
+    requests, so that one bad request becomes its own error and the others are still answered.
+
+    Returns:
+        One :class:`Generation` per request; a request that fails alone carries ``"generation: <Type>: <why>"``.
+    """
+    try:
+        return list(generator.generate(requests))
+    except _GENERATION_ERRORS as exc:
+        if len(requests) == 1:
+            logger.warning("generation failed for one item: %s: %s", type(exc).__name__, exc)
+            return [Generation(None, f"generation: {type(exc).__name__}: {str(exc)[:300]}")]
+        middle = len(requests) // 2
+        return _generate_isolated(generator, requests[:middle]) + _generate_isolated(generator, requests[middle:])
 
 
 def generate_benchmark(
@@ -129,11 +161,13 @@ def generate_benchmark(
     get_generator: Callable[[], Any],
     chunk: int,
     template: Any = None,
+    max_image_pixels: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Bring ``generations/<bench>.jsonl`` up to date for ``items``; returns the generations by id.
 
     ``template`` is the run's :class:`perception_r1.templates.FormatTemplate` (None: the built-in one); a stored
-    generation whose prompt differs from the current one is generated again.
+    generation whose prompt differs from the current one is generated again. ``max_image_pixels``: see
+    :class:`EvalConfig`.
     """
     path = out / "generations" / f"{bench.name}.jsonl"
     cache = load_generations(path)
@@ -147,8 +181,8 @@ def generate_benchmark(
     ]
     logger.info("%s: %d items, %d cached, %d to generate", bench.name, len(items), len(items) - len(todo), len(todo))
     for start in range(0, len(todo), chunk):
-        for entry in _generate_chunk(todo[start : start + chunk], prompts, get_generator):
-            cache[entry["id"]] = entry
+        for entry in _generate_chunk(todo[start : start + chunk], prompts, get_generator, max_image_pixels):
+            cache[entry["id"]] = {**entry, "error": redact(entry["error"]) if entry.get("error") else None}
         atomic_write_jsonl(path, cache.values())
     return cache
 
@@ -166,7 +200,7 @@ def make_record(item: EvalItem, gen: dict[str, Any]) -> dict[str, Any]:
         "choices": item.choices,
         "correct": None,
         "graded_by": None,
-        "error": gen.get("error"),
+        "error": redact(gen["error"]) if gen.get("error") else None,  # a server may quote our key back
         "metadata": item.metadata,
     }
 
@@ -280,7 +314,9 @@ def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> Run
     for bench in benches:
         items = list(iter_items(bench, cfg.data_dir, cfg.limit))
         _check_unique(bench, items)
-        gens = generate_benchmark(bench, items, out, get_generator, max(cfg.batch_size, 1) * 4, template)
+        gens = generate_benchmark(
+            bench, items, out, get_generator, max(cfg.batch_size, 1) * 4, template, cfg.max_image_pixels
+        )
         records = [make_record(item, gens[item.id]) for item in items]
         score_records(bench, records, checker, llm, cfg.scoring)
         atomic_write_jsonl(out / "items" / f"{bench.name}.jsonl", records)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from perception_r1.eval.generation import Generation, GenRequest, chat_messages
+from perception_r1.special_tokens import special_tokens
 
 
 class VLLMGenerator:
@@ -48,6 +49,7 @@ class VLLMGenerator:
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
         self.processor = AutoProcessor.from_pretrained(model)
+        self.special = special_tokens(self.processor)
         self.llm = LLM(
             model=model,
             tensor_parallel_size=tensor_parallel_size,
@@ -61,7 +63,8 @@ class VLLMGenerator:
         """Greedy responses in order; vLLM keeps the input order of its outputs."""
         inputs: list[dict[str, Any]] = []
         for r in requests:
-            text = self.processor.apply_chat_template(chat_messages(r), add_generation_prompt=True, tokenize=False)
+            messages = chat_messages(r, self.special)
+            text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
             entry: dict[str, Any] = {"prompt": text}
             if r.images:
                 entry["multi_modal_data"] = {"image": r.images}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perception_r1.config import option
+from perception_r1.redact import register_secret_env
 
 HTTP_TRANSPORTS = ("auto", "sdk", "aiohttp")
 
@@ -43,6 +44,7 @@ class LLMConfig:
     )
 
     def __post_init__(self) -> None:
+        register_secret_env(self.api_key_env)  # its value is redacted from every error text (perception_r1.redact)
         if self.backend == "openai":
             check_base_url(self.base_url)
         if self.max_concurrency < 1:

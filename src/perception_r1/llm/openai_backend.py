@@ -10,7 +10,9 @@
   keep-alive transport; ``http_transport: sdk`` switches back to the SDK default, ``http_transport: aiohttp`` to
   the SDK's aiohttp client; the transport module's docstring has the benchmark that decided the default);
 * the API key is read from the environment variable ``api_key_env`` and kept only inside the ``openai`` client:
-  it is never logged, never part of an error message or the cache, and never pickled.
+  it is never logged, never part of the cache, and never pickled; error texts are passed through
+  :func:`perception_r1.redact.redact`, because a server may quote the key back (some gateways put the
+  ``Authorization`` header in their 401 message).
 
 The SDK's own retries are switched off so that every retry is ours (counted, jittered, bounded).
 """
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from perception_r1.llm.client import ChatRequest, ChatResult, ResultFn, now
 from perception_r1.llm.config import LLMConfig, check_base_url
+from perception_r1.redact import redact
 
 if TYPE_CHECKING:
     import tenacity
@@ -120,7 +123,7 @@ class OpenAIBackend:
         try:
             text: str = await self._retrying()(attempt)
         except (_Fatal, _Retryable) as exc:  # _Fatal at once, _Retryable once the attempts are spent
-            return ChatResult(text=None, error=str(exc), latency_s=now() - start, attempts=attempts)
+            return ChatResult(text=None, error=redact(str(exc)), latency_s=now() - start, attempts=attempts)
         return ChatResult(text=text, latency_s=now() - start, attempts=attempts)
 
     def _retrying(self) -> tenacity.AsyncRetrying:
@@ -248,7 +251,8 @@ def _retry_after(exc: Any) -> float | None:
 
 
 def _short(exc: Any) -> str:
-    """The server's error message, shortened (it never contains our key: the key travels only in a header)."""
+    """The server's error message, redacted, then shortened (redacting first: a cut must not split a key, leaving
+    a piece that no longer matches)."""
     body = getattr(exc, "body", None)
     message = body.get("message") if isinstance(body, dict) else None
-    return str(message or type(exc).__name__)[:200]
+    return redact(str(message or type(exc).__name__))[:200]

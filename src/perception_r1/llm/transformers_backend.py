@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from perception_r1.llm.client import ChatRequest, ChatResult, ResultFn, now
 from perception_r1.llm.config import LLMConfig
+from perception_r1.redact import redact
 
 
 class TransformersBackend:
@@ -95,7 +96,7 @@ class TransformersBackend:
             try:
                 self._load()
             except (OSError, ValueError, RuntimeError, ImportError) as exc:  # report, never raise (backend contract)
-                reason = f"model load failed: {type(exc).__name__}: {str(exc)[:300]}"
+                reason = f"model load failed: {type(exc).__name__}: {redact(str(exc))[:300]}"
                 return [ChatResult(text=None, error=reason, attempts=1) for _ in requests]
             size = max(1, self.cfg.batch_size)
             for indices in groups.values():
@@ -107,7 +108,7 @@ class TransformersBackend:
                     try:
                         texts = self._generate_batch([requests[i] for i in batch])
                     except (RuntimeError, ValueError) as exc:  # OOM, bad input: fail this batch, keep going
-                        error = f"generation failed: {type(exc).__name__}: {str(exc)[:200]}"
+                        error = f"generation failed: {type(exc).__name__}: {redact(str(exc))[:200]}"
                         texts = [None] * len(batch)
                     elapsed = now() - start
                     for i, text in zip(batch, texts, strict=True):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.io_utils import atomic_write_text
+from perception_r1.redact import redact, redact_obj
 from perception_r1.report.charts import run_colour
 from perception_r1.report.evaluation import evaluation_section
 from perception_r1.report.load import SUMMARY_FILE, RunData, expand_run_dirs, is_experiment, load_run, read_json
@@ -166,8 +167,8 @@ def build_report(
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>{_asset('report.css')}</style></head><body>"
-        + "".join(body)
-        + f'<script type="application/json" id="report-data">{embed_json(data)}</script>'
+        + redact("".join(body))  # run texts quote servers' error texts, which may hold our key (perception_r1.redact)
+        + f'<script type="application/json" id="report-data">{embed_json(redact_obj(data))}</script>'
         + f"<script>{_asset('report.js')}</script></body></html>\n"
     )
 

@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perception_r1.io_utils import JsonlError, atomic_open, atomic_write_json, iter_jsonl
+from perception_r1.io_utils import (
+    JsonlError,
+    atomic_open,
+    atomic_write_json,
+    count_jsonl_lines,
+    iter_jsonl,
+    line_limit,
+)
 from perception_r1.judge.judges import failure_reason
 from perception_r1.rewards.combined import PAPER_WEIGHTS, combine
 from perception_r1.rewards.contract import score_components
@@ -39,6 +46,9 @@ class ScoreOptions:
         timeout_s: Time bound of one math-verify check.
         judge: Judge configuration (a ``JudgeConfig`` or mapping) enabling the ``perception`` component.
         progress: Show a progress bar.
+        max_line_bytes: Longest input line accepted (None: ``$PERCEPTION_R1_MAX_LINE_MB`` or 64 MiB, see
+            :func:`perception_r1.io_utils.line_limit`); a longer line is a malformed line, read in bounded memory.
+            A batch also stops growing once its responses and annotations hold this many characters.
     """
 
     skip_invalid: bool = False
@@ -48,6 +58,7 @@ class ScoreOptions:
     timeout_s: float = 5.0
     judge: Any = None
     progress: bool = True
+    max_line_bytes: int | None = None
 
 
 @dataclass
@@ -145,7 +156,7 @@ def _validate(row: dict[str, Any], path: Path, line_no: int) -> dict[str, Any]:
 
 
 def _rows(path: Path, options: ScoreOptions, summary: ScoreSummary) -> Iterator[dict[str, Any]]:
-    for line_no, item in iter_jsonl(path):
+    for line_no, item in iter_jsonl(path, options.max_line_bytes):
         summary.lines += 1
         try:
             if isinstance(item, JsonlError):
@@ -157,13 +168,17 @@ def _rows(path: Path, options: ScoreOptions, summary: ScoreSummary) -> Iterator[
             summary.skipped.append({"line": line_no, "reason": exc.reason})
 
 
-def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+def _batches(rows: Iterator[dict[str, Any]], size: int, budget: int) -> Iterator[list[dict[str, Any]]]:
+    """Batches of at most ``size`` rows, cut early once the rows' text reaches ``budget`` characters (so that
+    memory stays bounded when many lines are near the line size limit)."""
     batch: list[dict[str, Any]] = []
+    chars = 0
     for row in rows:
         batch.append(row)
-        if len(batch) >= size:
+        chars += len(row["response"]) + sum(len(a) for a in row.get("visual_annotations") or [])
+        if len(batch) >= size or chars >= budget:
             yield batch
-            batch = []
+            batch, chars = [], 0
     if batch:
         yield batch
 
@@ -227,11 +242,11 @@ def score_file(input_path: str | Path, output_path: str | Path, options: ScoreOp
     scorer = _Scorer(options)
     if output_path.is_dir():
         raise ValueError(f"{output_path}: is a folder; -o needs a file path (e.g. {output_path / 'scored.jsonl'})")
-    with input_path.open("rb") as raw:  # bytes: invalid UTF-8 is reported per line by iter_jsonl, not here
-        total_lines = sum(1 for line in raw if line.strip())
+    total_lines = count_jsonl_lines(input_path)  # in chunks: a huge line is never held whole
+    budget = line_limit(options.max_line_bytes)
     try:
         with atomic_open(output_path) as handle, _Progress(options.progress, total_lines) as advance:
-            for batch in _batches(_rows(input_path, options, summary), options.batch_size):
+            for batch in _batches(_rows(input_path, options, summary), options.batch_size, budget):
                 for row in scorer.score(batch, summary):
                     handle.write(json.dumps(row, ensure_ascii=False) + "\n")
                 advance(summary.lines)

@@ -26,6 +26,7 @@ from transformers import TrainerCallback
 
 from perception_r1.data.schema import IMAGE_PLACEHOLDER
 from perception_r1.io_utils import atomic_open, atomic_write_jsonl, iter_jsonl
+from perception_r1.redact import redact_obj
 
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"
@@ -155,7 +156,8 @@ class MetricsCallback(TrainerCallback):
         prompts = list(logs["prompt"])[-len(completions) :]
         n = len(completions)
         rewards = {name: list(values)[-n:] for name, values in logs.get("rewards", {}).items()}
-        extra = {name: list(values)[-n:] for name, values in logs.get("extra", {}).items()}
+        # Extra columns hold failure reasons (judge errors quote servers, which may quote our key back).
+        extra = {name: redact_obj(list(values)[-n:]) for name, values in logs.get("extra", {}).items()}
         advantages = list(logs.get("advantages", []))[-n:]
         with open(self.dir / SAMPLES_FILE, "a", encoding="utf-8") as handle:
             for i in range(n):

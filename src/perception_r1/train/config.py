@@ -66,6 +66,11 @@ class DataConfig:
     max_prompt_length: int | None = option(
         1024, "drop examples whose prompt (with image tokens) is longer than this many tokens; None: keep all"
     )
+    max_image_pixels: int | None = option(
+        None,
+        "an example with an image of more pixels is refused, naming its row (decompression bombs); None: "
+        "$PERCEPTION_R1_MAX_IMAGE_PIXELS or 64,000,000 (perception_r1.images)",
+    )
     synth_n: int = option(16, "synthetic testbed: number of problems")
     synth_seed: int = option(0, "synthetic testbed: generator seed")
     synth_params: dict[str, Any] = option(

@@ -15,10 +15,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from perception_r1.data.schema import IMAGE_PLACEHOLDER, open_image
+from perception_r1.data.schema import IMAGE_PLACEHOLDER, SchemaError, open_image
+from perception_r1.special_tokens import neutralize
 from perception_r1.templates import FORMAT_INSTRUCTION, FormatTemplate
 
 
@@ -28,6 +29,7 @@ def build_policy_prompt(
     instruction: str = FORMAT_INSTRUCTION,
     system: str | None = None,
     template: FormatTemplate | None = None,
+    special: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Conversational prompt for one problem.
 
@@ -38,6 +40,9 @@ def build_policy_prompt(
         system: Optional system message (None: the chat template's default system prompt).
         template: A recipe's format template: its text before ``{question}`` opens the user turn and its text
             after it closes the turn (the built-in one is ``{question}`` + newline + ``instruction``).
+        special: The processor's special tokens (:func:`perception_r1.special_tokens.special_tokens`): in the
+            problem text they are neutralised (``<|image_pad|>`` -> ``< |image_pad|>``), so that a problem quoting
+            one cannot change the image count the processor checks or open a chat turn.
 
     Returns:
         ``[{"role": "user", "content": [parts]}]`` (a system message first when given); every part has the
@@ -46,7 +51,8 @@ def build_policy_prompt(
     Raises:
         ValueError: when the problem has placeholders but not exactly ``n_images`` of them.
     """
-    pieces = problem.split(IMAGE_PLACEHOLDER)
+    # Split first: a processor whose special tokens include "<image>" must not lose the row's own placeholders.
+    pieces = [neutralize(piece, special) for piece in problem.split(IMAGE_PLACEHOLDER)]
     n_placeholders = len(pieces) - 1
     if n_placeholders and n_placeholders != n_images:
         raise ValueError(f"problem has {n_placeholders} {IMAGE_PLACEHOLDER} placeholders for {n_images} images")
@@ -54,7 +60,6 @@ def build_policy_prompt(
     parts: list[dict[str, Any]] = [{"type": "text", "text": prefix}] if prefix else []
     if not n_placeholders:
         parts.extend({"type": "image", "text": None} for _ in range(n_images))
-        pieces = [problem]
     for i, piece in enumerate(pieces):
         if i:
             parts.append({"type": "image", "text": None})
@@ -73,26 +78,37 @@ def training_rows(
     instruction: str = FORMAT_INSTRUCTION,
     system: str | None = None,
     template: FormatTemplate | None = None,
+    *,
+    special: Sequence[str] = (),
+    max_image_pixels: int | None = None,
+    where: str = "",
 ) -> list[dict[str, Any]]:
     """Rows for ``datasets.Dataset``: each schema row plus its ``prompt``; images opened as PIL images.
 
+    A bad row stops the run before training starts, named (training data is refused, not thinned: see
+    DEVELOPING.md, "Bad input"); a problem quoting the processor's special tokens is not bad, it is neutralised.
+
     Args:
-        rows: Validated schema rows (``id``, ``images``, ``problem``, ``answer``, optional annotations...).
-        instruction, system, template: See :func:`build_policy_prompt`.
+        rows: Validated schema rows (``id``, ``images``, ``problem``, ``answer``, optional annotations...), in
+            source order.
+        instruction, system, template, special: See :func:`build_policy_prompt`.
+        max_image_pixels: Pixel limit of an image (None: :func:`perception_r1.images.max_pixels_limit`).
+        where: The data source, for error messages.
 
     Returns:
         New dicts; ``images`` holds RGB ``PIL.Image`` objects (the trainer passes them to the processor).
 
     Raises:
-        ValueError: naming the row id when placeholders and images disagree or an image cannot be read.
+        SchemaError: naming the source, the row number and id, when placeholders and images disagree or an image
+            cannot be read (missing, undecodable, over the pixel limit, a decompression bomb).
     """
     out = []
-    for row in rows:
+    for index, row in enumerate(rows):
         try:
-            images = [open_image(item).convert("RGB") for item in row["images"]]
-            prompt = build_policy_prompt(row["problem"], len(images), instruction, system, template)
+            images = [open_image(item, max_image_pixels).convert("RGB") for item in row["images"]]
+            prompt = build_policy_prompt(row["problem"], len(images), instruction, system, template, special)
         except (OSError, ValueError) as exc:
-            raise ValueError(f"example {row.get('id')!r}: {exc}") from exc
+            raise SchemaError(f"example {row.get('id')!r}: {exc}", where=where, row=index, column="images") from exc
         out.append({**row, "images": images, "prompt": prompt})
     return out
 

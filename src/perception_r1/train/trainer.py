@@ -54,21 +54,34 @@ def load_rows(data: DataConfig) -> list[dict[str, Any]]:
 
 
 def build_dataset(
-    rows: list[dict[str, Any]], processor: Any, max_prompt_length: int | None, template: Any = None
+    rows: list[dict[str, Any]],
+    processor: Any,
+    max_prompt_length: int | None,
+    template: Any = None,
+    data: DataConfig | None = None,
 ) -> tuple[Any, int]:
     """``datasets.Dataset`` with ``prompt`` + schema columns; examples over ``max_prompt_length`` are dropped.
 
     Args:
         template: The recipe's :class:`perception_r1.templates.FormatTemplate` (None: the built-in one).
+        data: The recipe's data section: its source names a bad row, its ``max_image_pixels`` limits images.
 
     Returns:
         ``(dataset, n_dropped)``.
     """
     from datasets import Dataset
 
+    from perception_r1.special_tokens import special_tokens
     from perception_r1.train.prompts import prompt_token_count, training_rows
 
-    examples = training_rows(rows, template=template)
+    data = data or DataConfig()
+    examples = training_rows(
+        rows,
+        template=template,
+        special=special_tokens(processor),  # a problem quoting <|image_pad|> must not break the batch
+        max_image_pixels=data.max_image_pixels,
+        where=data.source,
+    )
     kept = []
     for ex in examples:
         if max_prompt_length is None or prompt_token_count(processor, ex["prompt"], ex["images"]) <= max_prompt_length:
@@ -188,7 +201,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     path = resolve_model_path(cfg.model.path)  # one process builds a built-in policy, the others wait for it
     policy, processor, peft_config = load_policy(cfg.model, path)
     template = load_format_template(cfg.data.prompt_template)
-    dataset, dropped = build_dataset(rows, processor, cfg.data.max_prompt_length, template)
+    dataset, dropped = build_dataset(rows, processor, cfg.data.max_prompt_length, template, cfg.data)
     out = Path(cfg.output.dir)
     out.mkdir(parents=True, exist_ok=True)
     times = StepTimes()

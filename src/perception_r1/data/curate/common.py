@@ -18,6 +18,7 @@ from typing import Any
 from perception_r1.io_utils import atomic_write_json, atomic_write_jsonl
 from perception_r1.llm.client import ChatRequest, ChatResult, sync_client
 from perception_r1.llm.config import LLMConfig
+from perception_r1.redact import redact_obj
 
 
 @dataclass
@@ -97,6 +98,7 @@ def write_step(out_dir: str | Path, result: StepResult, *, fmt: str = "parquet")
     out = Path(out_dir)
     data_path = out / ("data.parquet" if fmt == "parquet" else "data")
     write_examples(result.rows, data_path)
-    atomic_write_jsonl(out / "rejects.jsonl", result.rejects)
-    atomic_write_json(out / "summary.json", result.summary)
+    # Reject reasons and failure counts quote LLM error texts: redacted again here as a defence (perception_r1.redact).
+    atomic_write_jsonl(out / "rejects.jsonl", redact_obj(result.rejects))
+    atomic_write_json(out / "summary.json", redact_obj(result.summary))
     return {"data": str(data_path), "rejects": str(out / "rejects.jsonl"), "summary": str(out / "summary.json")}

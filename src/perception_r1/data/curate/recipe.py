@@ -26,6 +26,7 @@ from perception_r1.data.curate.distill import DistillOptions, distill
 from perception_r1.data.curate.filtering import filter_trajectories
 from perception_r1.io_utils import atomic_write_json, atomic_write_jsonl
 from perception_r1.llm.config import LLMConfig
+from perception_r1.redact import redact_obj
 
 
 @dataclass
@@ -145,5 +146,6 @@ def build(recipe: DataRecipe, *, accuracy: Any) -> dict[str, Any]:
         },
         "train_with": f"perception-r1 train RECIPE.yaml --data.source {final_path}",
     }
+    summary = redact_obj(summary)  # reject reasons quote LLM error texts (perception_r1.redact)
     atomic_write_json(out / "summary.json", summary)
     return summary
