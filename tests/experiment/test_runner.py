@@ -203,3 +203,48 @@ def test_check_recipe_reads_keys_added_later_as_the_folder_ran(tmp_path: Path, d
     else:
         with pytest.raises(ConfigError, match=refused):
             check_recipe(tmp_path, cfg)
+
+
+@pytest.mark.integration
+def test_grpo_run_over_two_processes_is_one_run(finished: Path, tmp_path: Path) -> None:
+    from perception_r1.experiment.runner import Stages
+
+    # the finished toy experiment's data and warm-up, one arm trained again as a 2-process data-parallel run
+    root = tmp_path / "toy"
+    shutil.copytree(finished, root, ignore=shutil.ignore_patterns("runs", "eval"))
+    cfg = apply_overrides(toy_config(root), {"processes": 2, "workers": 1})
+    stages = Stages(cfg)
+    stages.data()
+    final = stages.arm("perception_r1", 0, root / "warmup" / "final")
+    run = root / "runs" / "perception_r1-seed0"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["steps"] == 2 and final == run / "final"
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines() if '"loss"' in line]
+    assert steps == [1, 2]  # one row per step: the two processes are one run
+    assert (run / "checkpoint-2" / "rng_state_1.pth").is_file()
+
+
+@pytest.mark.parametrize(
+    ("processes", "valid"),
+    [
+        # the toy's 2 prompts a step split over 2 processes
+        (2, True),
+        # 3 does not divide 2 prompts
+        (3, False),
+        # at least one process
+        (0, False),
+    ],
+)
+def test_processes_must_divide_the_prompts_per_step(tmp_path: Path, processes: int, valid: bool) -> None:
+    from perception_r1.experiment.arms import arm_recipe
+    from perception_r1.experiment.config import validate
+
+    cfg = apply_overrides(toy_config(tmp_path), {"processes": processes})
+    if not valid:
+        with pytest.raises(ConfigError, match="processes"):
+            validate(cfg)
+        return
+    validate(cfg)
+    recipe = arm_recipe(cfg, "rlvr", 0, "w", "d", "o")
+    # the global batch is unchanged: 2 prompts x 2 completions, 2 completions per process
+    assert recipe.grpo["per_device_train_batch_size"] == 2 and recipe.launch.num_processes == 2

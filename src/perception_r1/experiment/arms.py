@@ -17,6 +17,7 @@ from perception_r1.experiment.config import ARMS, ExperimentConfig
 from perception_r1.train.config import (
     DataConfig,
     GRPOArgs,
+    LaunchConfig,
     LoggingConfig,
     ModelConfig,
     OutputConfig,
@@ -48,7 +49,8 @@ def arm_recipe(
     """The ``TrainConfig`` of one arm and seed, started from ``model_path`` on ``train_data``.
 
     Both arms with the same seed see the same prompts in the same order (TRL's sampler is seeded by
-    ``grpo.seed``) and run the same number of steps.
+    ``grpo.seed``) and run the same number of steps. With ``processes`` > 1 the step's prompts are split over the
+    processes of one data-parallel run (the global batch is unchanged).
     """
     g = cfg.grpo
     return TrainConfig(
@@ -62,7 +64,7 @@ def arm_recipe(
                 loss_type=g.loss_type,
                 beta=g.beta,
                 max_completion_length=g.max_completion_length,
-                per_device_train_batch_size=g.prompts_per_step * g.num_generations,
+                per_device_train_batch_size=g.prompts_per_step * g.num_generations // cfg.processes,
                 gradient_accumulation_steps=1,
                 learning_rate=g.learning_rate,
                 warmup_steps=0.05,  # transformers 5 reads a value in [0, 1) as a ratio
@@ -73,6 +75,7 @@ def arm_recipe(
         ),
         logging=LoggingConfig(samples_per_step=g.num_generations * 2),
         output=OutputConfig(dir=out_dir, save_steps=g.save_steps, save_total_limit=1, resume="auto"),
+        launch=LaunchConfig(num_processes=cfg.processes),
     )
 
 

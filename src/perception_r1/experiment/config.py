@@ -110,6 +110,11 @@ class ExperimentConfig:
         "GRPO runs (arm x seed) trained at once, each in its own process with an equal share of the CPU threads "
         "(a policy this small keeps one core busy); 1: one after another in this process",
     )
+    processes: int = option(
+        1,
+        "processes per GRPO run (data parallel, one run across them, launched with torchrun; each takes "
+        "grpo.prompts_per_step / processes prompts a step): the GPUs of a node, or CPU processes",
+    )
     data: DataSection = option(factory=DataSection, help="synthetic testbed")
     policy: PolicySpec = option(factory=PolicySpec, help="policy shape (built here; see policy.py)")
     reading: ReadingSection = option(factory=ReadingSection, help="label-reading pretraining of the vision tower")
@@ -205,6 +210,10 @@ def validate(cfg: ExperimentConfig) -> None:
     if cfg.warmup.n_examples is not None and not 1 <= cfg.warmup.n_examples <= cfg.data.n_train:
         raise ConfigError(
             f"warmup.n_examples: within [1, data.n_train={cfg.data.n_train}], got {cfg.warmup.n_examples}"
+        )
+    if cfg.processes < 1 or cfg.grpo.prompts_per_step % cfg.processes:
+        raise ConfigError(
+            f"processes: a divisor of grpo.prompts_per_step ({cfg.grpo.prompts_per_step}) >= 1, got {cfg.processes}"
         )
     if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds):
         raise ConfigError(f"seeds: one or more distinct seeds, got {cfg.seeds}")

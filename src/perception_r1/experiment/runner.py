@@ -229,9 +229,14 @@ class Stages:
             self.announce(f"GRPO: arm {arm}, seed {seed}, {self.cfg.grpo.max_steps} steps")
             recipe = arm_recipe(self.cfg, arm, seed, str(warmup_model), str(self.root / "data" / "train.parquet"),
                                 str(folder))  # fmt: skip
-            self._timed(
-                f"grpo/{arm}-seed{seed}", lambda: run_training(recipe, extra_callbacks=[PeakMemory(str(folder))])
-            )
+            if self.cfg.processes > 1:  # one data-parallel run over several processes (torchrun)
+                from perception_r1.train.launch import run_launched
+
+                self._timed(f"grpo/{arm}-seed{seed}", lambda: run_launched(recipe, self.cfg.processes))
+            else:
+                self._timed(
+                    f"grpo/{arm}-seed{seed}", lambda: run_training(recipe, extra_callbacks=[PeakMemory(str(folder))])
+                )
         return folder / "final"
 
     def train_arms(self, jobs: list[tuple[str, int]], warmup_model: Path) -> None:
@@ -249,7 +254,7 @@ class Stages:
 
         from rich.progress import Progress
 
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        threads = max(1, (os.cpu_count() or 1) // (workers * self.cfg.processes))
         self.announce(f"GRPO: {len(todo)} runs, {workers} at a time ({threads} thread(s) each)")
         steps = self.cfg.grpo.max_steps
         names = [f"grpo/{a}-seed{s}" for a, s in todo]
@@ -304,6 +309,7 @@ def _train_arm(cfg: dict[str, Any], arm: str, seed: int, warmup_model: str, thre
         os.dup2(log_file.fileno(), 1)
         os.dup2(log_file.fileno(), 2)
         torch.set_num_threads(threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # the ranks of a data-parallel run (processes > 1) inherit it
         stages.arm(arm, seed, Path(warmup_model))
 
 

@@ -1,8 +1,10 @@
-"""The launch sequence of a recipe (printed by ``perception-r1 train RECIPE --dry-run``).
+"""The launch sequence of a recipe (printed by ``perception-r1 train RECIPE --dry-run``), and a data-parallel
+run on this node (:func:`run_launched`).
 
 Order: (1) serve the judge LLM (when a perception reward uses an OpenAI-compatible judge) and wait until it
 answers, (2) serve vLLM rollouts (``rollout.mode: vllm_server``) and wait, (3) launch training with Accelerate on
-every node. Nothing here starts a process; the commands are strings for a person or a job script.
+every node. The plan's commands are strings for a person or a job script; only :func:`run_launched` starts
+processes.
 
 Example:
     >>> from perception_r1.train.config import TrainConfig
@@ -160,3 +162,37 @@ def format_plan(steps: list[Step]) -> str:
         lines.append(step.command)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def run_launched(cfg: TrainConfig, processes: int) -> dict[str, Any]:
+    """Train ``cfg`` as ONE data-parallel run of ``processes`` processes on this node (``torchrun --standalone``).
+
+    The recipe is written to ``output.dir/launch_recipe.yaml`` and each process runs ``perception-r1 train`` on it;
+    the launched ranks inherit this process's environment (threads, caches) and its stdout/stderr.
+
+    Returns:
+        The run's ``summary.json``.
+
+    Raises:
+        RuntimeError: the launch failed (exit status named).
+    """
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from perception_r1.config import to_dict
+    from perception_r1.io_utils import atomic_write_text
+
+    out = Path(cfg.output.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    recipe = out / "launch_recipe.yaml"
+    atomic_write_text(recipe, yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+               "-m", "perception_r1.cli.main", "train", str(recipe)]  # fmt: skip
+    done = subprocess.run(command, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the {processes}-process training run in {out} failed (exit {done.returncode})")
+    return json.loads((out / "summary.json").read_text(encoding="utf-8"))
