@@ -29,7 +29,11 @@ def test_data_build_writes_where_the_training_command_reads():
     recipe = load_recipe(ROOT / "recipes" / "data" / "geometry3k.yaml")
     assert final_output_path(recipe) == Path(BUILT)
     readme = (ROOT / "recipes" / "qwen2_5_vl_7b" / "README.md").read_text(encoding="utf-8")
-    assert f"perception-r1 train recipes/qwen2_5_vl_7b/perception_r1.yaml --data.source {BUILT}" in readme
+    commands = readme.replace("\\\n", " ").split("\n")  # shell continuation lines joined
+    (train,) = [c for c in commands if f"--data.source {BUILT}" in c]
+    # the documented command is the multi-process launch the recipe needs (a bare `train` refuses to start)
+    assert "accelerate launch --config_file recipes/accelerate/zero3_1x8.yaml --num_processes 8" in train
+    assert "train recipes/qwen2_5_vl_7b/perception_r1.yaml" in train
 
 
 @pytest.mark.parametrize(
