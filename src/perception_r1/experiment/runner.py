@@ -252,7 +252,7 @@ class Stages:
         import multiprocessing
         from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
-        from rich.progress import Progress
+        from perception_r1.experiment.progress import RunsProgress
 
         threads = max(1, (os.cpu_count() or 1) // (workers * self.cfg.processes))
         self.announce(f"GRPO: {len(todo)} runs, {workers} at a time ({threads} thread(s) each)")
@@ -272,18 +272,19 @@ class Stages:
                 self._add_time(PARALLEL_OVERLAP, -overlap, base=overlap_before)
 
         context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
-        with ProcessPoolExecutor(workers, mp_context=context) as pool, Progress(transient=True) as progress:
-            runs = {job: self.root / "runs" / f"{job[0]}-seed{job[1]}" for job in todo}
+        runs = {f"{arm}-seed{seed}": self.root / "runs" / f"{arm}-seed{seed}" for arm, seed in todo}
+        self.announce(f"GRPO logs (the trainers' own output): {self.root / 'runs'}/<run>/train.log")
+        with (
+            ProcessPoolExecutor(workers, mp_context=context) as pool,
+            RunsProgress(runs, steps, self.announce) as progress,
+        ):
             futures = [
                 pool.submit(_train_arm, to_dict(self.cfg), arm, seed, str(warmup_model), threads) for arm, seed in todo
             ]
-            bars = {job: progress.add_task(f"{job[0]}-seed{job[1]} (log: {runs[job] / 'train.log'})", total=steps)
-                    for job in todo}  # fmt: skip
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=5, return_when=FIRST_EXCEPTION)
-                for job, bar in bars.items():
-                    progress.update(bar, completed=_steps_logged(runs[job]))
+                progress.update()
                 if done:
                     record_overlap()
                 failed = [f for f in done if f.exception() is not None]
@@ -311,15 +312,6 @@ def _train_arm(cfg: dict[str, Any], arm: str, seed: int, warmup_model: str, thre
         torch.set_num_threads(threads)
         os.environ["OMP_NUM_THREADS"] = str(threads)  # the ranks of a data-parallel run (processes > 1) inherit it
         stages.arm(arm, seed, Path(warmup_model))
-
-
-def _steps_logged(run_dir: Path) -> int:
-    """Optimizer steps a GRPO run has logged so far (for progress)."""
-    try:
-        with (run_dir / "metrics.jsonl").open(encoding="utf-8") as handle:
-            return sum(1 for line in handle if '"reward"' in line)
-    except FileNotFoundError:
-        return 0
 
 
 class _locked:
