@@ -113,7 +113,7 @@ def test_perception_command(tmp_path) -> None:
     ("extra", "match"),
     [
         (["--judge-backend", "oracle"], "unknown judge backend 'oracle'"),  # unknown judge lists known ones
-        (["--judge", "oracle"], "unknown judge backend 'oracle'"),  # the old option name still works (deprecated)
+        (["--judge", "rule"], "No such option: --judge"),  # the old option name is gone (no deprecated aliases)
         (["--judge-timeout-s", "0"], "timeout_s must be > 0"),  # the shared judge options are validated here too
         (["--where", "nokey"], "FIELD=VALUE"),  # malformed filter
         (["--where", "metadata.task=none"], "no item has annotations"),  # filter leaves nothing

@@ -52,8 +52,7 @@ def test_check_from_yaml_config_and_structured_output(tmp_path):
         (["--judge-backend", "rule"], 0, "parsed: True"),  # the rule judge needs no server
         (["--judge-backend", "rul"], 2, "did you mean 'rule'"),  # typo: configuration error
         (["--judge-base-url", "http://127.0.0.1:9/v1", "--judge-max-retries", "0"], 1, "connection error"),  # down
-        (["--backend", "rule"], 0, "--backend is deprecated; use --judge-backend"),  # old name: hidden alias, warned
-        (["--judge-backend", "rule", "--backend", "rul"], 0, "parsed: True"),  # the new name wins over the old
+        (["--backend", "rule"], 2, "No such option: --backend"),  # the old name is gone: no deprecated aliases
     ],
 )
 def test_check_outcomes_without_server(args, exit_code, message):

@@ -97,7 +97,7 @@ def _parse_where(pairs: list[str]) -> dict[str, str]:
 
 
 @app.command("perception")
-@judge_options(deprecated={"--judge": "backend"})  # this command's name before the shared --judge-* set
+@judge_options
 def perception_cmd(
     responses_a: Path = typer.Argument(..., help="Model A responses (JSONL with id, response), e.g. items/x.jsonl."),
     responses_b: Path = typer.Argument(..., help="Model B responses (same ids)."),

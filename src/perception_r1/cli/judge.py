@@ -19,17 +19,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @app.command("check")
-@judge_options(
-    deprecated={  # this command's names before the shared --judge-* set
-        "--config": "config",
-        "--backend": "backend",
-        "--base-url": "base_url",
-        "--model": "model",
-        "--timeout-s": "timeout_s",
-        "--max-retries": "max_retries",
-        "--structured-output/--no-structured-output": "structured_output",
-    }
-)
+@judge_options
 def check(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
     *,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,6 @@ JUDGE_OPTION_SPECS: tuple[_Spec, ...] = (
 )
 _BY_FIELD = {spec.field: spec for spec in JUDGE_OPTION_SPECS}
 _PREFIX = "judge_opt_"
-_ALIAS_PREFIX = "judge_alias_"
 
 
 @dataclass(frozen=True)
@@ -114,67 +113,35 @@ class JudgeOptions:
         return judge_config_from_cli(self.config, overrides)
 
 
-def judge_options(
-    deprecated: Mapping[str, str] | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def judge_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Decorator adding the shared ``--judge-*`` options to a typer command.
 
     The command must take a keyword-only ``judge: JudgeOptions`` parameter; the decorated function has the
     command's other parameters plus one per option, and calls the command with ``judge=JudgeOptions(...)``.
 
-    Args:
-        deprecated: ``{old flag: JudgeOptions field}`` for names an older release of this command used, e.g.
-            ``{"--backend": "backend"}``. They stay accepted (hidden from ``--help``) and print a warning.
-            A boolean field's old flag is given as ``"--on/--off"``.
-
-    Returns:
-        The decorator.
+    Raises:
+        TypeError: the command has no ``judge`` parameter.
     """
-    aliases = dict(deprecated or {})
-    for flag, field_name in aliases.items():
-        if field_name not in _BY_FIELD:
-            raise ValueError(f"deprecated judge option {flag!r}: unknown field {field_name!r}")
+    signature = inspect.signature(command, eval_str=True)
+    if "judge" not in signature.parameters:
+        raise TypeError(f"{command.__name__}: a @judge_options command needs a `judge` parameter")
+    params = [p for name, p in signature.parameters.items() if name != "judge"]
+    params += [_option_param(spec) for spec in JUDGE_OPTION_SPECS]
 
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        signature = inspect.signature(command, eval_str=True)
-        if "judge" not in signature.parameters:
-            raise TypeError(f"{command.__name__}: a @judge_options command needs a `judge` parameter")
-        params = [p for name, p in signature.parameters.items() if name != "judge"]
-        params += [_option_param(spec) for spec in JUDGE_OPTION_SPECS]
-        params += [_alias_param(i, flag, _BY_FIELD[field]) for i, (flag, field) in enumerate(aliases.items())]
-        alias_fields = {f"{_ALIAS_PREFIX}{i}": (flag, field) for i, (flag, field) in enumerate(aliases.items())}
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        values = {spec.field: kwargs.pop(_PREFIX + spec.field) for spec in JUDGE_OPTION_SPECS}
+        return command(**kwargs, judge=JudgeOptions(**values))
 
-        @functools.wraps(command)
-        def wrapper(**kwargs: Any) -> Any:
-            values = {spec.field: kwargs.pop(_PREFIX + spec.field) for spec in JUDGE_OPTION_SPECS}
-            for name, (flag, field_name) in alias_fields.items():
-                value = kwargs.pop(name)
-                if value is None:
-                    continue
-                new_flag = _BY_FIELD[field_name].flags.split("/")[0]
-                typer.echo(f"warning: {flag.split('/')[0]} is deprecated; use {new_flag}", err=True)
-                if values[field_name] is None:  # the new name wins when both are given
-                    values[field_name] = value
-            return command(**kwargs, judge=JudgeOptions(**values))
-
-        # typer reads the signature and the resolved annotations: expose the options, hide `judge`.
-        del wrapper.__wrapped__
-        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {p.name: p.annotation for p in params}
-        return wrapper
-
-    return decorate
+    # typer reads the signature and the resolved annotations: expose the options, hide `judge`.
+    del wrapper.__wrapped__
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
 
 
 def _option_param(spec: _Spec) -> inspect.Parameter:
     option = typer.Option(None, *spec.flags.split(" "), help=spec.help, rich_help_panel=_PANEL)
     return inspect.Parameter(
         _PREFIX + spec.field, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=spec.type
-    )
-
-
-def _alias_param(index: int, flag: str, spec: _Spec) -> inspect.Parameter:
-    option = typer.Option(None, flag, hidden=True, help=f"Deprecated: use {spec.flags.split('/')[0]}.")
-    return inspect.Parameter(
-        f"{_ALIAS_PREFIX}{index}", inspect.Parameter.KEYWORD_ONLY, default=option, annotation=spec.type
     )

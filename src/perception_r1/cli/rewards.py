@@ -16,7 +16,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @app.command("score")
-@judge_options()
+@judge_options
 def score(
     input_path: Path = typer.Argument(
         ..., help="JSONL: one {'response', 'answer', optional 'id', 'choices', 'visual_annotations'} object per line."
