@@ -3,8 +3,7 @@
 
 Each command declares a keyword-only ``judge: JudgeOptions`` parameter and is decorated with
 :func:`judge_options`, which adds the ``--judge-*`` options below to the command's signature (so typer shows them,
-in a "Judge" help panel) and hands the parsed values over as one :class:`JudgeOptions`. Names used by older
-releases of a single command can be kept as hidden, deprecated aliases that print a warning.
+in a "Judge" help panel) and hands the parsed values over as one :class:`JudgeOptions`.
 
 Example:
     >>> JudgeOptions(backend="rule").build().backend
