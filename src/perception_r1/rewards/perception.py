@@ -42,7 +42,7 @@ from typing import Any
 
 from perception_r1.judge.config import JudgeConfig, coerce_judge_config
 from perception_r1.key_info import parse_visual_key_info
-from perception_r1.rewards.base import Completion, RewardList, completion_text, log_metric
+from perception_r1.rewards.base import Completion, RewardList, completion_text, log_metric, plain
 from perception_r1.rewards.contract import ColumnSpec, reward_inputs
 from perception_r1.rewards.groups import group_keys, impute_group_mean
 
@@ -52,11 +52,14 @@ __all__ = ["PerceptionReward", "annotations_of", "impute_group_mean"]
 def annotations_of(row_annotations: Any, row_key_info: Any) -> list[str]:
     """The annotations of one sample: ``visual_annotations`` if present, else parsed ``visual_key_info``.
 
+    Numpy arrays (verl's ``extra_info``, pandas rows) count as lists.
+
     Raises:
         TypeError: when ``visual_annotations`` is neither None nor a list of strings.
         ValueError: a malformed ``visual_key_info`` (unclosed, duplicated or empty item): dropping an item would
             shrink M and inflate the reward, so bad data stops the caller instead.
     """
+    row_annotations, row_key_info = plain(row_annotations), plain(row_key_info)
     if row_annotations is not None:
         if isinstance(row_annotations, str) or not isinstance(row_annotations, Sequence):
             raise TypeError(f"visual_annotations must be a list of strings, got {type(row_annotations).__name__}")
