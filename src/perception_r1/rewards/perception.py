@@ -161,6 +161,24 @@ class PerceptionReward:
         judgments = loop.run(judge.ajudge(cases))
         return self._finish(judgments, kwargs)
 
+    async def acall(self, completions: list[Completion], **kwargs: Any) -> RewardList:
+        """Score completions from async code: :meth:`__call__` without blocking the caller's event loop.
+
+        The judge still runs on the LLM layer's shared loop (its client is bound there, see the module
+        docstring); the caller awaits it (:meth:`perception_r1.llm.loop.BackgroundLoop.arun`), so many calls
+        from one loop (verl's reward loop scores each response in its own coroutine) are judged concurrently.
+
+        Args:
+            completions, **kwargs: As for :meth:`__call__`.
+
+        Returns:
+            One ``float | None`` per completion.
+        """
+        cases = self._cases(completions, kwargs)
+        judge, loop = self._runtime()
+        judgments = await loop.arun(judge.ajudge(cases))
+        return self._finish(judgments, kwargs)
+
     def _finish(self, judgments: list[Any], kwargs: dict[str, Any]) -> RewardList:
         self.last_judgments = judgments
         applicable = [j for j in judgments if j.status != "not_applicable"]
