@@ -222,3 +222,16 @@ def test_legacy_layout_through_verls_pre_0_8_batch_manager(runs):
     assert s["problems"] == [] and s["manager"] == "BatchRewardManager"
     assert s["function"] == "compute_score_batch"
     assert s["stacked"]["perception"] == [0.0, 0.5, 1.0, 0.0]  # the rule judge, named explicitly
+
+
+def test_check_command_composes_with_verls_hydra():
+    python, why = verl_python()
+    if python is None:
+        pytest.skip(why)
+    recipe = ROOT / "recipes" / "verl" / "perception_r1.yaml"
+    command = [python, "-m", "perception_r1.cli.main", "verl", "check", str(recipe), "reward.num_workers=8"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # verl composed our recipe with its own ppo_trainer config, and the check found the one problem
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "verl 0.9.1: reward_loop layout (composed by verl)" in done.stdout
+    assert "problem: reward.num_workers=8: PerceptionR1RewardManager needs 1" in done.stderr
