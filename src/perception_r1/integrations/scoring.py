@@ -166,9 +166,10 @@ async def ascore_rows(
     async def judged(fn: Any) -> RewardList:
         return list(await fn.acall(texts, **reward_inputs(fn, rows, len(texts))))
 
-    threaded_scores, judged_scores = await asyncio.gather(
-        asyncio.to_thread(score_components, threaded, texts, rows), asyncio.gather(*map(judged, awaited.values()))
-    )
+    async def computed() -> dict[str, RewardList]:
+        return await asyncio.to_thread(score_components, threaded, texts, rows) if threaded else {}
+
+    threaded_scores, judged_scores = await asyncio.gather(computed(), asyncio.gather(*map(judged, awaited.values())))
     out: dict[str, RewardList] = {**threaded_scores, **dict(zip(awaited, judged_scores, strict=True))}
     return {name: out[name] for name in rewards}  # in weight order
 

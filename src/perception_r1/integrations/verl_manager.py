@@ -101,7 +101,9 @@ class GroupRendezvous:
         if key is None or self.group_size == 1:
             return out
         self._forget_stale()
-        group = self._groups.setdefault(key, _Group(born=self.clock()))
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group(born=self.clock())
         group.members.append(dict(scores))
         if len(group.members) >= self.group_size:
             group.complete.set()
