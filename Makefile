@@ -1,7 +1,10 @@
-.PHONY: setup test test-fast lint typecheck format bench
+.PHONY: setup setup-verl test test-fast lint typecheck format bench bench-verl
 
 setup:  ## venv + torch + package + test/server extras + SmolLM2 weights
 	bash scripts/setup.sh
+
+setup-verl:  ## verl 0.9.1 in its own .venv-verl (the tests that drive verl skip without it)
+	bash scripts/setup_verl.sh
 
 test:  ## the whole suite (what CI runs)
 	.venv/bin/python -m pytest
@@ -22,3 +25,6 @@ format:
 
 bench:  ## performance scripts (print figures against a baseline measured in the same run)
 	.venv/bin/python benchmarks/bench_rewards.py
+
+bench-verl:  ## verl's reward path at 256 responses against a 0.5 s judge (needs make setup-verl)
+	.venv-verl/bin/python benchmarks/bench_verl_reward.py

@@ -195,3 +195,29 @@ def test_disguised_injection_cannot_raise_the_reward_of_a_gullible_judge(disguis
     assert unprotected.score == 1.0
     assert attacked.score <= plain.score == pytest.approx(1 / 3)
     assert attacked.injected
+
+
+def test_rule_judge_says_when_an_annotation_is_not_a_canonical_fact(caplog):
+    from perception_r1.judge.judges import RuleJudge
+
+    caplog.set_level("WARNING", logger="perception_r1.judge.judges")
+    judge = RuleJudge()
+    free_form = "GE is perpendicular to DF at E"  # the example: it was a silent nan
+    first = judge.judge_one(["AB = 5", free_form], "AB = 5")
+    again = judge.judge_one([free_form], "GE ⊥ DF")
+    assert first.status == again.status == "failed" and "not a canonical fact" in first.error
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and free_form in warnings[0] and "Canonical forms" in warnings[0]  # once per annotation
+    assert judge.unjudgeable == {free_form}
+
+
+def test_rule_judge_warnings_stay_bounded(caplog):
+    from perception_r1.judge.judges import RuleJudge
+
+    caplog.set_level("WARNING", logger="perception_r1.judge.judges")
+    judge = RuleJudge()
+    for i in range(150):
+        judge.judge_one([f"point P{i} lies on the circle"], "text")
+    # the first WARN_DISTINCT annotations by name, then a count at 100
+    assert len(caplog.records) == RuleJudge.WARN_DISTINCT + 1
+    assert "100 distinct annotations" in caplog.records[-1].getMessage()

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from perception_r1.rewards import REWARDS, get_reward
@@ -200,3 +201,31 @@ def test_reward_inputs_rejects_misaligned_batches(batch, message):
 def test_missing_columns_reads_the_declarations(specs, present, expected):
     rewards = [get_reward(s.name, **s.params) for s in specs]
     assert missing_columns(rewards, present) == expected
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        # verl and pandas hand lists over as numpy arrays: the reward sees lists
+        ({"visual_annotations": np.array(["AB = 5", "CD = 2"], dtype=object)}, ["AB = 5", "CD = 2"]),
+        # numpy string arrays, too
+        ({"visual_annotations": np.array(["AB = 5"])}, ["AB = 5"]),
+        # a 0-d array holds one value: the reference layout string here
+        ({"visual_key_info": np.array("<info1>AB = 5</info1>")}, None),
+    ],
+)
+def test_reward_inputs_read_numpy_values_as_plain_python(row, expected):
+    perception = get_reward("perception", judge={"backend": "rule"})
+    inputs = reward_inputs(perception, [row])
+    assert inputs["visual_annotations"] == [expected]
+    assert all(type(v) is not np.ndarray for values in inputs.values() for v in values)
+
+
+def test_trl_columns_with_numpy_values_score_like_lists():
+    perception = get_reward("perception", judge={"backend": "rule"})
+    accuracy = get_reward("accuracy", isolation="inline")
+    annotations = np.empty(1, dtype=object)
+    annotations[0] = np.array(["AB = 5", "CD = 2"], dtype=object)
+    assert perception(["AB = 5"], visual_annotations=annotations) == [0.5]
+    choices = [np.array(["2", "3"], dtype=object)]
+    assert accuracy(["<answer>\\boxed{B}</answer>"], answer=["3"], choices=choices) == [1.0]

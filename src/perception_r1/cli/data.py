@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from perception_r1.redact import redact_obj
+from perception_r1.redact import redact, redact_obj
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -169,3 +169,28 @@ def build_cmd(
         raise typer.BadParameter(str(exc)) from None
     shown = redact_obj({k: summary[k] for k in ("counts", "retention", "rejects", "outputs")})
     typer.echo(json.dumps(shown, indent=2))
+
+
+@app.command("export")
+def export_cmd(
+    input_path: str = typer.Argument(..., help="Dataset in the schema or reference layout (file, folder or hf:id)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output parquet file."),
+    to: str = typer.Option(..., "--to", help="Target framework: 'verl' or 'easyr1'."),
+    split: str | None = typer.Option(None, "--split", help="Split to read (hub datasets, DatasetDict folders)."),
+    columns: str = typer.Option("", "--columns", help="Schema column -> source column renames, as JSON."),
+    data_source: str = typer.Option("perception_r1", "--data-source", help="verl: the rows' data_source."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Export only the first N rows."),
+) -> None:
+    """Write a dataset for verl or EasyR1 training with the annotations where their reward functions read them.
+
+    verl: ``extra_info.visual_annotations`` (recipes/verl/README.md); EasyR1: inside the ``answer`` column, as the
+    JSON ground truth of ``perception_r1.integrations.easyr1`` (recipes/easyr1/README.md).
+    """
+    from perception_r1.integrations.export import write_export
+
+    rows = _load_rows(input_path, split, columns, limit)
+    try:
+        count = write_export(rows, output, to, data_source=data_source, split=split or "train")
+    except (ValueError, OSError) as exc:
+        raise typer.BadParameter(redact(str(exc))) from None
+    typer.echo(json.dumps({"rows": count, "output": str(output), "to": to}))

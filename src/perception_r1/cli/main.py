@@ -18,7 +18,8 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("model", "perception_r1.cli.model:app", "Build the tiny local Qwen2.5-VL of the embedded default."),
     ("analyze", "perception_r1.cli.analyze:app", "Statistical analysis: McNemar test, perception analysis."),
     ("eval", "perception_r1.cli.eval:app", "Evaluate a model on the paper's benchmarks; rescore; compare."),
-    ("data", "perception_r1.cli.data:app", "Datasets: synthetic geometry testbed; curation steps."),
+    ("data", "perception_r1.cli.data:app", "Datasets: synthetic geometry testbed; curation steps; export."),
+    ("verl", "perception_r1.cli.verl:app", "Check that a verl config calls the Perception-R1 reward."),
 ]
 _COMMANDS: list[tuple[str, str]] = [
     ("train", "perception_r1.cli.train:train"),

@@ -11,6 +11,8 @@ the reason in ``error``. The score is ``(#1-verdicts) / M`` with M the number of
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from perception_r1.llm.client import ChatRequest, build_client
 from perception_r1.registry import Registry
 
 Case = tuple[Sequence[str], str]  # (annotations, response text)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -165,27 +168,43 @@ class LLMJudge:
 class RuleJudge:
     """Deterministic judge for canonical annotations (``AB = 5``, ``angle ABC = 40°``, ``AB ∥ CD``).
 
-    Delegates to ``perception_r1.judge.rule.rule_verdicts(annotations, response) -> list[int]``.
+    Delegates to ``perception_r1.judge.rule.rule_verdicts(annotations, response) -> list[int]``. An annotation
+    outside the canonical grammar (``GE is perpendicular to DF at E``) cannot be judged: that case fails, and the
+    judge says so in a logged warning naming the annotation (the first :data:`WARN_DISTINCT` distinct ones, then
+    a count at every power of ten), so that a dataset of free-form annotations is not silently left unjudged.
 
     Args:
         cfg: The judge configuration (only ``sanitize`` is used).
+
+    Attributes:
+        unjudgeable: Distinct annotations seen that are not in the canonical grammar.
     """
+
+    WARN_DISTINCT = 10
 
     def __init__(self, cfg: JudgeConfig | None = None) -> None:
         self.cfg = cfg or JudgeConfig(backend="rule")
+        self.unjudgeable: set[str] = set()
+        self._lock = threading.Lock()
 
     def judge_one(self, annotations: Sequence[str], response: str) -> Judgment:
         """Judge one case synchronously."""
         annotations = list(annotations)
         if not annotations:
             return NOT_APPLICABLE
-        from perception_r1.judge.rule import rule_verdicts  # lazy: the rule module is optional at import time
+        from perception_r1.judge.rule import FactParseError, rule_verdicts  # lazy: optional at import time
 
         start = time.perf_counter()
         injected = looks_injected(response)
         text = sanitize_response(response) if self.cfg.sanitize else response
         try:
             verdicts = [int(v) for v in rule_verdicts(annotations, text)]
+        except FactParseError as exc:
+            self._warn_unjudgeable(annotations)
+            error = f"rule judge cannot judge this annotation (not a canonical fact): {exc}"
+            return Judgment(
+                status="failed", error=error, latency_s=time.perf_counter() - start, attempts=1, injected=injected
+            )
         except Exception as exc:  # a matcher bug must fail this case (counted), not the training step
             error = f"rule judge error: {type(exc).__name__}: {exc}"
             return Judgment(
@@ -195,6 +214,30 @@ class RuleJudge:
         if len(verdicts) != len(annotations) or any(v not in (0, 1) for v in verdicts):
             return Judgment(status="failed", error=f"rule judge gave {verdicts} for {len(annotations)}", **common)
         return Judgment.from_verdicts(verdicts, **common)
+
+    def _warn_unjudgeable(self, annotations: Sequence[str]) -> None:
+        from perception_r1.data.facts import FactParseError, canonical_forms_help, parse_fact
+
+        new = []
+        with self._lock:
+            for annotation in annotations:
+                if annotation in self.unjudgeable:
+                    continue
+                try:
+                    parse_fact(annotation)
+                except FactParseError:
+                    self.unjudgeable.add(annotation)
+                    new.append((annotation, len(self.unjudgeable)))
+        for annotation, count in new:
+            if count <= self.WARN_DISTINCT:
+                logger.warning(
+                    "rule judge: annotation %r is not a canonical fact, so its responses get no perception score "
+                    "(failed judgment). Use an LLM judge (judge.backend: openai) for free-form annotations.%s",
+                    annotation,
+                    f" Canonical forms: {canonical_forms_help()}" if count == 1 else "",
+                )
+            elif str(count).rstrip("0") == "1":  # 100, 1000, ...
+                logger.warning("rule judge: %d distinct annotations so far are not canonical facts", count)
 
     async def ajudge(self, cases: Sequence[Case]) -> list[Judgment]:
         """Judge all cases (cheap and CPU-bound: done inline)."""

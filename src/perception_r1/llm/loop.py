@@ -7,7 +7,8 @@ another thread, or code that is itself inside a running event loop (where ``asyn
 The one way for synchronous code to use the LLM layer is :func:`run_sync` (and, built on it,
 :meth:`perception_r1.llm.client.LLMClient.generate_sync` / ``close_sync``): every such call runs on the same
 process-wide loop (:func:`shared_loop`), so a client built once can serve any number of sync calls from any
-thread, and no caller builds a throw-away client per ``asyncio.run``.
+thread, and no caller builds a throw-away client per ``asyncio.run``. Async code that owns another loop (verl's
+reward loop) awaits the same loop through :func:`run_async`, so it shares those clients without blocking.
 
 Example:
     >>> async def answer() -> int:
@@ -66,6 +67,18 @@ class BackgroundLoop:
             # holding connections) on a loop that outlives this call.
             future.cancel()
             raise
+
+    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` from another event loop: it runs on the private loop, the caller's loop stays free.
+
+        For async callers that own their loop (verl's reward loop): clients bound to the private loop serve them
+        without blocking their loop, and many such awaits proceed concurrently. Cancelling the caller cancels
+        the coroutine on the private loop too.
+        """
+        loop = self._ensure()
+        if asyncio.get_running_loop() is loop:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
 
     def close(self, cleanup: Coroutine[Any, Any, Any] | None = None) -> None:
         """Optionally run ``cleanup`` on the loop, then stop it and join the thread."""
@@ -128,6 +141,19 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         RuntimeError: when called from a coroutine already running on the shared loop (await it instead).
     """
     return shared_loop().run(coro, timeout)
+
+
+async def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Await ``coro`` on the shared LLM loop from any other event loop (the async twin of :func:`run_sync`).
+
+    Example:
+        >>> import asyncio
+        >>> async def answer() -> int:
+        ...     return 42
+        >>> asyncio.run(run_async(answer()))
+        42
+    """
+    return await shared_loop().arun(coro)
 
 
 async def _cancel_all() -> None:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from perception_r1.final_answer import extract_answer_block, extract_final_answer, find_final_answer, last_boxed
+from perception_r1.rewards.base import plain
 
 __all__ = [
     "as_choice_letter",
@@ -38,8 +39,9 @@ def choice_map(choices: Any) -> dict[str, str]:
 
     Args:
         choices: ``None``, a list of option texts (A, B, ... in order), a mapping letter -> text, or a string
-            with one option per line such as ``"A: 6\\nB: 8"``.
+            with one option per line such as ``"A: 6\\nB: 8"``; numpy arrays count as lists.
     """
+    choices = plain(choices)
     if choices is None:
         return {}
     if isinstance(choices, Mapping):

@@ -6,11 +6,14 @@ list of messages (``[{"role": "assistant", "content": "..."}]``, where ``content
 ``{"type": "text", "text": ...}`` parts). Every reward returns exactly one ``float | None`` per completion:
 ``None`` means "not applicable or failed" and is never silently replaced by 0. Which dataset columns a reward
 reads, and how they reach it, is the contract of :mod:`perception_r1.rewards.contract`.
+
+Column values may come as numpy arrays and scalars (verl hands rows over as numpy object arrays, pandas and
+datasets' numpy format do too): :func:`plain` turns them into lists and Python scalars before a reward reads them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 Completion = str | Sequence[dict[str, Any]]
@@ -48,6 +51,28 @@ def completion_text(completion: Completion) -> str:
             return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
         return str(content)
     raise TypeError(f"a completion must be a string or a list of chat messages, got {type(completion).__name__}")
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy (or torch) arrays as lists and their scalars as Python scalars, at any depth.
+
+    Lists, tuples and mappings are walked; strings, bytes and objects without ``tolist`` (PIL images) are kept.
+
+    Example:
+        >>> import numpy as np
+        >>> plain({"a": np.array(["AB = 5", "CD = 2"], dtype=object), "i": np.int64(3), "z": np.array("x")})
+        {'a': ['AB = 5', 'CD = 2'], 'i': 3, 'z': 'x'}
+    """
+    if value is None or isinstance(value, (str, bytes, bool, int, float)):
+        return value
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    tolist = getattr(value, "tolist", None)  # numpy arrays (0-d too) and scalars, torch tensors
+    if callable(tolist):
+        return plain(tolist())
+    return value
 
 
 def log_metric(kwargs: dict[str, Any]) -> Callable[[str, float], None]:

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from perception_r1.rewards.base import Completion, RewardList
+from perception_r1.rewards.base import Completion, RewardList, plain
 
 # What TRL passes besides the dataset columns; left out of the "columns given" of an error message.
 _TRL_ARGUMENTS = frozenset({"prompts", "completions", "completion_ids", "trainer_state", "log_extra", "log_metric"})
@@ -104,7 +104,7 @@ def _rows_as_columns(rows: Sequence[Any], names: Iterable[str], n: int) -> dict[
     for i, row in enumerate(rows):
         if type(row) is not dict and not isinstance(row, Mapping):  # dict first: the ABC check is slow
             raise ValueError(f"row {i}: expected a mapping of column -> value, got {type(row).__name__}")
-    return {name: [row.get(name) for row in rows] for name in names}
+    return {name: [plain(row.get(name)) for row in rows] for name in names}
 
 
 def reward_inputs(reward: Any, batch: Mapping[str, Any] | Sequence[Any], n: int | None = None) -> dict[str, list[Any]]:
@@ -120,7 +120,8 @@ def reward_inputs(reward: Any, batch: Mapping[str, Any] | Sequence[Any], n: int 
 
     Returns:
         ``{column: [value per completion]}`` for every declared name; an absent optional column (or an absent
-        alternative of a present one) reads as ``None`` values.
+        alternative of a present one) reads as ``None`` values. Numpy arrays and scalars (verl's ``extra_info``,
+        pandas rows) are turned into lists and Python scalars (:func:`perception_r1.rewards.base.plain`).
 
     Raises:
         MissingColumnError: (mapping form) a required column none of whose names is present.
@@ -139,7 +140,7 @@ def reward_inputs(reward: Any, batch: Mapping[str, Any] | Sequence[Any], n: int 
             raise MissingColumnError(reward_name(reward), spec, columns)
     out: dict[str, list[Any]] = {}
     for name in names:
-        values = list(batch[name]) if name in given else [None] * n
+        values = [plain(v) for v in batch[name]] if name in given else [None] * n
         if len(values) != n:
             raise ValueError(
                 f"reward {reward_name(reward)!r}: column {name!r} has {len(values)} values for {n} completions"

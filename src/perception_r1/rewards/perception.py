@@ -42,7 +42,7 @@ from typing import Any
 
 from perception_r1.judge.config import JudgeConfig, coerce_judge_config
 from perception_r1.key_info import parse_visual_key_info
-from perception_r1.rewards.base import Completion, RewardList, completion_text, log_metric
+from perception_r1.rewards.base import Completion, RewardList, completion_text, log_metric, plain
 from perception_r1.rewards.contract import ColumnSpec, reward_inputs
 from perception_r1.rewards.groups import group_keys, impute_group_mean
 
@@ -52,11 +52,14 @@ __all__ = ["PerceptionReward", "annotations_of", "impute_group_mean"]
 def annotations_of(row_annotations: Any, row_key_info: Any) -> list[str]:
     """The annotations of one sample: ``visual_annotations`` if present, else parsed ``visual_key_info``.
 
+    Numpy arrays (verl's ``extra_info``, pandas rows) count as lists.
+
     Raises:
         TypeError: when ``visual_annotations`` is neither None nor a list of strings.
         ValueError: a malformed ``visual_key_info`` (unclosed, duplicated or empty item): dropping an item would
             shrink M and inflate the reward, so bad data stops the caller instead.
     """
+    row_annotations, row_key_info = plain(row_annotations), plain(row_key_info)
     if row_annotations is not None:
         if isinstance(row_annotations, str) or not isinstance(row_annotations, Sequence):
             raise TypeError(f"visual_annotations must be a list of strings, got {type(row_annotations).__name__}")
@@ -156,6 +159,24 @@ class PerceptionReward:
         cases = self._cases(completions, kwargs)
         judge, loop = self._runtime()
         judgments = loop.run(judge.ajudge(cases))
+        return self._finish(judgments, kwargs)
+
+    async def acall(self, completions: list[Completion], **kwargs: Any) -> RewardList:
+        """Score completions from async code: :meth:`__call__` without blocking the caller's event loop.
+
+        The judge still runs on the LLM layer's shared loop (its client is bound there, see the module
+        docstring); the caller awaits it (:meth:`perception_r1.llm.loop.BackgroundLoop.arun`), so many calls
+        from one loop (verl's reward loop scores each response in its own coroutine) are judged concurrently.
+
+        Args:
+            completions, **kwargs: As for :meth:`__call__`.
+
+        Returns:
+            One ``float | None`` per completion.
+        """
+        cases = self._cases(completions, kwargs)
+        judge, loop = self._runtime()
+        judgments = await loop.arun(judge.ajudge(cases))
         return self._finish(judgments, kwargs)
 
     def _finish(self, judgments: list[Any], kwargs: dict[str, Any]) -> RewardList:
