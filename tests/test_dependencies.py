@@ -10,8 +10,9 @@ import ast
 import importlib.metadata
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 # Modules whose distribution is not installed here (GPU-only extras): module -> the distribution they come from.
