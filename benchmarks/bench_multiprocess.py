@@ -42,8 +42,14 @@ def recipe(out: Path, steps: int, per_device: int, processes: int) -> dict:
             {"name": "perception", "weight": 0.7, "params": {"judge": {"backend": "rule"}}},
             {"name": "repetition", "weight": 1.0, "params": {"n": 1, "max_penalty": -2.0}},
         ],
-        "grpo": {"num_generations": 2, "per_device_train_batch_size": per_device, "max_completion_length": 32,
-                 "max_steps": steps, "learning_rate": 1e-4, "seed": 7},  # fmt: skip
+        "grpo": {
+            "num_generations": 2,
+            "per_device_train_batch_size": per_device,
+            "max_completion_length": 32,
+            "max_steps": steps,
+            "learning_rate": 1e-4,
+            "seed": 7,
+        },  # fmt: skip
         "logging": {"plot": False, "samples_per_step": 0},
         "output": {"dir": str(out), "save_steps": 10_000, "save_final": False, "resume": "never"},
         "launch": {"num_processes": processes},
