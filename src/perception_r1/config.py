@@ -335,10 +335,17 @@ def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
         if callable(getattr(hint, "config_describe", None)):
             rows.extend(hint.config_describe(key + "."))
             continue
-        default = (
-            f.default
-            if f.default is not _MISSING
-            else (f.default_factory() if f.default_factory is not _MISSING else "(required)")
-        )
-        rows.append((key, repr(default), f.metadata.get("help", "")))
+        if f.default is _MISSING and f.default_factory is _MISSING:
+            shown = "(required)"
+        else:
+            shown = _show_default(f.default if f.default is not _MISSING else f.default_factory())
+        rows.append((key, shown, f.metadata.get("help", "")))
     return rows
+
+
+def _show_default(value: Any) -> str:
+    """A default as a person would write it in a recipe: sections and lists of sections as flow YAML."""
+    plain = to_dict(value)
+    if isinstance(plain, (list, dict)):
+        return yaml.safe_dump(plain, default_flow_style=True, width=10_000, sort_keys=False).strip()
+    return repr(value)

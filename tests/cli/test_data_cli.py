@@ -117,6 +117,8 @@ def test_synth_folder_feeds_the_curation_commands_directly(tmp_path) -> None:
     ("args", "message"),
     [
         (["build", "RECIPE", "distill.k=0"], "k must be an integer >= 1"),  # no solutions requested
+        (["build", "RECIPE", "--distill.k", "0"], "k must be an integer >= 1"),  # the --key VALUE form, as in train
+        (["build", "RECIPE", "--teacher.base_url", "http://127.0.0.1:70000/v1"], "ports are 1-65535"),  # --key form
         (["build", "RECIPE", "source.limit=-1"], "limit must be >= 1"),  # would silently drop the last row
         (["build", "RECIPE", "teacher.max_concurrency=0"], "max_concurrency must be >= 1"),  # no request at all
         (["distill", "DATA", "-o", "OUT", "--cache-path", "CORRUPT"], "not a usable reply cache"),  # corrupt cache

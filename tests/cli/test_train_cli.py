@@ -237,3 +237,18 @@ def test_dry_run_rejects_invalid_values_before_loading_anything(args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "launch sequence" not in result.output
+
+
+def test_help_config_shows_sections_as_recipe_yaml():
+    result = runner.invoke(build_app(), ["train", "--help-config"], env={"COLUMNS": "400"})
+    (rewards,) = [line for line in result.output.splitlines() if line.startswith("rewards ")]
+    # the rewards as one writes them in a recipe, not a Python repr of dataclasses
+    assert "{name: perception, weight: 0.7, params: {judge: {backend: rule}}}" in rewards
+    assert "RewardSpec(" not in result.output
+
+
+def test_version():
+    from importlib.metadata import version
+
+    result = runner.invoke(build_app(), ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"perception-r1 {version('perception-r1')}"

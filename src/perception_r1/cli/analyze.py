@@ -16,7 +16,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 
 @app.callback()
 def _group() -> None:
-    """Statistical analysis of evaluation results."""  # a callback keeps subcommands even when there is one
+    """Statistics: McNemar test, the perception analysis of two models, pooling experiment runs."""
 
 
 def _fail(message: str) -> NoReturn:

@@ -151,19 +151,23 @@ def annotate_cmd(
     _finish(_run_step(annotate, rows, _run_step(_llm_config, llm_config, base_url, model, cache_path)), output)
 
 
-@app.command("build")
+@app.command("build", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def build_cmd(
+    ctx: typer.Context,
     recipe_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Data recipe YAML."),
-    overrides: list[str] = typer.Argument(None, help="Overrides such as output_dir=out teacher.base_url=URL."),
 ) -> None:
-    """Run a whole curation recipe (load, distill, filter, annotate, write)."""
+    """Run a whole curation recipe (load, distill, filter, annotate, write).
+
+    Override any recipe key as ``--section.key VALUE`` or ``section.key=VALUE`` (as ``train`` takes them), e.g.
+    ``--teacher.base_url URL teacher.model=M``.
+    """
     from perception_r1.config import ConfigError, parse_overrides
     from perception_r1.data.curate.recipe import build, load_recipe
     from perception_r1.data.schema import SchemaError
     from perception_r1.rewards import get_reward
 
     try:
-        recipe = load_recipe(recipe_path, parse_overrides(overrides or []))
+        recipe = load_recipe(recipe_path, parse_overrides(list(ctx.args)))
         summary = build(recipe, accuracy=get_reward("accuracy"))
     except (ConfigError, SchemaError, ValueError, OSError) as exc:  # OSError: FileNotFoundError, FileExistsError
         raise typer.BadParameter(str(exc)) from None

@@ -16,7 +16,11 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("rewards", "perception_r1.cli.rewards:app", "Score responses with the Perception-R1 rewards."),
     ("judge", "perception_r1.cli.judge:app", "Check the perception judge (reachability, latency, verdicts)."),
     ("model", "perception_r1.cli.model:app", "Build the tiny local Qwen2.5-VL of the embedded default."),
-    ("analyze", "perception_r1.cli.analyze:app", "Statistical analysis: McNemar test, perception analysis."),
+    (
+        "analyze",
+        "perception_r1.cli.analyze:app",
+        "Statistics: McNemar test, perception analysis, pooling experiment runs.",
+    ),
     ("eval", "perception_r1.cli.eval:app", "Evaluate a model on the paper's benchmarks; rescore; compare."),
     ("data", "perception_r1.cli.data:app", "Datasets: synthetic geometry testbed; curation steps; export."),
     ("verl", "perception_r1.cli.verl:app", "Check that a verl config calls the Perception-R1 reward."),
@@ -28,6 +32,22 @@ _COMMANDS: list[tuple[str, str]] = [
 ]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"perception-r1 {version('perception-r1')}")
+        raise typer.Exit()
+
+
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the installed version and exit."
+    ),
+) -> None:
+    """Perception-R1: GRPO for multimodal LLMs with an LLM-judged visual perception reward."""
+
+
 def build_app() -> typer.Typer:
     """Assemble the CLI from the command modules."""
     app = typer.Typer(
@@ -37,6 +57,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    app.callback()(_root)
     for name, target, help_text in _GROUPS:
         app.add_typer(import_target(target), name=name, help=help_text)
     for name, target in _COMMANDS:

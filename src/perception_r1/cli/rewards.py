@@ -15,6 +15,12 @@ from perception_r1.rewards.score_file import ScoreOptions, score_file
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
+def _format_templates() -> list[str]:
+    from perception_r1.rewards.format import FORMAT_TEMPLATES
+
+    return FORMAT_TEMPLATES.names()
+
+
 @app.command("score")
 @judge_options
 def score(
@@ -25,9 +31,7 @@ def score(
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="Skip malformed lines (counted) instead of stopping at the first one."
     ),
-    format_template: str = typer.Option(
-        "think_answer", help="Format template (think_answer, perception_think_answer)."
-    ),
+    format_template: str = typer.Option("think_answer", help=f"Format template ({', '.join(_format_templates())})."),
     weights: str = typer.Option("", help="Weights as JSON, e.g. '{\"accuracy\": 1.0}' (defaults: paper's)."),
     batch_size: int = typer.Option(256, help="Lines scored per batch (progress granularity)."),
     timeout_s: float = typer.Option(5.0, help="Time bound of one math-verify check."),
