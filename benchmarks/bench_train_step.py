@@ -75,10 +75,10 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from perception_r1.config import apply_overrides, parse_overrides
+    from perception_r1.config import parse_overrides
     from perception_r1.io_utils import atomic_write_json
     from perception_r1.train.callbacks import METRICS_FILE, read_metrics
-    from perception_r1.train.config import TrainConfig
+    from perception_r1.train.config import embedded_default
     from perception_r1.train.trainer import run_training
 
     with tempfile.TemporaryDirectory(prefix="bench-train-") as out:
@@ -91,7 +91,7 @@ def main() -> None:
             "logging.plot": "false",
             **parse_overrides(args.set),
         }
-        cfg = apply_overrides(TrainConfig(), overrides)
+        cfg = embedded_default(overrides)
         wall = _step_wall_callback()
         t0 = time.perf_counter()
         run_training(cfg, extra_callbacks=[wall])

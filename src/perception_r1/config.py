@@ -56,6 +56,26 @@ def option(default: Any = _MISSING, help: str = "", *, factory: Any = _MISSING) 
     return dataclasses.field(default=default, metadata={"help": help})
 
 
+def check_number(key: str, value: Any, low: float, *, low_open: bool = False, high: float | None = None) -> None:
+    """Raise a ConfigError naming ``key`` unless ``value`` is a finite number in the range (inclusive unless open).
+
+    Example:
+        >>> check_number("grpo.top_p", 1.5, 0.0, low_open=True, high=1.0)
+        Traceback (most recent call last):
+        ...
+        perception_r1.config.ConfigError: grpo.top_p: must be > 0 and <= 1, got 1.5
+    """
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+    too_low = value <= low if low_open else value < low
+    if too_low or (high is not None and value > high):
+        low_text = f"> {low:g}" if low_open else f">= {low:g}"
+        range_text = low_text if high is None else f"{low_text} and <= {high:g}"
+        raise ConfigError(f"{key}: must be {range_text}, got {value!r}")
+
+
 def _strip_optional(tp: Any) -> tuple[Any, bool]:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -335,10 +355,12 @@ def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
         if callable(getattr(hint, "config_describe", None)):
             rows.extend(hint.config_describe(key + "."))
             continue
-        if f.default is _MISSING and f.default_factory is _MISSING:
-            shown = "(required)"
+        if f.default is not _MISSING:
+            shown = _show_default(f.default)
+        elif f.default_factory is not _MISSING:
+            shown = _show_default(f.default_factory())
         else:
-            shown = _show_default(f.default if f.default is not _MISSING else f.default_factory())
+            shown = "(required)"
         rows.append((key, shown, f.metadata.get("help", "")))
     return rows
 

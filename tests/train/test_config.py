@@ -13,8 +13,11 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def test_embedded_default_is_the_tiny_cpu_run():
-    cfg = TrainConfig()
+    from perception_r1.train.config import embedded_default
+
+    cfg = embedded_default()
     validate(cfg)
+    assert cfg.grpo["max_steps"] == 4 and cfg.output.dir == "runs/tiny-default"
     # the policy that can see: the synthetic experiment's cached warm-up, not an untrained vision tower
     assert (cfg.model.path, cfg.data.source, cfg.rollout.mode) == ("warmup", "synth", "hf")
     perception = next(r for r in cfg.rewards if r.name == "perception")
@@ -196,10 +199,21 @@ def test_known_loss_types_are_those_of_the_installed_trl():
     import importlib.util
     import re
 
-    from perception_r1.train.config import LOSS_TYPES
+    from perception_r1.train.grpo_args import LOSS_TYPES
 
     source = Path(importlib.util.find_spec("trl.trainer.grpo_trainer").origin).read_text(encoding="utf-8")
     used = set(re.findall(r'loss_type == "(\w+)"', source))
     for group in re.findall(r"loss_type in \[([^\]]*)\]", source):
         used |= set(re.findall(r'"(\w+)"', group))
     assert used and used == set(LOSS_TYPES)
+
+
+def test_defaults_in_code_are_trls_not_a_demo():
+    # a recipe that leaves out max_steps trains TRL's default (all of num_train_epochs), not the demo's 4 steps
+    from perception_r1.train.grpo_args import trl_default
+
+    cfg = from_dict(TrainConfig, {"grpo": {"learning_rate": 1e-6}})
+    for key in ("max_steps", "per_device_train_batch_size", "max_completion_length", "num_train_epochs"):
+        assert cfg.grpo.effective(key) == trl_default(key), key
+    # and the code's model default needs no experiment: the tiny local model, not the experiment's warm-up
+    assert cfg.model.path == "tiny"

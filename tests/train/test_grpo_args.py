@@ -8,7 +8,7 @@ import pytest
 
 from perception_r1.config import ConfigError, apply_overrides, describe, from_dict, to_dict
 from perception_r1.train.config import TrainConfig, check_with_trl, validate
-from perception_r1.train.grpo_args import GRPO_DEFAULTS, MOVED, OWNED, GRPOArgs, grpo_config, grpo_fields
+from perception_r1.train.grpo_args import MOVED, OWNED, GRPOArgs, grpo_config, grpo_fields, trl_default
 
 
 @pytest.mark.parametrize(
@@ -39,10 +39,10 @@ def test_any_grpo_field_is_set_from_the_command_line_with_its_type(key, value, e
     assert cfg.grpo[key] == expected and type(cfg.grpo[key]) is type(expected)
     # the same value from YAML (already parsed) gives the same recipe
     assert from_dict(TrainConfig, {"grpo": {key: expected}}).grpo[key] == expected
-    # and it reaches TRL unchanged (the project's other defaults stay)
+    # and it reaches TRL unchanged (the keys the recipe leaves out keep TRL's defaults)
     args = grpo_config(cfg, [1.0, 1.0, 1.0, 1.0], check_only=True)
     assert getattr(args, key) == expected
-    assert args.learning_rate == (expected if key == "learning_rate" else GRPO_DEFAULTS["learning_rate"])
+    assert args.learning_rate == (expected if key == "learning_rate" else trl_default("learning_rate"))
 
 
 @pytest.mark.parametrize(
@@ -106,7 +106,10 @@ def test_bad_overrides_fail_naming_the_override(overrides, message):
         # TRL: a hub repository for completions without logging them
         ({"log_completions_hub_repo": "me/completions"}, "grpo.log_completions_hub_repo, grpo.log_completions"),
         # TRL: a generation batch that is not a multiple of the global batch
-        ({"generation_batch_size": 24}, "grpo.generation_batch_size: trl.GRPOConfig rejected"),
+        (
+            {"generation_batch_size": 24, "per_device_train_batch_size": 16, "num_generations": 4},
+            "grpo.generation_batch_size: trl.GRPOConfig rejected",
+        ),
         # TRL: inverted importance-sampling clip range
         (
             {"vllm_importance_sampling_clip_min": 2.0, "vllm_importance_sampling_clip_max": 1.0},
@@ -142,17 +145,17 @@ def test_validation_checks_the_launch_not_this_machine(data, valid):
 
 
 def test_a_recipe_built_in_code_gets_the_same_checks():
-    # a plain dict (not loaded from YAML) is checked and gets the project's defaults when the GRPOConfig is built
+    # a plain dict (not loaded from YAML) is checked, and what it leaves out is TRL's default
     with pytest.raises(ConfigError, match="grpo.warmup_ratio: not a trl.GRPOConfig field"):
         validate(TrainConfig(grpo={"warmup_ratio": 0.05}))
     args = grpo_config(TrainConfig(grpo={"max_steps": 2}), [1.0] * 4, check_only=True)
-    assert (args.max_steps, args.learning_rate) == (2, GRPO_DEFAULTS["learning_rate"])
+    assert (args.max_steps, args.learning_rate) == (2, trl_default("learning_rate"))
 
 
 def test_the_section_is_a_plain_mapping_with_attribute_reads():
     cfg = from_dict(TrainConfig, {"grpo": {"top_k": 3}})
-    # project defaults stay under the recipe's keys; the recipe file round-trips as plain data
-    assert cfg.grpo["top_k"] == 3 and cfg.grpo["max_steps"] == GRPO_DEFAULTS["max_steps"]
+    # the section holds the recipe's keys only; the recipe file round-trips as plain data
+    assert dict(cfg.grpo) == {"top_k": 3} and cfg.grpo.max_steps == trl_default("max_steps") == -1
     assert type(to_dict(cfg)["grpo"]) is dict and to_dict(cfg)["grpo"]["top_k"] == 3
     # an unset field reads as TRL's default
     assert cfg.grpo.num_iterations == grpo_fields()["num_iterations"].default
@@ -164,9 +167,8 @@ def test_help_config_lists_every_grpo_field_with_its_help():
     rows = {key: (default, help_text) for key, default, help_text in describe(TrainConfig)}
     settable = set(grpo_fields()) - set(OWNED)
     assert {key[len("grpo.") :] for key in rows if key.startswith("grpo.")} == settable
-    # TRL's help text, first sentence; the project's default where it differs, with TRL's beside it
-    assert rows["grpo.learning_rate"][0] == repr(GRPO_DEFAULTS["learning_rate"])
-    assert rows["grpo.learning_rate"][1].endswith("[perception-r1 default; TRL: 1e-06]")
+    # TRL's help text, first sentence, and TRL's default: the project sets none of its own
+    assert rows["grpo.learning_rate"][0] == repr(trl_default("learning_rate")) == "1e-06"
     default, help_text = rows["grpo.top_k"]
     assert default == repr(grpo_fields()["top_k"].default)
     assert help_text and help_text in " ".join(grpo_fields()["top_k"].metadata["help"].split())
@@ -176,7 +178,6 @@ def test_help_config_lists_every_grpo_field_with_its_help():
 
 def test_defaults_owned_and_moved_keys_are_consistent_with_the_installed_trl():
     fields = grpo_fields()
-    assert set(GRPO_DEFAULTS) <= set(fields) - set(OWNED)  # every project default is a settable TRL field
     assert not set(MOVED) & set(fields)  # a moved key that TRL gained would be shadowed by the message
     assert {k for k in OWNED if k in fields} >= {"output_dir", "reward_weights", "bf16", "use_vllm"}
-    assert GRPOArgs() == GRPO_DEFAULTS  # the embedded default is the project's defaults, nothing else
+    assert GRPOArgs() == {}  # nothing replaces TRL's defaults: demo values live in the embedded default recipe

@@ -30,7 +30,7 @@ JUDGE = {
         (
             {"rollout": {"mode": "vllm_server", "server_port": 8123}},
             ["vLLM rollout server", "train"],
-            ["trl vllm-serve --model warmup", "--port 8123"],
+            ["trl vllm-serve --model tiny", "--port 8123"],
         ),
         # colocated vLLM needs no server
         ({"rollout": {"mode": "vllm_colocate"}}, ["train"], []),

@@ -1,9 +1,10 @@
 """``perception-r1 train [RECIPE.yaml] [--section.key value ...]``: GRPO training with the perception reward.
 
-Without a recipe it runs the embedded default (tiny local Qwen2.5-VL, synthetic testbed, rule judge, a few CPU
-steps). ``--dry-run`` validates the recipe (TRL's own ``GRPOConfig`` checks of the ``grpo:`` section included),
-checks the data columns against the rewards when the data is local, and prints the launch sequence (judge server,
-vLLM server, accelerate launch) without loading a model. ``grpo:`` takes any ``trl.GRPOConfig`` field
+Without a recipe it runs the embedded default recipe, ``perception_r1/train/default.yaml`` (the experiment's small
+warm-up policy, the synthetic testbed, the rule judge, a few CPU steps). ``--dry-run`` validates the recipe (TRL's
+own ``GRPOConfig`` checks of the ``grpo:`` section included), checks the data columns against the rewards when the
+data is local, runs the launch preflight and prints the launch sequence (judge server, vLLM server, accelerate
+launch) without loading a model. ``grpo:`` takes any ``trl.GRPOConfig`` field
 (``--grpo.FIELD VALUE``); ``--help-config`` lists them with TRL's help.
 """
 
@@ -37,14 +38,16 @@ def split_recipe_and_overrides(recipe: Path | None, extra: list[str]) -> tuple[s
 
 def train(
     ctx: typer.Context,
-    recipe: Path | None = typer.Argument(None, help="YAML recipe (default: the embedded CPU default)."),
+    recipe: Path | None = typer.Argument(
+        None, help="YAML recipe (default: the embedded CPU default, perception_r1/train/default.yaml)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the launch plan; train nothing."),
     help_config: bool = typer.Option(False, "--help-config", help="List every recipe key with default and help."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved recipe as JSON and exit."),
 ) -> None:
     """Train with GRPO (TRL) and the Perception-R1 rewards. Override any recipe key with --section.key VALUE."""
     from perception_r1.config import ConfigError, describe, load_config, parse_overrides, to_dict
-    from perception_r1.train.config import TrainConfig, validate
+    from perception_r1.train.config import EMBEDDED_DEFAULT, TrainConfig, validate
 
     if help_config:
         for key, default, help_text in describe(TrainConfig):
@@ -53,7 +56,7 @@ def train(
     recipe_path, tokens = split_recipe_and_overrides(recipe, ctx.args)
     try:
         overrides = parse_overrides(tokens)
-        cfg = load_config(TrainConfig, recipe_path, overrides)
+        cfg = load_config(TrainConfig, recipe_path or EMBEDDED_DEFAULT, overrides)
         validate(cfg)
     except (ConfigError, ValueError) as exc:
         typer.echo(f"error: {redact(str(exc))}", err=True)

@@ -67,8 +67,12 @@ def arm_recipe(
                 per_device_train_batch_size=g.prompts_per_step * g.num_generations // cfg.processes,
                 gradient_accumulation_steps=1,
                 learning_rate=g.learning_rate,
+                weight_decay=1e-3,  # the paper's
+                scale_rewards="group",
+                multi_objective_aggregation="sum_then_normalize",
                 warmup_steps=0.05,  # transformers 5 reads a value in [0, 1) as a ratio
                 lr_scheduler_type="constant_with_warmup",
+                num_train_epochs=1.0,
                 max_steps=g.max_steps,
                 seed=seed,
             )

@@ -1,24 +1,30 @@
 """Typed training recipe: the sections of ``perception-r1 train RECIPE.yaml``.
 
-The dataclass defaults ARE the embedded default: the tiny local Qwen2.5-VL (SmolLM2 text weights), the
-synthetic geometry testbed, the rule judge, a few GRPO steps on a CPU. A YAML recipe overrides any subset of
-keys; ``--section.key value`` on the command line overrides both. Unknown keys fail with "did you mean".
-The project's own sections are typed dataclasses; ``grpo`` is a mapping of ``trl.GRPOConfig`` fields passed
-through to TRL (:mod:`perception_r1.train.grpo_args`), so TRL's own checks run in :func:`validate`.
+A YAML recipe sets any subset of keys; ``--section.key value`` on the command line overrides it. Unknown keys fail
+with "did you mean". The project's own sections are typed dataclasses; ``grpo`` is a mapping of ``trl.GRPOConfig``
+fields passed through to TRL (:mod:`perception_r1.train.grpo_args`): a key left out takes TRL's default. The
+embedded default (``perception-r1 train`` with no recipe, a few CPU steps) is a recipe file like any other,
+:data:`EMBEDDED_DEFAULT`.
 
 Example:
     >>> cfg = from_dict(TrainConfig, {"data": {"synth_n": 8}})
-    >>> cfg.data.synth_n, cfg.model.path, cfg.grpo["max_steps"]
-    (8, 'warmup', 4)
+    >>> cfg.data.synth_n, cfg.grpo.max_steps  # TRL's max_steps: -1, train num_train_epochs
+    (8, -1)
+    >>> embedded_default().grpo["max_steps"]
+    4
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-from perception_r1.config import ConfigError, from_dict, option  # noqa: F401  (from_dict: doctest)
-from perception_r1.train.grpo_args import GRPOArgs, coerce_field, grpo_config
+from perception_r1.config import ConfigError, check_number, from_dict, load_config, option  # noqa: F401
+from perception_r1.train.grpo_args import GRPOArgs, check_with_trl, validate_grpo  # noqa: F401  (re-exported)
+
+# The recipe `perception-r1 train` runs without one (shipped with the package).
+EMBEDDED_DEFAULT = Path(__file__).with_name("default.yaml")
 
 
 @dataclass
@@ -40,7 +46,7 @@ class ModelConfig:
     """The policy model."""
 
     path: str = option(
-        "warmup",
+        "tiny",
         "model folder or hub id; 'warmup' = the synthetic experiment's warm-up policy (trained once, cached), "
         "'tiny' = the tiny Qwen2.5-VL with SmolLM2 text weights and an untrained vision tower (cached)",
     )
@@ -74,8 +80,7 @@ class DataConfig:
     synth_n: int = option(16, "synthetic testbed: number of problems")
     synth_seed: int = option(0, "synthetic testbed: generator seed")
     synth_params: dict[str, Any] = option(
-        factory=lambda: {"size": 168},
-        help="synthetic testbed: extra generator parameters (168 px: the warm-up policy's input size)",
+        factory=dict, help="synthetic testbed: extra generator parameters, e.g. {size: 168, difficulty: 2}"
     )
     prompt_template: str | None = option(
         None,
@@ -133,7 +138,7 @@ class LoggingConfig:
 class OutputConfig:
     """Output folder and checkpointing."""
 
-    dir: str = option("runs/tiny-default", "output folder (metrics, plot, checkpoints, final model)")
+    dir: str = option("runs/train", "output folder (metrics, plot, checkpoints, final model)")
     save_steps: int = option(2, "checkpoint every N optimizer steps")
     save_total_limit: int | None = option(1, "keep at most N checkpoints (tiny model: 1.6 GB each with optimizer)")
     resume: str = option("auto", "auto (continue from the last checkpoint in dir), never, or a checkpoint path")
@@ -181,24 +186,8 @@ class TrainConfig:
     judge_guard: JudgeGuardConfig = option(factory=JudgeGuardConfig, help="guards against a failing judge")
 
 
-# TRL's GRPO loss types (the union over the TRL releases this project supports; the trainer rejects the rest).
-LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
-SCALE_REWARDS = ("group", "batch", "none")
 RESUME_KEYWORDS = ("auto", "never")
 _DATA_SUFFIXES = (".parquet", ".jsonl", ".json", ".arrow", ".csv")
-
-
-def _check_number(key: str, value: Any, low: float, *, low_open: bool = False, high: float | None = None) -> None:
-    """Raise a ConfigError naming ``key`` unless ``value`` is a finite number in the range (inclusive unless open)."""
-    import math
-
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
-    too_low = value <= low if low_open else value < low
-    if too_low or (high is not None and value > high):
-        low_text = f"> {low:g}" if low_open else f">= {low:g}"
-        range_text = low_text if high is None else f"{low_text} and <= {high:g}"
-        raise ConfigError(f"{key}: must be {range_text}, got {value!r}")
 
 
 def _check_local_source(source: str) -> None:
@@ -243,49 +232,6 @@ def _check_synth_memory(d: DataConfig) -> None:
         )
 
 
-def checked_grpo(cfg: TrainConfig) -> GRPOArgs:
-    """The recipe's ``grpo`` section over the project's defaults, every key checked and every value converted.
-
-    A recipe built in code (not loaded from YAML) gets the same checks as a loaded one here.
-
-    Raises:
-        ConfigError: an unknown or misplaced key (with suggestions) or a value of the wrong type.
-    """
-    return GRPOArgs({key: coerce_field(key, value, f"grpo.{key}") for key, value in GRPOArgs(cfg.grpo).items()})
-
-
-def _check_grpo_values(g: GRPOArgs) -> None:
-    """Range and closed-set checks of the GRPO fields the project knows TRL leaves unchecked until training."""
-    _check_number("grpo.learning_rate", g.learning_rate, 0.0)
-    _check_number("grpo.temperature", g.temperature, 0.0, low_open=True)
-    _check_number("grpo.top_p", g.top_p, 0.0, low_open=True, high=1.0)
-    for key in ("epsilon", "beta", "weight_decay", "max_grad_norm"):
-        _check_number(f"grpo.{key}", g.effective(key), 0.0)
-    if g.epsilon_high is not None:
-        _check_number("grpo.epsilon_high", g.epsilon_high, 0.0)
-    if g.max_steps == 0:  # transformers runs num_train_epochs only for a negative max_steps; 0 trains no step
-        raise ConfigError("grpo.max_steps: 0 trains no step; use -1 (TRL's default) to run grpo.num_train_epochs")
-    _check_number("grpo.num_train_epochs", g.num_train_epochs, 0.0, low_open=g.max_steps < 0)
-    for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "num_iterations", "num_generations"):
-        _check_number(f"grpo.{key}", g.effective(key), 1)
-    for key in ("steps_per_generation", "generation_batch_size", "max_completion_length"):
-        if g.effective(key) is not None:
-            _check_number(f"grpo.{key}", g.effective(key), 1)
-    _check_number("grpo.warmup_steps", g.warmup_steps, 0.0)
-    if g.warmup_steps >= 1 and g.warmup_steps != int(g.warmup_steps):
-        # transformers reads a value >= 1 as a step count and would silently drop the fraction.
-        raise ConfigError(
-            f"grpo.warmup_steps: a value in [0, 1) is a ratio of the steps, one >= 1 a whole number of steps; "
-            f"got {g.warmup_steps}"
-        )
-    if g.loss_type not in LOSS_TYPES:
-        raise ConfigError(f"grpo.loss_type: unknown loss type {g.loss_type!r}; known: {', '.join(LOSS_TYPES)}")
-    if g.scale_rewards not in SCALE_REWARDS:
-        raise ConfigError(f"grpo.scale_rewards: expected one of {', '.join(SCALE_REWARDS)}, got {g.scale_rewards!r}")
-    if g.multi_objective_aggregation not in ("sum_then_normalize", "normalize_then_sum"):
-        raise ConfigError("grpo.multi_objective_aggregation: must be sum_then_normalize or normalize_then_sum")
-
-
 def validate_values(cfg: TrainConfig) -> None:
     """Range checks of every numeric and closed-set value, done before any model or data is loaded.
 
@@ -294,39 +240,38 @@ def validate_values(cfg: TrainConfig) -> None:
     """
     from pathlib import Path
 
-    _check_grpo_values(checked_grpo(cfg))
     for i, spec in enumerate(cfg.rewards):
-        _check_number(f"rewards[{i}].weight", spec.weight, float("-inf"))
+        check_number(f"rewards[{i}].weight", spec.weight, float("-inf"))
     r = cfg.rollout
-    _check_number("rollout.server_port", r.server_port, 1, high=65535)
-    _check_number("rollout.gpu_memory_utilization", r.gpu_memory_utilization, 0.0, low_open=True, high=1.0)
-    _check_number("rollout.tensor_parallel_size", r.tensor_parallel_size, 1)
+    check_number("rollout.server_port", r.server_port, 1, high=65535)
+    check_number("rollout.gpu_memory_utilization", r.gpu_memory_utilization, 0.0, low_open=True, high=1.0)
+    check_number("rollout.tensor_parallel_size", r.tensor_parallel_size, 1)
     if r.max_model_length is not None:
-        _check_number("rollout.max_model_length", r.max_model_length, 1)
+        check_number("rollout.max_model_length", r.max_model_length, 1)
     m = cfg.model
     for key in ("min_pixels", "max_pixels"):
         if getattr(m, key) is not None:
-            _check_number(f"model.{key}", getattr(m, key), 1)
+            check_number(f"model.{key}", getattr(m, key), 1)
     if m.min_pixels is not None and m.max_pixels is not None and m.min_pixels > m.max_pixels:
         raise ConfigError(f"model.min_pixels ({m.min_pixels}) is larger than model.max_pixels ({m.max_pixels})")
-    _check_number("model.lora.r", m.lora.r, 1)
-    _check_number("model.lora.alpha", m.lora.alpha, 0.0, low_open=True)
-    _check_number("model.lora.dropout", m.lora.dropout, 0.0, high=1.0)
-    _check_number("judge_guard.max_failure_rate", cfg.judge_guard.max_failure_rate, 0.0, high=1.0)
-    _check_number("logging.logging_steps", cfg.logging.logging_steps, 1)
-    _check_number("logging.samples_per_step", cfg.logging.samples_per_step, 0)
-    _check_number("output.save_steps", cfg.output.save_steps, 1)
+    check_number("model.lora.r", m.lora.r, 1)
+    check_number("model.lora.alpha", m.lora.alpha, 0.0, low_open=True)
+    check_number("model.lora.dropout", m.lora.dropout, 0.0, high=1.0)
+    check_number("judge_guard.max_failure_rate", cfg.judge_guard.max_failure_rate, 0.0, high=1.0)
+    check_number("logging.logging_steps", cfg.logging.logging_steps, 1)
+    check_number("logging.samples_per_step", cfg.logging.samples_per_step, 0)
+    check_number("output.save_steps", cfg.output.save_steps, 1)
     if cfg.output.save_total_limit is not None:
-        _check_number("output.save_total_limit", cfg.output.save_total_limit, 1)
+        check_number("output.save_total_limit", cfg.output.save_total_limit, 1)
     for key in ("num_processes", "num_machines"):
-        _check_number(f"launch.{key}", getattr(cfg.launch, key), 1)
-    _check_number("launch.main_process_port", cfg.launch.main_process_port, 1, high=65535)
+        check_number(f"launch.{key}", getattr(cfg.launch, key), 1)
+    check_number("launch.main_process_port", cfg.launch.main_process_port, 1, high=65535)
     d = cfg.data
     for key in ("limit", "max_prompt_length"):
         if getattr(d, key) is not None:
-            _check_number(f"data.{key}", getattr(d, key), 1)
+            check_number(f"data.{key}", getattr(d, key), 1)
     if d.source == "synth":
-        _check_number("data.synth_n", d.synth_n, 1)
+        check_number("data.synth_n", d.synth_n, 1)
         _check_synth_memory(d)
     elif not d.source.startswith("hf:") and d.kind != "hf":
         _check_local_source(d.source)
@@ -339,33 +284,16 @@ def validate_values(cfg: TrainConfig) -> None:
 
 
 def world_size(cfg: TrainConfig) -> int:
-    """Processes that train together: the launcher's ``WORLD_SIZE`` inside a launched process, else the recipe's
+    """Processes that train together: the launch's inside a launched process, else the recipe's
     ``launch.num_processes`` (the launch it describes, e.g. for ``--dry-run`` on a login node)."""
-    import os
+    from perception_r1.train import ranks
 
-    launched = os.environ.get("WORLD_SIZE")
-    return int(launched) if launched and launched.isdigit() and int(launched) > 0 else cfg.launch.num_processes
-
-
-def check_generation_batch(g: GRPOArgs, processes: int) -> None:
-    """The generation batch (per-device batch x processes x steps per generation) must hold whole groups.
-
-    Raises:
-        ConfigError: naming the keys that make up the batch and the process count used.
-    """
-    generation_batch = g.generation_batch_size or (
-        g.per_device_train_batch_size * processes * (g.steps_per_generation or g.gradient_accumulation_steps)
-    )
-    if generation_batch % g.num_generations:
-        raise ConfigError(
-            f"grpo: the generation batch (generation_batch_size, or per_device_train_batch_size x "
-            f"{processes} process(es) x steps_per_generation = {generation_batch}) must be a multiple of "
-            f"grpo.num_generations ({g.num_generations})"
-        )
+    return ranks.world_size() if ranks.launched() else cfg.launch.num_processes
 
 
 def validate(cfg: TrainConfig) -> None:
-    """Consistency checks that need no model or data (value ranges first, see :func:`validate_values`).
+    """Consistency checks that need no model or data: the ``grpo:`` section
+    (:func:`perception_r1.train.grpo_args.validate_grpo`), then every other value's range, then the rewards.
 
     Builds no ``trl.GRPOConfig``: building one sets up ``torch.distributed`` (and accelerate's process state) for
     the process that does it, so only the real config may be built in a training process, once, before the policy
@@ -377,6 +305,7 @@ def validate(cfg: TrainConfig) -> None:
     """
     from perception_r1.train.reward_setup import check_reward_names
 
+    validate_grpo(cfg.grpo, world_size(cfg))
     validate_values(cfg)
     if not cfg.rewards:
         raise ConfigError("rewards: at least one reward is required")
@@ -386,17 +315,8 @@ def validate(cfg: TrainConfig) -> None:
         if spec.name in seen:
             raise ConfigError(f"rewards[{i}].name: reward {spec.name!r} is listed twice")
         seen.add(spec.name)
-    g = checked_grpo(cfg)
-    if g.num_generations < 2:
-        raise ConfigError("grpo.num_generations: GRPO needs at least 2 completions per prompt")
-    check_generation_batch(g, world_size(cfg))
 
 
-def check_with_trl(cfg: TrainConfig) -> None:
-    """TRL's own checks (``GRPOConfig.__post_init__``) on the single-process equivalent of the launch, so that
-    ``--dry-run`` fails where the launch would. Only for processes that do not train (see :func:`validate`).
-
-    Raises:
-        ConfigError: TRL's rejection, naming the recipe keys its message mentions.
-    """
-    grpo_config(cfg, [float(spec.weight) for spec in cfg.rewards], check_only=True)
+def embedded_default(overrides: dict[str, str] | None = None) -> TrainConfig:
+    """The embedded default recipe (:data:`EMBEDDED_DEFAULT`), with command-line style ``overrides``."""
+    return load_config(TrainConfig, EMBEDDED_DEFAULT, overrides or {})

@@ -2,21 +2,22 @@
 
 Any field of ``trl.GRPOConfig`` (and so of ``transformers.TrainingArguments``) can be set as ``grpo: {field: value}``
 in YAML or ``--grpo.field VALUE`` on the command line, with no code here: the value is converted to the field's
-declared type, an unknown key fails with a "did you mean" among GRPOConfig's field names, and TRL's own checks
-(``GRPOConfig.__post_init__``) run in :func:`perception_r1.train.config.validate`, so in ``train --dry-run``.
+declared type, an unknown key fails with a "did you mean" among GRPOConfig's field names. :func:`validate_grpo` is
+the one place that checks the section's values; TRL's own checks (``GRPOConfig.__post_init__``) run when the real
+config is built (:func:`grpo_config`, before the policy loads) and, for ``train --dry-run``, in :func:`check_with_trl`.
 
 Two kinds of keys are not taken here:
     * fields set from the recipe's own sections (:data:`OWNED`: output folder, reward weights, dtype, logging,
       checkpointing, rollout engine), so that one value never has two places;
     * keys of older recipes that are no GRPOConfig field (:data:`MOVED`): the error names their new place.
 
-The project pins a few defaults (:data:`GRPO_DEFAULTS`): the paper's choices, so that a change of TRL's defaults
-does not change the method, and the small CPU run of the embedded default.
+A key the recipe leaves out takes TRL's own default: the paper's settings and the embedded CPU default's sizes are
+written in their recipes (``recipes/qwen2_5_vl_7b/*.yaml``, ``perception_r1/train/default.yaml``).
 
 Example:
     >>> args = GRPOArgs({"max_steps": 10})
-    >>> args["max_steps"], args["learning_rate"]  # the recipe's value, the project's default
-    (10, 3e-05)
+    >>> args["max_steps"], args.learning_rate  # the recipe's value, TRL's default
+    (10, 1e-06)
 """
 
 from __future__ import annotations
@@ -32,30 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from perception_r1.config import ConfigError, coerce_value
+from perception_r1.config import ConfigError, check_number, coerce_value
 from perception_r1.registry import did_you_mean
 
 if TYPE_CHECKING:
     from perception_r1.train.config import TrainConfig
 
-# The project's defaults where they matter: the paper's method (8 rollouts, T = 1, no KL term, token-level loss)
-# is pinned even where TRL's default agrees today; the rest sizes the embedded default for a few CPU steps.
-GRPO_DEFAULTS: dict[str, Any] = {
-    "num_generations": 8,
-    "temperature": 1.0,
-    "beta": 0.0,
-    "loss_type": "dapo",
-    "scale_rewards": "group",
-    "multi_objective_aggregation": "sum_then_normalize",
-    "max_completion_length": 128,  # the testbed's solutions take 50-110 tokens
-    "per_device_train_batch_size": 16,
-    "learning_rate": 3e-5,  # paper: 1e-6; 3e-5 suits the CPU default's small policy
-    "weight_decay": 1e-3,
-    "lr_scheduler_type": "constant_with_warmup",
-    "num_train_epochs": 1.0,
-    "max_steps": 4,
-    "seed": 42,
-}
+# TRL's GRPO loss types (the union over the TRL releases this project supports; the trainer rejects the rest).
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
+SCALE_REWARDS = ("group", "batch", "none")
 
 # GRPOConfig fields the recipe sets from its own sections: the key that sets each.
 OWNED: dict[str, str] = {
@@ -171,7 +157,7 @@ def _coerce_union(value: Any, members: list[Any], optional: bool, where: str) ->
 
 
 class GRPOArgs(dict[str, Any]):
-    """The ``grpo:`` section: GRPOConfig keyword arguments over :data:`GRPO_DEFAULTS`.
+    """The ``grpo:`` section: the GRPOConfig keyword arguments the recipe sets.
 
     A plain mapping (``to_dict`` and JSON see a dict); fields also read as attributes, falling back to TRL's
     default (``cfg.grpo.num_iterations``). The ``config_*`` methods are the hooks of :mod:`perception_r1.config`.
@@ -179,7 +165,7 @@ class GRPOArgs(dict[str, Any]):
 
     def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> None:
         # Also takes (key, value) pairs: dataclasses.asdict and copy rebuild a dict subclass from them.
-        super().__init__({**GRPO_DEFAULTS, **dict(values or {})})
+        super().__init__(dict(values or {}))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -187,7 +173,7 @@ class GRPOArgs(dict[str, Any]):
         return self.effective(name)
 
     def effective(self, name: str) -> Any:
-        """The value training will use: the recipe's, else the project's default, else TRL's.
+        """The value training will use: the recipe's, else TRL's default.
 
         Raises:
             AttributeError: ``name`` is no GRPOConfig field (with suggestions).
@@ -220,11 +206,7 @@ class GRPOArgs(dict[str, Any]):
                 continue
             help_text = " ".join(str(f.metadata.get("help", "")).split())
             first = re.split(r"(?<=\.)\s+(?=[A-Z`])", help_text, maxsplit=1)[0]  # the first sentence
-            if name in GRPO_DEFAULTS:
-                default, first = GRPO_DEFAULTS[name], f"{first} [perception-r1 default; TRL: {trl_default(name)!r}]"
-            else:
-                default = trl_default(name)
-            rows.append((f"{prefix}{name}", repr(default), first))
+            rows.append((f"{prefix}{name}", repr(trl_default(name)), first))
         return rows
 
 
@@ -308,3 +290,79 @@ def _trl_error(message: str) -> str:
             keys.append(key)
     named = ", ".join(keys) if keys else "grpo"
     return f"{named}: trl.GRPOConfig rejected the settings: {message}"
+
+
+def validate_grpo(section: Mapping[str, Any], processes: int) -> GRPOArgs:
+    """The one check of the ``grpo:`` section (a recipe built in code gets the same as a loaded one): every key a
+    GRPOConfig field this section may set, every value of its field's type and in its range, and a generation
+    batch of whole prompt groups for ``processes`` training processes. TRL's own checks come with the real config.
+
+    Returns:
+        The section with every value converted to its field's type.
+
+    Raises:
+        ConfigError: naming the key, what was expected and what was given.
+    """
+    g = GRPOArgs({key: coerce_field(key, value, f"grpo.{key}") for key, value in section.items()})
+    _check_values(g)
+    _check_generation_batch(g, processes)
+    return g
+
+
+def _check_values(g: GRPOArgs) -> None:
+    """Range and closed-set checks of the fields TRL leaves unchecked until training."""
+    check_number("grpo.learning_rate", g.learning_rate, 0.0)
+    check_number("grpo.temperature", g.temperature, 0.0, low_open=True)
+    check_number("grpo.top_p", g.top_p, 0.0, low_open=True, high=1.0)
+    for key in ("epsilon", "beta", "weight_decay", "max_grad_norm"):
+        check_number(f"grpo.{key}", g.effective(key), 0.0)
+    if g.epsilon_high is not None:
+        check_number("grpo.epsilon_high", g.epsilon_high, 0.0)
+    if g.max_steps == 0:  # transformers runs num_train_epochs only for a negative max_steps; 0 trains no step
+        raise ConfigError("grpo.max_steps: 0 trains no step; use -1 (TRL's default) to run grpo.num_train_epochs")
+    check_number("grpo.num_train_epochs", g.num_train_epochs, 0.0, low_open=g.max_steps < 0)
+    for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "num_iterations"):
+        check_number(f"grpo.{key}", g.effective(key), 1)
+    check_number("grpo.num_generations", g.num_generations, 1)
+    if g.num_generations < 2:
+        raise ConfigError("grpo.num_generations: GRPO needs at least 2 completions per prompt")
+    for key in ("steps_per_generation", "generation_batch_size", "max_completion_length"):
+        if g.effective(key) is not None:
+            check_number(f"grpo.{key}", g.effective(key), 1)
+    check_number("grpo.warmup_steps", g.warmup_steps, 0.0)
+    if g.warmup_steps >= 1 and g.warmup_steps != int(g.warmup_steps):
+        # transformers reads a value >= 1 as a step count and would silently drop the fraction.
+        raise ConfigError(
+            f"grpo.warmup_steps: a value in [0, 1) is a ratio of the steps, one >= 1 a whole number of steps; "
+            f"got {g.warmup_steps}"
+        )
+    if g.loss_type not in LOSS_TYPES:
+        raise ConfigError(f"grpo.loss_type: unknown loss type {g.loss_type!r}; known: {', '.join(LOSS_TYPES)}")
+    if g.scale_rewards not in SCALE_REWARDS:
+        raise ConfigError(f"grpo.scale_rewards: expected one of {', '.join(SCALE_REWARDS)}, got {g.scale_rewards!r}")
+    if g.multi_objective_aggregation not in ("sum_then_normalize", "normalize_then_sum"):
+        raise ConfigError("grpo.multi_objective_aggregation: must be sum_then_normalize or normalize_then_sum")
+
+
+def _check_generation_batch(g: GRPOArgs, processes: int) -> None:
+    """The generation batch (per-device batch x processes x steps per generation) must hold whole groups."""
+    generation_batch = g.generation_batch_size or (
+        g.per_device_train_batch_size * processes * (g.steps_per_generation or g.gradient_accumulation_steps)
+    )
+    if generation_batch % g.num_generations:
+        raise ConfigError(
+            f"grpo: the generation batch (generation_batch_size, or per_device_train_batch_size x "
+            f"{processes} process(es) x steps_per_generation = {generation_batch}) must be a multiple of "
+            f"grpo.num_generations ({g.num_generations})"
+        )
+
+
+def check_with_trl(cfg: TrainConfig) -> None:
+    """TRL's own checks (``GRPOConfig.__post_init__``) on the single-process equivalent of the launch, so that
+    ``--dry-run`` fails where the launch would. Only for processes that do not train: building a GRPOConfig sets up
+    ``torch.distributed`` in a launched process (see :func:`perception_r1.train.config.validate`).
+
+    Raises:
+        ConfigError: TRL's rejection, naming the recipe keys its message mentions.
+    """
+    grpo_config(cfg, [float(spec.weight) for spec in cfg.rewards], check_only=True)
