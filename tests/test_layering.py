@@ -30,6 +30,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("__init__", "-"): "the package root only holds its docstring and version: it imports nothing of ours",
     ("registry", "-"): "the bottom of the stack: every extension point builds on it, it imports nothing of ours",
     ("io_utils", "-"): "atomic writes and JSONL reading: pure helpers, nothing of ours",
+    ("disk", "-"): "writability checks and disk errors of output folders: pure helpers, nothing of ours",
+    ("folder_lock", "disk"): "a claimed output folder is checked for writability first",
     ("key_info", "-"): "the <infoN> annotation layout: pure text, shared by data, rewards and analysis",
     ("final_answer", "-"): "where a response states its answer: pure text, shared by data, rewards and eval",
     ("config", "registry"): "unknown config keys get the registry's did-you-mean",
