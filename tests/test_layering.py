@@ -67,6 +67,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("train", "judge"): "recipe.json records the judge prompt's fingerprint",
     ("train", "rewards"): "GRPO optimises the rewards",
     ("train", "experiment"): "known back-edge: model.path=warmup trains the experiment's warm-up policy",
+    ("train", "folder_lock"): "one training run per output folder; leftovers of cut saves are removed by rank 0 only",
     ("eval", "config"): "evaluation options are typed configs",
     ("eval", "registry"): "benchmarks, scorers and backends are registries",
     ("eval", "io_utils"): "predictions and reports are written atomically",

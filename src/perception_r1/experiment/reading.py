@@ -204,10 +204,9 @@ def run_reading(
     """
     from safetensors.torch import load_file
     from transformers import AutoModelForImageTextToText, AutoProcessor, Trainer, TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
 
     from perception_r1.experiment.warmup import finish_stage
-    from perception_r1.train.checkpoints import train_from
+    from perception_r1.train.checkpoints import resume_point, train_from
 
     started = time.perf_counter()
     processor = AutoProcessor.from_pretrained(str(policy_dir))
@@ -240,7 +239,7 @@ def run_reading(
         report_to=["none"],
     )
     trainer = Trainer(model=model, args=args, train_dataset=figures, data_collator=collate)
-    checkpoint = get_last_checkpoint(str(out_dir))
+    checkpoint = resume_point(out_dir)  # the newest complete checkpoint
     if checkpoint is not None:  # a run that already ended there trains nothing, so load its weights here
         model.load_state_dict(load_file(str(Path(checkpoint) / "model.safetensors")))
     train_from(trainer, checkpoint)

@@ -133,17 +133,21 @@ def load_policy(model: ModelConfig, path: str) -> tuple[Any, Any, Any]:
 
 
 def resume_checkpoint(cfg: TrainConfig) -> str | None:
-    """Checkpoint to resume from: the latest in the output folder (``auto``), none, or an explicit path."""
+    """Checkpoint to resume from: the newest complete one in the output folder (``auto``), none, or an explicit
+    path; see :func:`perception_r1.train.checkpoints.resume_point`.
+
+    Raises:
+        ConfigError: the explicit checkpoint cannot be resumed, or no checkpoint in the folder can while some
+            hold trained state (the message says why and what to do).
+    """
+    from perception_r1.train.checkpoints import check_resumable, resume_point
+
+    optimizer_state = not cfg.grpo.get("save_only_model", False)
     if cfg.output.resume == "never":
         return None
     if cfg.output.resume != "auto":
-        if not Path(cfg.output.resume).is_dir():
-            raise ConfigError(f"output.resume: {cfg.output.resume}: no such checkpoint folder")
-        return cfg.output.resume
-    from transformers.trainer_utils import get_last_checkpoint
-
-    out = Path(cfg.output.dir)
-    return get_last_checkpoint(str(out)) if out.is_dir() else None
+        return str(check_resumable(cfg.output.resume, optimizer_state=optimizer_state))
+    return resume_point(cfg.output.dir, optimizer_state=optimizer_state)
 
 
 def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> dict[str, Any]:
@@ -157,7 +161,8 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
         Summary: output dir, steps, examples, dropped examples, resumed checkpoint, wall seconds, final path.
 
     Raises:
-        ConfigError: invalid recipe or a dataset lacking the columns the rewards need (before any model load).
+        ConfigError: invalid recipe, a dataset lacking the columns the rewards need, or a checkpoint that cannot be
+            resumed (all before any model load).
     """
     from trl import GRPOTrainer
 
@@ -172,6 +177,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     rows = load_rows(cfg.data)
     check_columns(cfg.rewards, rows, where=f"data.source {cfg.data.source!r}")
     funcs, weights, names = build_rewards(cfg.rewards)
+    checkpoint = resume_checkpoint(cfg)  # before the model loads: a checkpoint that cannot be resumed is refused
     path = resolve_model_path(cfg.model)
     policy, processor, peft_config = load_policy(cfg.model, path)
     template = load_format_template(cfg.data.prompt_template)
@@ -193,7 +199,6 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     main_process = trainer.is_world_process_zero()  # files below are written once, not by every rank
     if main_process:
         atomic_write_json(out / "recipe.json", {**to_dict(cfg), "prompt_templates": fingerprints})
-    checkpoint = resume_checkpoint(cfg)
     if restore_weights(trainer.model, checkpoint):  # the Trainer's own resume loads none of them
         log.info("restored the policy's weights from %s", checkpoint)
     log.info(
