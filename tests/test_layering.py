@@ -68,6 +68,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("train", "rewards"): "GRPO optimises the rewards",
     ("train", "experiment"): "known back-edge: model.path=warmup trains the experiment's warm-up policy",
     ("train", "folder_lock"): "one training run per output folder; leftovers of cut saves are removed by rank 0 only",
+    ("train", "disk"): "a checkpoint save cut by a full disk is named as such",
     ("eval", "config"): "evaluation options are typed configs",
     ("eval", "registry"): "benchmarks, scorers and backends are registries",
     ("eval", "io_utils"): "predictions and reports are written atomically",

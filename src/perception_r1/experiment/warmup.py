@@ -58,6 +58,7 @@ def run_warmup(
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import SFTConfig, SFTTrainer
 
+    from perception_r1.train.atomic_save import atomic_checkpoints
     from perception_r1.train.checkpoints import restore_weights, resume_point, train_from
 
     started = time.perf_counter()
@@ -87,7 +88,7 @@ def run_warmup(
         dataloader_num_workers=0,
         bf16=False,  # TRL defaults to bf16; the policy trains in float32 (CPU and GPU alike)
     )
-    trainer = SFTTrainer(
+    trainer = atomic_checkpoints(SFTTrainer)(  # a cut save leaves no checkpoint-N behind
         model=model, args=args, train_dataset=dataset, processing_class=processor, callbacks=list(callbacks)
     )
     checkpoint = resume_point(out_dir)  # the newest complete checkpoint

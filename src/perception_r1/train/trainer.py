@@ -167,6 +167,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     from trl import GRPOTrainer
 
     from perception_r1.templates import load_format_template
+    from perception_r1.train.atomic_save import atomic_checkpoints
     from perception_r1.train.callbacks import MetricsCallback, StepTimes
     from perception_r1.train.checkpoints import restore_weights, train_from
     from perception_r1.train.prompts import template_fingerprints
@@ -186,7 +187,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     out.mkdir(parents=True, exist_ok=True)
     times = StepTimes()
     metrics_cb = MetricsCallback(out, names, cfg.logging.samples_per_step, times, cfg.logging.plot)
-    trainer = GRPOTrainer(
+    trainer = atomic_checkpoints(GRPOTrainer)(  # checkpoints complete or absent, also when a save is cut
         model=policy,
         reward_funcs=funcs,
         args=grpo_config(cfg, weights),
