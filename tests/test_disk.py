@@ -13,6 +13,7 @@ import typer
 
 from perception_r1.cli.main import run_command
 from perception_r1.disk import check_writable, describe_disk_error, disk_error, disk_errors
+from support.cli_runs import error_lines, run_cli
 
 
 @pytest.fixture
@@ -142,3 +143,23 @@ def test_the_cli_boundary_leaves_other_errors_alone() -> None:
 
     with pytest.raises(KeyError):
         run_command(app, [])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "command",
+    [
+        # the model path does not exist: the command must stop at the output folder, before loading anything
+        ["train", "--model.path", "/no/such/model", "--output.dir", "{out}"],
+        ["eval", "--model", "/no/such/model", "-b", "mmstar", "-o", "{out}"],
+        ["experiment", "--quick", "--output_dir", "{out}"],
+    ],
+    ids=["train", "eval", "experiment"],
+)
+def test_commands_name_a_read_only_output_folder_before_any_work(read_only, command: list[str]) -> None:
+    folder, meaning = read_only
+    out = folder / "run"
+    done = run_cli(*[a.format(out=out) for a in command], timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    (line,) = error_lines(done.stderr)
+    assert line.startswith(f"error: {out}: {meaning}")

@@ -75,6 +75,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("eval", "templates"): "evaluation prompts end with the format instruction",
     ("eval", "llm"): "LLM answer grading and generation backends",
     ("eval", "rewards"): "answers are extracted and letters mapped as the accuracy reward does",
+    ("eval", "folder_lock"): "one evaluation per output folder (run.json checked and written by one process)",
     ("analysis", "io_utils"): "analysis outputs are written atomically",
     ("analysis", "data"): "perception analysis reads schema rows",
     ("analysis", "judge"): "perception analysis judges responses",
@@ -90,6 +91,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("experiment", "train"): "the arms are GRPO runs",
     ("experiment", "analysis"): "arms are compared with the McNemar test",
     ("experiment", "report"): "the experiment writes its HTML report",
+    ("experiment", "folder_lock"): "one experiment per folder; the cached warm-up is built by one process",
     ("cli", "*"): "the commands wire every part together",
 }
 

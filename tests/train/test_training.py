@@ -254,3 +254,38 @@ def test_a_torn_metrics_row_is_restored_from_the_checkpoint(toy_run, toy_policy_
     }
     assert (out / "metrics.jsonl.malformed").read_text().startswith(f"line {i + 1}: ")
     assert "restored from the checkpoint" in caplog.text and "malformed" in caplog.text
+
+
+def test_two_trains_on_one_folder_one_is_refused(tmp_path, toy_policy_path):
+    from support.cli_runs import error_lines, holder_pid, run_cli, start_cli, toy_recipe, wait_for
+
+    out, release = tmp_path / "run", tmp_path / "release"
+    recipe = toy_recipe(tmp_path / "r.yaml", toy_policy_path, out)
+    first = start_cli("--pause-until", str(release), "--", "train", str(recipe), module="support.fault_run")
+    try:
+        wait_for(lambda: holder_pid(out) == first.pid, 300, "the first train to hold the folder", first)
+        second = run_cli("train", str(recipe))
+    finally:
+        release.touch()
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    (line,) = error_lines(second.stderr)
+    assert f"{out} is in use by another run: train (pid {first.pid}" in line and "train " in line
+    assert first.finish().returncode == 0
+    # one run's rows only: each step once, in order
+    assert [r["step"] for r in _rows(out / "metrics.jsonl") if "loss" in r] == [1, 2, 3]
+    assert sorted({r["step"] for r in _rows(out / "samples.jsonl")}) == [1, 2, 3]
+    assert len(_rows(out / "samples.jsonl")) == 3 * 2
+
+
+def test_two_trains_started_together_never_mix(tmp_path, toy_policy_path):
+    from support.cli_runs import start_cli, toy_recipe
+
+    out = tmp_path / "run"
+    recipe = toy_recipe(tmp_path / "r.yaml", toy_policy_path, out)
+    runs = [start_cli("train", str(recipe)) for _ in range(2)]
+    done = [run.finish() for run in runs]
+    codes = sorted(d.returncode for d in done)
+    # one is refused; or, when the machine delays one until the other has finished, it finds the run complete
+    assert codes in ([0, 2], [0, 0]), [d.stderr[-2000:] for d in done]
+    assert [r["step"] for r in _rows(out / "metrics.jsonl") if "loss" in r] == [1, 2, 3]
+    assert len(_rows(out / "samples.jsonl")) == 3 * 2

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.config import ConfigError, to_dict
+from perception_r1.folder_lock import claims_output_folder
 from perception_r1.io_utils import atomic_write_json
 from perception_r1.train.config import DataConfig, ModelConfig, TrainConfig, validate
 from perception_r1.train.grpo_args import grpo_config
@@ -150,8 +151,12 @@ def resume_checkpoint(cfg: TrainConfig) -> str | None:
     return resume_point(cfg.output.dir, optimizer_state=optimizer_state)
 
 
+@claims_output_folder("train", lambda cfg, *a, **kw: cfg.output.dir, check=lambda cfg, *a, **kw: validate(cfg))
 def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> dict[str, Any]:
     """Train a policy with GRPO as the recipe says; write metrics, samples, plot, checkpoints and final model.
+
+    The output folder is checked for writability and held for the run (one writer per folder, see
+    :mod:`perception_r1.folder_lock`) before anything loads.
 
     Args:
         cfg: The recipe.
@@ -163,6 +168,8 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     Raises:
         ConfigError: invalid recipe, a dataset lacking the columns the rewards need, or a checkpoint that cannot be
             resumed (all before any model load).
+        FolderBusyError: another run writes into the output folder.
+        OSError: the output folder is not writable (read-only, full, no permission).
     """
     from trl import GRPOTrainer
 
