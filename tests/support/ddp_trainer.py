@@ -46,6 +46,10 @@ def main(argv: list[str]) -> None:
     )  # fmt: skip
     trainer = atomic_checkpoints(Trainer)(model=Toy(), args=args, train_dataset=data)
     trainer.train()
+    # Tear the gloo group down before the interpreter does: left to exit, a rank can abort in gloo's threads
+    # ("terminate called without an active exception", seen once here after a complete run).
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
