@@ -141,16 +141,18 @@ class FolderLock:
                 lock, depth = _HELD[self._key]
                 _HELD[self._key] = (lock, depth + 1)
                 return self
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-            try:
-                self._lock(fd)
-                me = json.dumps(asdict(Holder.current(self.what))).encode()
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, me + b"\n", 0)
-            except BaseException:
-                os.close(fd)
-                raise
-            self._fd = fd
+        # Locked outside the guard: a waiting lock must not stop other threads from taking or releasing theirs.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            self._lock(fd)
+            me = json.dumps(asdict(Holder.current(self.what))).encode()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, me + b"\n", 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        with _HELD_GUARD:
             _HELD[self._key] = (self, 1)
         return self
 
