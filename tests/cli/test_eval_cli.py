@@ -190,3 +190,43 @@ def test_corrupt_eval_folders_are_messages(tmp_path: Path, files: dict, args: li
     assert res.exit_code == 2, res.output
     assert match in res.output
     assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
+def _eval_args(out: Path, server, model: str) -> list[str]:
+    return ["eval", "--model", model, "--backend", "openai", "--backend-opt", f"base_url={server.base_url}",
+            "-b", "mmstar", "--data-dir", str(FIXTURES), "-o", str(out), "--scoring", "corrected"]  # fmt: skip
+
+
+@pytest.mark.integration
+def test_a_second_eval_on_the_same_folder_is_refused_and_the_first_keeps_its_results(tmp_path: Path, server):
+    from support.cli_runs import error_lines, holder_pid, run_cli, start_cli, wait_for
+
+    out, release = tmp_path / "run", tmp_path / "release"
+    first = start_cli("--pause-until", str(release), "--", *_eval_args(out, server, "model-a"),
+                      module="support.fault_run")  # fmt: skip
+    try:
+        wait_for(lambda: holder_pid(out) == first.pid, 300, "the first eval to hold the folder", first)
+        second = run_cli(*_eval_args(out, server, "model-b"))
+    finally:
+        release.touch()
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    (line,) = error_lines(second.stderr)
+    assert f"{out} is in use by another run: eval (pid {first.pid}" in line
+    done = first.finish()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((out / "summary.json").read_text())["model"] == "model-a"
+    assert json.loads((out / "run.json").read_text())["model"] == "model-a"
+
+
+@pytest.mark.integration
+def test_two_evals_started_together_never_both_succeed(tmp_path: Path, server):
+    from support.cli_runs import start_cli
+
+    out = tmp_path / "run"
+    runs = {model: start_cli(*_eval_args(out, server, model)) for model in ("model-a", "model-b")}
+    done = {model: run.finish() for model, run in runs.items()}
+    # refused by the lock, or (started after the other finished) by the settings guard: never both "wrote"
+    assert sorted(d.returncode for d in done.values()) == [0, 2], {m: d.stderr[-1500:] for m, d in done.items()}
+    (winner,) = [m for m, d in done.items() if d.returncode == 0]
+    assert json.loads((out / "summary.json").read_text())["model"] == winner
+    assert json.loads((out / "run.json").read_text())["model"] == winner

@@ -76,3 +76,12 @@ def test_bad_arguments_fail_clearly(tmp_path, args, message):
     assert res.exit_code == 2
     assert message.format(**paths) in res.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_log_holding_two_runs_is_warned_about(tmp_path):
+    run = make_run(tmp_path / "mixed")
+    rows = [{"step": s, "loss": 0.0, "reward": 0.5} for s in (1, 2, 1, 2)]  # two writers, one folder
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = runner.invoke(build_app(), ["report", str(run), "-o", str(tmp_path / "r.html")])
+    assert res.exit_code == 0, res.output
+    assert "warning: mixed: metrics.jsonl: corrupt: holds more than one run" in res.stderr

@@ -248,3 +248,21 @@ def test_processes_must_divide_the_prompts_per_step(tmp_path: Path, processes: i
     recipe = arm_recipe(cfg, "rlvr", 0, "w", "d", "o")
     # the global batch is unchanged: 2 prompts x 2 completions, 2 completions per process
     assert recipe.grpo["per_device_train_batch_size"] == 2 and recipe.launch.num_processes == 2
+
+
+def test_a_second_experiment_on_the_same_folder_is_refused(tmp_path: Path) -> None:
+    from support.cli_runs import error_lines, holder_pid, run_cli, start_cli, wait_for
+
+    out, release = tmp_path / "exp", tmp_path / "release"
+    command = ["experiment", "--quick", "--output_dir", str(out)]
+    first = start_cli("--pause-until", str(release), "--", *command, module="support.fault_run")
+    try:
+        wait_for(lambda: holder_pid(out) == first.pid, 300, "the first experiment to hold the folder", first)
+        second = run_cli(*command)
+        assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr[-3000:]
+        (line,) = error_lines(second.stderr)
+        assert f"{out} is in use by another run: experiment (pid {first.pid}" in line
+    finally:
+        first.proc.kill()  # the first would now run the whole quick experiment
+        first.finish()
+    assert not (out / "recipe.json").exists()  # the refused one wrote nothing

@@ -117,3 +117,32 @@ def test_labels_must_match_folders(tmp_path):
 def test_default_labels_disambiguate_equal_names(tmp_path):
     a, b = tmp_path / "x" / "run", tmp_path / "y" / "run"
     assert [label for _, label, _ in expand_run_dirs([a, b])] == ["x/run", "y/run"]
+
+
+def _metrics(*steps):
+    return [{"step": s, "loss": 0.1, "reward": 0.5} for s in steps]
+
+
+@pytest.mark.parametrize(
+    ("rows", "detail"),
+    [
+        # one run, then the end-of-training summary at the last step's number: fine
+        (_metrics(1, 2, 3) + [{"step": 3, "train_runtime": 9.0}], None),
+        # a resumed run (rows after the checkpoint dropped first): fine
+        (_metrics(1, 2, 3, 4), None),
+        # two runs started together: two rows per step
+        (_metrics(1, 1, 2, 2, 3, 3), "step(s) 1, 2, 3 logged more than once"),
+        # the second resumed from the first one's checkpoint while the first kept training (the order)
+        (_metrics(1, 2, 3, 4, 5, 4, 5, 6, 7, 6, 8), "the steps go back from 5 to 4"),
+    ],
+)
+def test_a_log_holding_two_runs_is_flagged(tmp_path, rows, detail):
+    from perception_r1.report.load import mixed_runs
+
+    assert (mixed_runs(rows) is None) == (detail is None)
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    status = load_run(tmp_path).files[0]
+    if detail is None:
+        assert status.state == "ok"
+    else:
+        assert status.state == "corrupt" and detail in status.detail and "holds more than one run" in status.detail

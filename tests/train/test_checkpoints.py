@@ -128,3 +128,208 @@ def test_reached_end_without_a_checkpoint_or_its_state(tmp_path: Path) -> None:
     args = SimpleNamespace(max_steps=10, num_train_epochs=1.0)
     assert reached_end(None, args) is False  # a fresh run
     assert reached_end(tmp_path, args) is False  # a folder without trainer_state.json (not a Trainer checkpoint)
+
+
+# ---- which checkpoint a run resumes from -------------------------------------------------------------------------
+
+
+def make_checkpoint(folder: Path, step: int) -> Path:
+    """A checkpoint with every file a Trainer writes (real safetensors and torch.save files, tiny tensors)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    save_file({"w": torch.arange(64, dtype=torch.float32)}, str(folder / "model.safetensors"))
+    torch.save({"state": {0: {"exp_avg": torch.ones(64)}}, "param_groups": []}, folder / "optimizer.pt")
+    torch.save({"last_epoch": step}, folder / "scheduler.pt")
+    torch.save({"cpu": torch.random.get_rng_state()}, folder / "rng_state.pth")
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": step, "log_history": []}))
+    return folder
+
+
+def _truncate(name: str):
+    def cut(folder: Path) -> None:
+        path = folder / name
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+    return cut
+
+
+def _delete(*names: str):
+    def remove(folder: Path) -> None:
+        for name in names:
+            (folder / name).unlink()
+
+    return remove
+
+
+def _write(name: str, text: str):
+    return lambda folder: (folder / name).write_text(text)
+
+
+FAULTS = [
+    # a complete checkpoint
+    ("none", lambda folder: None, None),
+    # a save cut after config.json (the issue's "checkpoint-N with only config.json")
+    (
+        "only config",
+        _delete("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json"),
+        "incomplete",
+    ),  # fmt: skip
+    # a save cut before trainer_state.json, which the Trainer writes last
+    ("no trainer state", _delete("trainer_state.json"), "incomplete"),
+    # the weights never written
+    ("no weights", _delete("model.safetensors"), "incomplete"),
+    # trainer_state.json cut mid-write or overwritten
+    ("torn trainer state", _write("trainer_state.json", '{"global_step": 4, "log_hi'), "corrupt"),
+    ("trainer state without step", _write("trainer_state.json", '{"log_history": []}'), "corrupt"),
+    # weights cut short (a full disk) or with a garbage header
+    ("truncated weights", _truncate("model.safetensors"), "corrupt"),
+    ("garbage weights", _write("model.safetensors", "not a safetensors file at all"), "corrupt"),
+    # optimizer state cut short: the zip directory at its end is missing
+    ("truncated optimizer", _truncate("optimizer.pt"), "corrupt"),
+    ("truncated rng state", _truncate("rng_state.pth"), "corrupt"),
+    # optimizer or scheduler state deleted: resuming would silently restart AdamW / the schedule
+    ("no optimizer", _delete("optimizer.pt"), "no-optimizer"),
+    ("no scheduler", _delete("scheduler.pt"), "no-optimizer"),
+]
+
+
+@pytest.mark.parametrize(("fault", "mutate", "kind"), FAULTS, ids=[f[0] for f in FAULTS])
+def test_checkpoint_problem_names_each_fault(tmp_path: Path, fault, mutate, kind) -> None:
+    from perception_r1.train.checkpoints import checkpoint_problem
+
+    folder = make_checkpoint(tmp_path / "checkpoint-4", 4)
+    mutate(folder)
+    problem = checkpoint_problem(folder)
+    assert (problem.kind if problem else None) == kind, problem
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        # save_only_model: no optimizer state by design
+        ({"optimizer_state": False, "drop": ("optimizer.pt", "scheduler.pt")}, None),
+        # a PEFT checkpoint holds adapters instead of the whole model
+        ({"adapters": True, "drop": ("model.safetensors",)}, None),
+        # DeepSpeed: `latest` names the tag whose shards hold the optimizer state
+        ({"deepspeed": "global_step4", "drop": ("optimizer.pt", "model.safetensors")}, None),
+        # DeepSpeed shards missing their optimizer state
+        ({"deepspeed": "", "drop": ("optimizer.pt", "model.safetensors")}, "no-optimizer"),
+        # a sharded model whose index names a shard that was never written
+        ({"index": True}, "incomplete"),
+    ],
+)
+def test_checkpoint_problem_other_layouts(tmp_path: Path, layout: dict, expected) -> None:
+    import json
+
+    from safetensors.torch import save_file
+
+    from perception_r1.train.checkpoints import checkpoint_problem
+
+    folder = make_checkpoint(tmp_path / "checkpoint-4", 4)
+    for name in layout.get("drop", ()):
+        (folder / name).unlink()
+    if layout.get("adapters"):
+        save_file({"lora": torch.zeros(2)}, str(folder / "adapter_model.safetensors"))
+    if "deepspeed" in layout:
+        (folder / "latest").write_text("global_step4")
+        (folder / "global_step4").mkdir()
+        if layout["deepspeed"]:
+            torch.save({}, folder / "global_step4" / "bf16_zero_pp_rank_0_mp_rank_00_optim_states.pt")
+    if layout.get("index"):
+        weight_map = {"w": "model-00001-of-00002.safetensors", "v": "model-00002-of-00002.safetensors"}
+        (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    problem = checkpoint_problem(folder, optimizer_state=layout.get("optimizer_state", True))
+    assert (problem.kind if problem else None) == expected, problem
+
+
+@pytest.mark.parametrize(
+    ("checkpoints", "expected", "warned"),
+    [
+        # the newest is complete
+        ({2: "none", 4: "none"}, "checkpoint-4", []),
+        # the issue: a cut save left checkpoint-4 with only config.json; the complete checkpoint-2 is resumed
+        ({2: "none", 4: "only config"}, "checkpoint-2", ["checkpoint-4"]),
+        # corrupt newest: the previous one, with a message
+        ({2: "none", 4: "truncated weights"}, "checkpoint-2", ["checkpoint-4"]),
+        ({2: "none", 4: "torn trainer state"}, "checkpoint-2", ["checkpoint-4"]),
+        # optimizer state deleted: never resumed with a fresh AdamW, the previous one instead
+        ({2: "none", 4: "no optimizer"}, "checkpoint-2", ["checkpoint-4"]),
+        # numbers compare as numbers, not text
+        ({9: "none", 10: "none"}, "checkpoint-10", []),
+        # only a cut save: start afresh (nothing trained is lost), saying so
+        ({4: "only config"}, None, ["checkpoint-4"]),
+        # nothing at all
+        ({}, None, []),
+    ],
+)
+def test_resume_point_takes_the_newest_complete_checkpoint(tmp_path, caplog, checkpoints, expected, warned) -> None:
+    from perception_r1.train.checkpoints import resume_point
+
+    mutations = {name: mutate for name, mutate, _ in FAULTS}
+    for step, fault in checkpoints.items():
+        mutations[fault](make_checkpoint(tmp_path / f"checkpoint-{step}", step))
+    with caplog.at_level("WARNING"):
+        chosen = resume_point(tmp_path)
+    assert (Path(chosen).name if chosen else None) == expected
+    skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipping checkpoint")]
+    assert [Path(m.split()[2].rstrip(":")).name for m in skipped] == warned
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        # trained state whose optimizer is gone: the user decides, with the ways out named
+        ("no optimizer", "no optimizer.pt: resuming would restart the optimizer"),
+        # a corrupt only checkpoint is not replaced by a silent fresh start either
+        ("truncated weights", "model.safetensors is truncated or corrupt"),
+    ],
+)
+def test_resume_point_refuses_to_start_over_silently(tmp_path, fault, message) -> None:
+    from perception_r1.config import ConfigError
+    from perception_r1.train.checkpoints import resume_point
+
+    mutations = {name: mutate for name, mutate, _ in FAULTS}
+    mutations[fault](make_checkpoint(tmp_path / "checkpoint-4", 4))
+    with pytest.raises(ConfigError, match=message) as caught:
+        resume_point(tmp_path)
+    assert "output.resume=never" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("none", None),
+        # the Trainer itself would resume this with a fresh AdamW state and no word
+        ("no optimizer", r"no optimizer\.pt.*model\.path=.*output\.resume=never"),
+        ("torn trainer state", "trainer_state.json is not valid JSON"),
+    ],
+)
+def test_an_explicit_checkpoint_is_checked(tmp_path, fault, message) -> None:
+    from perception_r1.config import ConfigError
+    from perception_r1.train.checkpoints import check_resumable
+
+    mutations = {name: mutate for name, mutate, _ in FAULTS}
+    folder = make_checkpoint(tmp_path / "checkpoint-4", 4)
+    mutations[fault](folder)
+    if message is None:
+        assert check_resumable(folder) == folder
+    else:
+        with pytest.raises(ConfigError, match=message):
+            check_resumable(folder)
+
+
+def test_leftovers_of_cut_saves_are_reported_and_removed(tmp_path, caplog) -> None:
+    from perception_r1.train.checkpoints import STAGING_DIR, TRASH_PREFIX, resume_point
+
+    make_checkpoint(tmp_path / "checkpoint-2", 2)
+    (tmp_path / STAGING_DIR / "checkpoint-3").mkdir(parents=True)  # a save cut before its rename
+    (tmp_path / f"{TRASH_PREFIX}checkpoint-1-99").mkdir()  # a rotation cut before its deletion finished
+    with caplog.at_level("WARNING"):
+        assert Path(resume_point(tmp_path)).name == "checkpoint-2"
+    assert "interrupted save" in caplog.text and "checkpoint-3" in caplog.text
+    assert not (tmp_path / STAGING_DIR / "checkpoint-3").exists()
+    assert not (tmp_path / f"{TRASH_PREFIX}checkpoint-1-99").exists()

@@ -135,3 +135,157 @@ def test_rerun_after_the_last_checkpoint_trains_no_extra_step(tmp_path):
     assert second["resumed_from"].endswith("checkpoint-2") and second["steps"] == 2
     assert [r["step"] for r in _rows(out / "metrics.jsonl") if "loss" in r] == [1, 2]
     assert (out / "final" / "model.safetensors").is_file()
+
+
+# ---- damaged checkpoints, torn logs and concurrent writers (toy policy: a step takes well under a second) -------
+
+
+def _toy_cfg(out: Path, policy: Path, **sections):
+    from perception_r1.train.config import TrainConfig
+
+    data = {
+        "model": {"path": str(policy)},
+        "data": {"synth_n": 4, "synth_params": {"size": 112}},
+        "grpo": {"num_generations": 2, "per_device_train_batch_size": 4, "max_completion_length": 16,
+                 "max_steps": 4, "seed": 7},
+        "logging": {"samples_per_step": 2, "plot": False},
+        "output": {"dir": str(out), "save_steps": 2, "save_total_limit": None, "save_final": False},
+    }  # fmt: skip
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    return from_dict(TrainConfig, data)
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory, toy_policy_path):
+    """A finished 4-step run with checkpoint-2 and checkpoint-4."""
+    from perception_r1.train.trainer import run_training
+
+    out = tmp_path_factory.mktemp("toy") / "run"
+    run_training(_toy_cfg(out, toy_policy_path))
+    return out
+
+
+def _copy(run: Path, dest: Path) -> Path:
+    import shutil
+
+    shutil.copytree(run, dest, ignore=shutil.ignore_patterns(".perception-r1.lock"))
+    return dest
+
+
+def _cut(name: str):
+    def cut(folder: Path) -> None:
+        (folder / name).write_bytes((folder / name).read_bytes()[:1000])
+
+    return cut
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        # a save cut after config.json: the folder a full disk or SIGTERM used to leave
+        (lambda f: [p.unlink() for p in f.iterdir() if p.name != "config.json"], "no trainer_state.json"),
+        # optimizer.pt deleted: the Trainer would have resumed with a fresh AdamW state and no word
+        (lambda f: (f / "optimizer.pt").unlink(), "no optimizer.pt"),
+        # truncated weights, unparseable trainer state
+        (_cut("model.safetensors"), "model.safetensors is truncated or corrupt"),
+        (lambda f: (f / "trainer_state.json").write_text("{"), "trainer_state.json is not valid JSON"),
+    ],
+    ids=["only config.json", "optimizer.pt deleted", "truncated safetensors", "corrupt trainer_state.json"],
+)
+def test_a_damaged_last_checkpoint_falls_back_to_the_previous_one(
+    toy_run, toy_policy_path, tmp_path, caplog, damage, reason
+):
+    from perception_r1.train.trainer import run_training
+
+    out = _copy(toy_run, tmp_path / "run")
+    (out / "summary.json").unlink()
+    damage(out / "checkpoint-4")
+    with caplog.at_level("WARNING"):
+        summary = run_training(_toy_cfg(out, toy_policy_path))
+    assert Path(summary["resumed_from"]).name == "checkpoint-2" and summary["steps"] == 4
+    assert f"skipping checkpoint {out / 'checkpoint-4'}: {reason}" in caplog.text
+    assert [r["step"] for r in _rows(out / "metrics.jsonl") if "loss" in r] == [1, 2, 3, 4]
+    from perception_r1.train.checkpoints import checkpoint_problem
+
+    assert checkpoint_problem(out / "checkpoint-4") is None  # saved again, whole
+
+
+def test_a_checkpoint_without_optimizer_state_is_refused_before_the_model_loads(toy_run, tmp_path, monkeypatch):
+    from perception_r1.config import ConfigError
+    from perception_r1.train import trainer
+
+    out = _copy(toy_run, tmp_path / "run")
+    (out / "checkpoint-4" / "optimizer.pt").unlink()
+    monkeypatch.setattr(trainer, "load_policy", lambda *a: pytest.fail("the model was loaded"))
+    # named explicitly: refused, with the ways out
+    with pytest.raises(ConfigError, match="no optimizer.pt: resuming would restart the optimizer"):
+        trainer.run_training(_toy_cfg(out, "unused", output={"resume": str(out / "checkpoint-4")}))
+    # found by `auto` with no complete checkpoint to fall back to: refused too (no silent fresh start)
+    import shutil
+
+    shutil.rmtree(out / "checkpoint-2")
+    with pytest.raises(ConfigError, match="no checkpoint can be resumed"):
+        trainer.run_training(_toy_cfg(out, "unused"))
+
+
+def test_a_torn_metrics_row_is_restored_from_the_checkpoint(toy_run, toy_policy_path, tmp_path, caplog):
+    import shutil
+
+    from perception_r1.train.trainer import run_training
+
+    out = _copy(toy_run, tmp_path / "run")
+    shutil.rmtree(out / "checkpoint-4")  # the run is resumed from checkpoint-2
+    (out / "summary.json").unlink()
+    lines = (out / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (i,) = [n for n, line in enumerate(lines) if json.loads(line)["step"] == 2 and "loss" in line]
+    original = json.loads(lines[i])
+    lines[i] = lines[i][: len(lines[i]) // 2] + "\n"  # the step-2 row torn mid-line
+    (out / "metrics.jsonl").write_text("".join(lines))
+    with caplog.at_level("WARNING"):
+        run_training(_toy_cfg(out, toy_policy_path))
+    rows = [r for r in _rows(out / "metrics.jsonl") if "loss" in r]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    restored = rows[1]
+    assert restored["restored_from"] == "checkpoint-2/trainer_state.json"
+    # every logged figure is back; only the callback's own step-time split is not in the checkpoint
+    assert {k: v for k, v in original.items() if not k.startswith("timing/")} == {
+        k: v for k, v in restored.items() if k != "restored_from"
+    }
+    assert (out / "metrics.jsonl.malformed").read_text().startswith(f"line {i + 1}: ")
+    assert "restored from the checkpoint" in caplog.text and "malformed" in caplog.text
+
+
+def test_two_trains_on_one_folder_one_is_refused(tmp_path, toy_policy_path):
+    from support.cli_runs import error_lines, holder_pid, run_cli, start_cli, toy_recipe, wait_for
+
+    out, release = tmp_path / "run", tmp_path / "release"
+    recipe = toy_recipe(tmp_path / "r.yaml", toy_policy_path, out)
+    first = start_cli("--pause-until", str(release), "--", "train", str(recipe), module="support.fault_run")
+    try:
+        wait_for(lambda: holder_pid(out) == first.pid, 300, "the first train to hold the folder", first)
+        second = run_cli("train", str(recipe))
+    finally:
+        release.touch()
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    (line,) = error_lines(second.stderr)
+    assert f"{out} is in use by another run: train (pid {first.pid}" in line and "train " in line
+    assert first.finish().returncode == 0
+    # one run's rows only: each step once, in order
+    assert [r["step"] for r in _rows(out / "metrics.jsonl") if "loss" in r] == [1, 2, 3]
+    assert sorted({r["step"] for r in _rows(out / "samples.jsonl")}) == [1, 2, 3]
+    assert len(_rows(out / "samples.jsonl")) == 3 * 2
+
+
+def test_two_trains_started_together_never_mix(tmp_path, toy_policy_path):
+    from support.cli_runs import start_cli, toy_recipe
+
+    out = tmp_path / "run"
+    recipe = toy_recipe(tmp_path / "r.yaml", toy_policy_path, out)
+    runs = [start_cli("train", str(recipe)) for _ in range(2)]
+    done = [run.finish() for run in runs]
+    codes = sorted(d.returncode for d in done)
+    # one is refused; or, when the machine delays one until the other has finished, it finds the run complete
+    assert codes in ([0, 2], [0, 0]), [d.stderr[-2000:] for d in done]
+    assert [r["step"] for r in _rows(out / "metrics.jsonl") if "loss" in r] == [1, 2, 3]
+    assert len(_rows(out / "samples.jsonl")) == 3 * 2

@@ -79,13 +79,37 @@ def _exit_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, handler)
 
 
+def run_command(app: typer.Typer, args: list[str] | None = None) -> None:
+    """Run the CLI (on ``args``, default the command line); a folder held by another run, or a full, read-only or
+    forbidden disk (at any point of any command), ends it with one line naming the folder and the reason instead
+    of a traceback.
+
+    Raises:
+        SystemExit: 2 for a busy folder, 1 for a disk that cannot take the output.
+    """
+    from perception_r1.disk import describe_disk_error, disk_error
+    from perception_r1.folder_lock import FolderBusyError
+
+    try:
+        app(args=args)
+    except FolderBusyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except Exception as exc:
+        found = disk_error(exc)
+        if found is None:
+            raise
+        typer.echo(f"error: {describe_disk_error(found)}", err=True)
+        raise SystemExit(1) from None
+
+
 def main() -> None:
     """Console-script entry point."""
     from perception_r1.redact import install
 
     _exit_on_sigterm()
     install()  # no log line or traceback prints an API key a server quoted back
-    build_app()()
+    run_command(build_app())
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from perception_r1.eval.metrics import summarize
 from perception_r1.eval.official import OfficialState, score_official
 from perception_r1.eval.prompts import build_prompt
 from perception_r1.eval.scoring import check_mode, score_item
+from perception_r1.folder_lock import claims_output_folder
 from perception_r1.io_utils import JsonlError, atomic_write_json, atomic_write_jsonl, atomic_write_text, iter_jsonl
 from perception_r1.redact import redact
 from perception_r1.rewards.answer import choice_map
@@ -274,8 +275,20 @@ def _write_outputs(
     write_reports([out], out)
 
 
+def _check_settings(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> None:
+    """Fail fast (before the output folder is touched) on an unknown scoring mode, benchmark or backend."""
+    check_mode(cfg.scoring)
+    parse_benchmark_list(cfg.benchmarks)
+    if generator is None:
+        GENERATORS.get(cfg.backend)
+
+
+@claims_output_folder("eval", lambda cfg, *args, **kwargs: cfg.output_dir, check=_check_settings)
 def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> RunResult:
     """Evaluate ``cfg.model`` on ``cfg.benchmarks`` and write every output (see the module docstring).
+
+    The output folder is checked for writability and held for the call (one writer per folder, see
+    :mod:`perception_r1.folder_lock`), so the settings guard (``run.json``) is checked and written by one process.
 
     Args:
         checker: A :class:`~perception_r1.rewards.mathcheck.MathChecker` (default: a process-isolated one).
@@ -285,11 +298,9 @@ def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> Run
     Raises:
         perception_r1.registry.UnknownNameError: unknown benchmark or backend (lists the known ones).
         ValueError: bad data rows, duplicate ids, or an output folder made with other settings.
+        FolderBusyError: another command writes into the output folder.
     """
-    check_mode(cfg.scoring)
-    benches = parse_benchmark_list(cfg.benchmarks)
-    if generator is None:
-        GENERATORS.get(cfg.backend)  # fail fast on an unknown backend name, before any data is loaded
+    benches = parse_benchmark_list(cfg.benchmarks)  # checked (with the backend) before the folder was claimed
     out = Path(cfg.output_dir)
     _check_run_file(out, cfg)
     holder: list[Any] = [generator] if generator is not None else []
@@ -364,6 +375,7 @@ def _check_record(row: dict[str, Any], path: Path, line_no: int) -> None:
             raise ValueError(f"{path}:{line_no}: {key!r} must be an object or a list, got {type(row[key]).__name__}")
 
 
+@claims_output_folder("eval rescore", lambda output_dir, *args, **kwargs: output_dir, create=False)
 def rescore(
     output_dir: str | Path, checker: Any = None, llm_config: Any = None, scoring: str = "official"
 ) -> RunResult:

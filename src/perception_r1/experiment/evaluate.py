@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.experiment.perception_metrics import grade_response
-from perception_r1.io_utils import atomic_write_json, atomic_write_jsonl, iter_jsonl
+from perception_r1.io_utils import JsonlError, atomic_write_json, atomic_write_jsonl, iter_jsonl
+
+log = logging.getLogger(__name__)
 
 ITEMS_FILE = "items.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -152,6 +155,9 @@ def evaluate_policy(
     items_path = out_dir / ITEMS_FILE
     lines = [r for _, r in iter_jsonl(items_path)] if items_path.is_file() else []
     done = {r["id"]: r for r in lines if isinstance(r, dict)}
+    torn = [r for r in lines if isinstance(r, JsonlError)]
+    if torn:  # items.jsonl is a cache of graded items: an unreadable line's item is evaluated again
+        log.warning("%s; its item is evaluated again", "; ".join(f"{e} (a write cut short)" for e in torn))
     if len(done) < len(lines):  # drop a line cut by an interruption before appending after it
         atomic_write_jsonl(items_path, list(done.values()))
     todo = [r for r in rows if r["id"] not in done]

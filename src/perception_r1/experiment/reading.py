@@ -204,10 +204,10 @@ def run_reading(
     """
     from safetensors.torch import load_file
     from transformers import AutoModelForImageTextToText, AutoProcessor, Trainer, TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
 
     from perception_r1.experiment.warmup import finish_stage
-    from perception_r1.train.checkpoints import train_from
+    from perception_r1.train.atomic_save import atomic_checkpoints
+    from perception_r1.train.checkpoints import resume_point, train_from
 
     started = time.perf_counter()
     processor = AutoProcessor.from_pretrained(str(policy_dir))
@@ -239,8 +239,9 @@ def run_reading(
         dataloader_pin_memory=False,
         report_to=["none"],
     )
-    trainer = Trainer(model=model, args=args, train_dataset=figures, data_collator=collate)
-    checkpoint = get_last_checkpoint(str(out_dir))
+    # A cut save leaves no checkpoint-N behind; the newest complete checkpoint is resumed.
+    trainer = atomic_checkpoints(Trainer)(model=model, args=args, train_dataset=figures, data_collator=collate)
+    checkpoint = resume_point(out_dir)
     if checkpoint is not None:  # a run that already ended there trains nothing, so load its weights here
         model.load_state_dict(load_file(str(Path(checkpoint) / "model.safetensors")))
     train_from(trainer, checkpoint)

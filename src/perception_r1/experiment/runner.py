@@ -29,6 +29,7 @@ from typing import Any
 
 from perception_r1.config import ConfigError, flatten_keys, from_dict, to_dict  # noqa: F401  (from_dict: doctest)
 from perception_r1.experiment.config import ARMS, BEFORE_THE_KEY, QUICK, ExperimentConfig, validate  # noqa: F401
+from perception_r1.folder_lock import FolderLock, claims_output_folder
 from perception_r1.io_utils import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -97,13 +98,13 @@ class Stages:
         return result
 
     def current_timings(self) -> dict[str, float]:
-        """Stage seconds as on disk now: worker processes (and seeds started by hand) add their own there."""
+        """Stage seconds as on disk now: worker processes add their own there."""
         return {**self.timings, **(_marker(self.root / "timings.json") or {})}
 
     def _add_time(self, name: str, seconds: float, base: float | None = None) -> None:
         """Add ``seconds`` to the ``name`` entry, or set it to ``base + seconds`` when ``base`` is given."""
-        # Re-read under a lock: GRPO runs train in parallel processes over one folder (``workers``, or seeds
-        # started by hand with ``--seeds [k]``), and each must add its own stage without dropping the others'.
+        # Re-read under a lock: GRPO runs train in parallel worker processes over one folder (``workers``), and
+        # each must add its own stage without dropping the others'.
         with _locked(self.root / ".timings.lock"):
             self.timings = self.current_timings()
             start = self.timings.get(name, 0.0) if base is None else base
@@ -334,10 +335,14 @@ class _locked:
         self.handle.close()
 
 
+@claims_output_folder("experiment", lambda cfg, *a, **kw: cfg.output_dir, check=lambda cfg, *a, **kw: validate(cfg))
 def run_experiment(
     cfg: ExperimentConfig, announce: Callable[[str], None] = log.info, command: str | None = None
 ) -> dict[str, Any]:
     """Run (or continue) the whole experiment and write its report.
+
+    The folder is checked for writability and held for the call: one experiment per folder (its GRPO runs train
+    side by side in worker processes with ``workers``; each of them holds its own run folder).
 
     Args:
         cfg: The recipe.
@@ -349,7 +354,7 @@ def run_experiment(
 
     Raises:
         ConfigError: invalid settings, or a folder made with other settings; SplitOverlapError: a test problem
-        that is also in train.
+        that is also in train; FolderBusyError: another experiment writes into the folder.
     """
     from perception_r1.experiment.report import write_report
 
@@ -452,9 +457,14 @@ def ensure_warmup_policy(announce: Callable[[str], None] = log.info) -> Path:
     if found is not None:
         return found
     cfg = from_dict(ExperimentConfig, {**QUICK, "output_dir": str(warmup_cache_dir())})
-    stages = Stages(cfg, announce)
-    validate(cfg)
-    check_recipe(stages.root, cfg)
-    stages.data()
-    stages.policy()
-    return stages.warmup()
+    # Two `train` runs started together both need it: the second waits for the first to build it, then reuses it.
+    with FolderLock(cfg.output_dir, "building the warm-up policy", wait=True):
+        found = cached_warmup_policy()
+        if found is not None:
+            return found
+        stages = Stages(cfg, announce)
+        validate(cfg)
+        check_recipe(stages.root, cfg)
+        stages.data()
+        stages.policy()
+        return stages.warmup()

@@ -56,10 +56,10 @@ def run_warmup(
     import torch
     from datasets import Dataset
     from transformers import AutoModelForImageTextToText, AutoProcessor
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
-    from perception_r1.train.checkpoints import restore_weights, train_from
+    from perception_r1.train.atomic_save import atomic_checkpoints
+    from perception_r1.train.checkpoints import restore_weights, resume_point, train_from
 
     started = time.perf_counter()
     processor = AutoProcessor.from_pretrained(str(policy_dir))
@@ -88,10 +88,10 @@ def run_warmup(
         dataloader_num_workers=0,
         bf16=False,  # TRL defaults to bf16; the policy trains in float32 (CPU and GPU alike)
     )
-    trainer = SFTTrainer(
+    trainer = atomic_checkpoints(SFTTrainer)(  # a cut save leaves no checkpoint-N behind
         model=model, args=args, train_dataset=dataset, processing_class=processor, callbacks=list(callbacks)
     )
-    checkpoint = get_last_checkpoint(str(out_dir))
+    checkpoint = resume_point(out_dir)  # the newest complete checkpoint
     restore_weights(model, checkpoint)  # the Trainer's own resume loads none of them (see train.checkpoints)
     train_from(trainer, checkpoint)
     final = out_dir / "final"

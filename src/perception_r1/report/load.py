@@ -11,6 +11,7 @@ still being written) that the page shows next to the run, so a half-written or b
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,6 +171,35 @@ def read_jsonl(folder: Path, name: str) -> tuple[list[dict[str, Any]], FileStatu
     return rows, FileStatus(name, "ok", "", len(rows))
 
 
+def mixed_runs(metrics: Sequence[dict[str, Any]]) -> str | None:
+    """Why ``metrics`` looks like two runs written into one folder (steps logged twice, or going back), or None.
+
+    Only training rows (those with a ``loss``) count: the end-of-training summary shares the last step's number.
+    A resumed run is not flagged: it drops the rows logged after its checkpoint before logging again.
+    """
+    steps = [row["step"] for row in metrics if "loss" in row and isinstance(row.get("step"), int)]
+    repeated = sorted(s for s, n in Counter(steps).items() if n > 1)
+    back = next(((a, b) for a, b in zip(steps, steps[1:], strict=False) if b < a), None)
+    if not repeated and back is None:
+        return None
+    parts = []
+    if repeated:
+        shown = ", ".join(map(str, repeated[:MAX_LISTED_BAD_LINES])) + (
+            ", ..." if len(repeated) > MAX_LISTED_BAD_LINES else ""
+        )
+        parts.append(f"step(s) {shown} logged more than once")
+    if back is not None:
+        parts.append(f"the steps go back from {back[0]} to {back[1]}")
+    return f"holds more than one run ({'; '.join(parts)}): its charts mix them"
+
+
+def _flag_mixed_runs(status: FileStatus, metrics: Sequence[dict[str, Any]]) -> FileStatus:
+    detail = mixed_runs(metrics)
+    if detail is None:
+        return status
+    return FileStatus(status.name, "corrupt", "; ".join(d for d in (detail, status.detail) if d), status.rows)
+
+
 def read_json(folder: Path, name: str) -> tuple[dict[str, Any] | None, FileStatus]:
     """A JSON object file, or None with the reason (missing, not JSON, not an object)."""
     path = folder / name
@@ -204,7 +234,7 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
         run.files.append(FileStatus("folder", "missing", f"{folder}: {why}"))
         return run
     run.metrics, status = read_jsonl(folder, METRICS_FILE)
-    run.files.append(status)
+    run.files.append(_flag_mixed_runs(status, run.metrics))
     run.samples, status = read_jsonl(folder, SAMPLES_FILE)
     run.files.append(status)
     run.summary, status = read_json(folder, SUMMARY_FILE)

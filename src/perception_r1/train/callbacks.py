@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,19 +24,14 @@ from typing import Any
 from transformers import TrainerCallback
 
 from perception_r1.data.schema import IMAGE_PLACEHOLDER
-from perception_r1.io_utils import atomic_open, atomic_write_jsonl, iter_jsonl
+from perception_r1.io_utils import atomic_open, iter_jsonl
 from perception_r1.redact import redact_obj
+from perception_r1.train.run_logs import LogRepair, log_row, resume_log
+from perception_r1.train.run_logs import clean_number as _clean
 
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"
 PLOT_FILE = "reward_components.png"
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe scalar: NaN/inf -> None (strict JSON readers reject NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _prompt_text(prompt: Any) -> str:
@@ -54,13 +48,6 @@ def _prompt_text(prompt: Any) -> str:
             "".join(IMAGE_PLACEHOLDER if p.get("type") == "image" else str(p.get("text") or "") for p in content)
         )
     return "\n".join(lines)
-
-
-def _truncate_rows_after(path: Path, step: int, key: str = "step") -> None:
-    """Drop rows logged after ``step`` (left by an interrupted run that is now resumed from ``step``)."""
-    if not path.is_file():
-        return
-    atomic_write_jsonl(path, [row for _, row in iter_jsonl(path) if isinstance(row, dict) and row.get(key, 0) <= step])
 
 
 class StepTimes:
@@ -128,19 +115,27 @@ class MetricsCallback(TrainerCallback):
         self.times = times
         self.plot = plot
         self.trainer: Any = None  # set by the trainer wiring: samples come from GRPOTrainer._logs
+        self.repairs: list[LogRepair] = []  # logs repaired when the run resumed (torn lines, restored rows)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero:
             self.dir.mkdir(parents=True, exist_ok=True)
-            # A resumed run starts at the checkpoint's step: rows the interrupted run wrote later are stale.
-            _truncate_rows_after(self.dir / METRICS_FILE, state.global_step)
-            _truncate_rows_after(self.dir / SAMPLES_FILE, state.global_step)
+            # A resumed run starts at the checkpoint's step: rows the interrupted run wrote later are stale, and a
+            # torn metrics row is rebuilt from the checkpoint's log history (perception_r1.train.run_logs).
+            step, source = state.global_step, f"checkpoint-{state.global_step}/trainer_state.json"
+            self.repairs = [
+                r
+                for r in (
+                    resume_log(self.dir / METRICS_FILE, step, list(getattr(state, "log_history", [])), source),
+                    resume_log(self.dir / SAMPLES_FILE, step),
+                )
+                if r is not None and (r.malformed or r.restored)
+            ]
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not state.is_world_process_zero or not logs:
             return
-        row = {"step": state.global_step, "epoch": _clean(state.epoch)}
-        row.update({k: _clean(v) for k, v in logs.items() if isinstance(v, (int, float)) or v is None})
+        row = log_row(state.global_step, state.epoch, logs)
         if self.times is not None:
             row.update({f"timing/{k}": round(v, 4) for k, v in self.times.pop().items()})
         with open(self.dir / METRICS_FILE, "a", encoding="utf-8") as handle:

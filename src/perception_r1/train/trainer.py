@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.config import ConfigError, to_dict
+from perception_r1.folder_lock import claims_output_folder
 from perception_r1.io_utils import atomic_write_json
 from perception_r1.train.config import DataConfig, ModelConfig, TrainConfig, validate
 from perception_r1.train.grpo_args import grpo_config
@@ -133,17 +134,21 @@ def load_policy(model: ModelConfig, path: str) -> tuple[Any, Any, Any]:
 
 
 def resume_checkpoint(cfg: TrainConfig) -> str | None:
-    """Checkpoint to resume from: the latest in the output folder (``auto``), none, or an explicit path."""
+    """Checkpoint to resume from: the newest complete one in the output folder (``auto``), none, or an explicit
+    path; see :func:`perception_r1.train.checkpoints.resume_point`.
+
+    Raises:
+        ConfigError: the explicit checkpoint cannot be resumed, or no checkpoint in the folder can while some
+            hold trained state (the message says why and what to do).
+    """
+    from perception_r1.train.checkpoints import check_resumable, resume_point
+
+    optimizer_state = not cfg.grpo.get("save_only_model", False)
     if cfg.output.resume == "never":
         return None
     if cfg.output.resume != "auto":
-        if not Path(cfg.output.resume).is_dir():
-            raise ConfigError(f"output.resume: {cfg.output.resume}: no such checkpoint folder")
-        return cfg.output.resume
-    from transformers.trainer_utils import get_last_checkpoint
-
-    out = Path(cfg.output.dir)
-    return get_last_checkpoint(str(out)) if out.is_dir() else None
+        return str(check_resumable(cfg.output.resume, optimizer_state=optimizer_state))
+    return resume_point(cfg.output.dir, optimizer_state=optimizer_state)
 
 
 def _warn_launch_mismatch(cfg: TrainConfig, world: int) -> None:
@@ -160,6 +165,7 @@ def _warn_launch_mismatch(cfg: TrainConfig, world: int) -> None:
         )
 
 
+@claims_output_folder("train", lambda cfg, *a, **kw: cfg.output.dir, check=lambda cfg, *a, **kw: validate(cfg))
 def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> dict[str, Any]:
     """Train a policy with GRPO as the recipe says; write metrics, samples, plot, checkpoints and final model.
 
@@ -167,6 +173,9 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     the real ``GRPOConfig`` is built once, before the policy loads (it sets up ``torch.distributed``; under
     DeepSpeed ZeRO-3 it lets the weights be sharded as they load), each rank generates and scores its own share
     of the prompts, and only global rank 0 writes the run's files.
+
+    The output folder is checked for writability and held for the run (one writer per folder, see
+    :mod:`perception_r1.folder_lock`; rank 0 of a launch holds it for all ranks) before anything loads.
 
     Args:
         cfg: The recipe.
@@ -177,12 +186,16 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
         world size and judge alarms.
 
     Raises:
-        ConfigError: invalid recipe, a dataset lacking the columns the rewards need, or a judge that does not
-            answer (all before any model load). JudgeFailureStop: ``judge_guard.stop`` ended the run early.
+        ConfigError: invalid recipe, a dataset lacking the columns the rewards need, a checkpoint that cannot be
+            resumed, or a judge that does not answer (all before any model load).
+        JudgeFailureStop: ``judge_guard.stop`` ended the run early.
+        FolderBusyError: another run writes into the output folder.
+        OSError: the output folder is not writable (read-only, full, no permission).
     """
     from trl import GRPOTrainer
 
     from perception_r1.templates import load_format_template
+    from perception_r1.train.atomic_save import atomic_checkpoints
     from perception_r1.train.callbacks import MetricsCallback, StepTimes
     from perception_r1.train.checkpoints import restore_weights, train_from
     from perception_r1.train.judge_guard import JudgeFailureAlarm, JudgeFailureStop, probe_judges
@@ -198,6 +211,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     args = grpo_config(cfg, weights)  # TRL's checks with the real world size, before anything costly: see above
     _warn_launch_mismatch(cfg, args.world_size)
     probe_judges(cfg)
+    checkpoint = resume_checkpoint(cfg)  # before the model loads: a checkpoint that cannot be resumed is refused
     path = resolve_model_path(cfg.model.path)  # one process builds a built-in policy, the others wait for it
     policy, processor, peft_config = load_policy(cfg.model, path)
     template = load_format_template(cfg.data.prompt_template)
@@ -207,7 +221,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     times = StepTimes()
     metrics_cb = MetricsCallback(out, names, cfg.logging.samples_per_step, times, cfg.logging.plot)
     alarm = JudgeFailureAlarm(cfg.judge_guard.max_failure_rate, cfg.judge_guard.stop)
-    trainer = GRPOTrainer(
+    trainer = atomic_checkpoints(GRPOTrainer)(  # checkpoints complete or absent, also when a save is cut
         model=policy,
         reward_funcs=funcs,
         args=args,
@@ -220,7 +234,6 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     main_process = trainer.is_world_process_zero()  # files below are written once, not by every rank
     if main_process:
         atomic_write_json(out / "recipe.json", {**to_dict(cfg), "prompt_templates": fingerprints})
-    checkpoint = resume_checkpoint(cfg)
     if restore_weights(trainer.model, checkpoint):  # the Trainer's own resume loads none of them
         log.info("restored the policy's weights from %s", checkpoint)
     log.info(
