@@ -105,7 +105,7 @@ def test_the_ranks_of_one_launch_share_the_folder_and_a_second_launch_is_refused
 
 
 @pytest.mark.parametrize(
-    ("env", "rank"),
+    ("env", "expected"),
     [
         ({}, 0),  # not launched
         ({"RANK": "1"}, 1),  # torchrun / accelerate launch
@@ -114,14 +114,14 @@ def test_the_ranks_of_one_launch_share_the_folder_and_a_second_launch_is_refused
         ({"RANK": "x"}, 0),  # unreadable: treated as the main process (it takes the lock)
     ],
 )
-def test_launch_rank(monkeypatch, env: dict, rank: int) -> None:
-    from perception_r1.folder_lock import RANK_VARIABLES, launch_rank
+def test_launch_rank(monkeypatch, env: dict, expected: int) -> None:
+    from perception_r1.ranks import RANK_VARIABLES, rank
 
     for name in RANK_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert launch_rank() == rank
+    assert rank() == expected
 
 
 def test_only_the_main_process_of_a_launch_takes_the_lock(tmp_path: Path, monkeypatch) -> None:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from perception_r1.disk import check_writable
+from perception_r1.ranks import rank
 
 log = logging.getLogger(__name__)
 
@@ -89,22 +90,6 @@ class FolderBusyError(RuntimeError):
         )
         self.folder = str(folder)
         self.holder = holder
-
-
-# Where launchers put the global rank: torchrun/accelerate (RANK), and the MPI launchers accelerate also reads.
-RANK_VARIABLES = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
-
-
-def launch_rank() -> int:
-    """This process's global rank in a multi-process launch (0 when not launched, or unreadable)."""
-    for name in RANK_VARIABLES:
-        value = os.environ.get(name)
-        if value is not None:
-            try:
-                return int(value)
-            except ValueError:
-                return 0
-    return 0
 
 
 class FolderLock:
@@ -223,7 +208,7 @@ def claims_output_folder(
             if not create and not folder.is_dir():
                 return fn(*args, **kwargs)
             check_writable(folder)
-            if launch_rank() != 0:
+            if rank() != 0:
                 return fn(*args, **kwargs)
             with FolderLock(folder, what, wait=wait):
                 return fn(*args, **kwargs)

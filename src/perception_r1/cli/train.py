@@ -118,8 +118,8 @@ def _dry_run(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) ->
 
 def _single_process_refusal(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) -> str | None:
     """Why a multi-process recipe must not start as one plain process, with the launch command; else None."""
+    from perception_r1.ranks import launched
     from perception_r1.train.launch import launch_plan
-    from perception_r1.train.ranks import launched
 
     if cfg.launch.num_processes == 1 or launched():
         return None
@@ -137,8 +137,8 @@ def _run(cfg: TrainConfig) -> None:
 
     from perception_r1.config import ConfigError
     from perception_r1.data.schema import SchemaError
+    from perception_r1.ranks import is_main_process
     from perception_r1.train.judge_guard import JudgeFailureStop
-    from perception_r1.train.ranks import is_main_process
     from perception_r1.train.trainer import run_training
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

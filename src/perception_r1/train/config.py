@@ -286,7 +286,7 @@ def validate_values(cfg: TrainConfig) -> None:
 def world_size(cfg: TrainConfig) -> int:
     """Processes that train together: the launch's inside a launched process, else the recipe's
     ``launch.num_processes`` (the launch it describes, e.g. for ``--dry-run`` on a login node)."""
-    from perception_r1.train import ranks
+    import perception_r1.ranks as ranks
 
     return ranks.world_size() if ranks.launched() else cfg.launch.num_processes
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
-from perception_r1.train.ranks import is_main_process
+from perception_r1.ranks import is_main_process
 
 if TYPE_CHECKING:
     from perception_r1.train.config import TrainConfig

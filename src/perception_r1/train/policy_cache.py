@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from perception_r1.config import ConfigError
-from perception_r1.train.ranks import launched, single_process_env
+from perception_r1.ranks import launched, single_process_env
 
 log = logging.getLogger(__name__)
 

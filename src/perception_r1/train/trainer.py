@@ -19,9 +19,9 @@ from typing import Any
 from perception_r1.config import ConfigError, to_dict
 from perception_r1.folder_lock import claims_output_folder
 from perception_r1.io_utils import atomic_write_json
+from perception_r1.ranks import is_main_process
 from perception_r1.train.config import DataConfig, ModelConfig, TrainConfig, validate
 from perception_r1.train.grpo_args import grpo_config
-from perception_r1.train.ranks import is_main_process
 from perception_r1.train.reward_setup import build_rewards, check_columns
 
 log = logging.getLogger(__name__)

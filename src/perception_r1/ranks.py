@@ -50,9 +50,17 @@ def world_size(env: Mapping[str, str] | None = None) -> int:
     return max(1, _int(_env(env), "WORLD_SIZE", 1))
 
 
+# Where launchers put the global rank: torchrun/accelerate (RANK), and the MPI launchers accelerate also reads.
+RANK_VARIABLES = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
+
+
 def rank(env: Mapping[str, str] | None = None) -> int:
-    """This process's global rank (0 when not launched)."""
-    return _int(_env(env), "RANK", 0)
+    """This process's global rank (0 when not launched, or unreadable)."""
+    env = _env(env)
+    for name in RANK_VARIABLES:
+        if name in env:
+            return _int(env, name, 0)
+    return 0
 
 
 def is_main_process(env: Mapping[str, str] | None = None) -> bool:
@@ -63,7 +71,7 @@ def is_main_process(env: Mapping[str, str] | None = None) -> bool:
 def launched(env: Mapping[str, str] | None = None) -> bool:
     """Whether a launcher started this process as part of a group (of any size)."""
     env = _env(env)
-    return "RANK" in env or "LOCAL_RANK" in env or world_size(env) > 1
+    return any(name in env for name in (*RANK_VARIABLES, "LOCAL_RANK")) or world_size(env) > 1
 
 
 def single_process_env(env: Mapping[str, str] | None = None) -> dict[str, str]:

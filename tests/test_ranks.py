@@ -1,10 +1,10 @@
-"""Reading a launcher's environment (perception_r1.train.ranks)."""
+"""Reading a launcher's environment (perception_r1.ranks)."""
 
 from __future__ import annotations
 
 import pytest
 
-from perception_r1.train.ranks import is_main_process, launched, rank, single_process_env, world_size
+from perception_r1.ranks import is_main_process, launched, rank, single_process_env, world_size
 
 
 @pytest.mark.parametrize(
