@@ -138,3 +138,27 @@ def test_cache_and_concurrency_through_the_reward(llama_server, tmp_path):
     assert second == first  # identical, from the cache
     assert all(j.cached for j in reward.last_judgments)
     assert elapsed < 1.0
+
+
+def test_the_documented_local_judge_config_gives_verdicts(llama_server, tmp_path):
+    # The README's local judge: recipes/judge/llama_cpp_smollm2.yaml (only the port differs here), through the
+    # real commands. Parseable verdicts for every case, whatever their (chance-level) values.
+    import json
+
+    from typer.testing import CliRunner
+
+    from perception_r1.cli.main import build_app
+
+    root = Path(__file__).resolve().parents[2]
+    recipe = root / "recipes" / "judge" / "llama_cpp_smollm2.yaml"
+    args = ["--judge-config", str(recipe), "--judge-base-url", llama_server]
+    check = CliRunner().invoke(build_app(), ["judge", "check", "--json", *args])
+    assert check.exit_code == 0, check.output
+    assert json.loads(check.output)["parsed"] is True
+    out = tmp_path / "scored.jsonl"
+    scored = CliRunner().invoke(
+        build_app(), ["rewards", "score", str(root / "docs" / "examples" / "responses.jsonl"), "-o", str(out), *args]
+    )
+    assert scored.exit_code == 0, scored.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 3 and all(isinstance(r["perception"], float) for r in rows)
