@@ -80,6 +80,13 @@ def _marker(path: Path) -> dict[str, Any] | None:
         raise ConfigError(f"{path}: unreadable stage marker ({exc}); delete it to rerun that stage") from None
 
 
+def _current(summary: dict[str, Any], n: int) -> bool:
+    """A finished evaluation of all ``n`` problems by today's grader (an older one's grades are recomputed)."""
+    from perception_r1.experiment.perception_metrics import GRADER_VERSION
+
+    return summary.get("n") == n and summary.get("grader") == GRADER_VERSION
+
+
 class Stages:
     """The experiment's stages over one folder; every method is idempotent (done stages return their marker)."""
 
@@ -192,7 +199,7 @@ class Stages:
 
         folder = self.root / ("eval" if split == "test" else f"eval-{split}") / name
         done = _marker(folder / "summary.json")
-        if done is not None and done.get("n") == len(self.splits[split]):
+        if done is not None and _current(done, len(self.splits[split])):
             return done
         if done is None and not (model_dir / "config.json").is_file():
             raise FileNotFoundError(f"{model_dir}: missing checkpoint of {name!r}; its training stage did not finish")
@@ -211,7 +218,7 @@ class Stages:
 
         folder = self.root / ("eval" if split == "test" else f"eval-{split}") / "blind"
         done = _marker(folder / "summary.json")
-        if done is not None and done.get("n") == len(self.splits[split]):
+        if done is not None and _current(done, len(self.splits[split])):
             return done
         return evaluate_blind(self.splits["train"], self.splits[split], folder)
 
