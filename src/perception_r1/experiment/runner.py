@@ -123,6 +123,7 @@ class Stages:
             check_disjoint,
             load_split,
             make_splits,
+            split_figures,
             unique_instances,
             write_splits,
         )
@@ -141,6 +142,13 @@ class Stages:
         # them (they only weight the sampling), evaluation counts each distinct problem once.
         for split in ("val", "test"):
             self.splits[split] = unique_instances(self.splits[split])
+        # Counted by key whatever the split: 0 when split by key, the instance split's twins otherwise.
+        self.split_figures = split_figures(self.splits, self.cfg.data.split_by)
+        test = self.split_figures["test"]
+        self.announce(
+            f"data: split by {self.cfg.data.split_by}; {test['problems']} distinct test problems, {test['keys']} "
+            f"family-and-values keys, {test['twins']} with a train twin (same family, variant and values)"
+        )
         return done
 
     def policy(self) -> Path:
@@ -383,7 +391,9 @@ def run_experiment(
     test_ids = [r["id"] for r in stages.splits["test"]]
     timings = stages.current_timings()
     # The sum of the stage times, less the overlap of parallel runs: the wall time of the uninterrupted parts.
-    return write_report(stages.root, cfg, evals, timings, sum(timings.values()), command, test_ids)
+    return write_report(
+        stages.root, cfg, evals, timings, sum(timings.values()), command, test_ids, split=stages.split_figures
+    )
 
 
 def _warmup_shaping(cfg: ExperimentConfig) -> dict[str, Any]:
