@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,44 @@ def test_stage_times_sum_to_the_wall_time_and_a_note_explains_the_run(path: Path
     # Entries are rounded to 0.1 s each; parallel GRPO runs enter with a negative overlap so the sum is the wall.
     assert math.isclose(sum(timings.values()), summary["wall_s"], abs_tol=0.05 * len(timings) + 0.1), path
     assert (path.parent / "NOTE.md").is_file(), f"{path.parent}: no NOTE.md says what this run is"
+
+
+_TWINS = re.compile(
+    r"\*\*Test split: by instance, not held out by values\.\*\* (\d+) of the (\d+) evaluated test\s+problems"
+)
+
+
+@pytest.mark.parametrize("path", SUMMARIES, ids=_ids(SUMMARIES))
+def test_every_run_says_how_its_test_split_was_held_out(path: Path):
+    summary = json.loads(path.read_text())
+    if summary.get("split"):  # reported by the run itself: the twins were counted on its own splits
+        assert summary["split"]["test"]["problems"] == summary["n_test"], path
+        assert "train twin" in (path.parent / "report.md").read_text(), path
+        return
+    # Made before splits were reported: the note states the split and the twins counted by rebuilding it.
+    found = _TWINS.search((path.parent / "NOTE.md").read_text())
+    assert found, f"{path.parent}/NOTE.md: no 'Test split: by instance ...' line with its twin count"
+    assert int(found.group(2)) == summary["n_test"] == len(summary["test_ids"]), path
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mode", ["quick", "full"])
+def test_the_notes_twin_counts_come_from_rebuilding_the_splits(mode: str):
+    from perception_r1.config import from_dict
+    from perception_r1.experiment.config import QUICK, ExperimentConfig
+    from perception_r1.experiment.data import count_twins, make_splits, unique_instances
+
+    # The recipes as those runs had them: today's data settings with the split by instance (the default then).
+    base = QUICK if mode == "quick" else {}
+    cfg = from_dict(ExperimentConfig, {**base, "data": {**base.get("data", {}), "split_by": "instance"}})
+    splits = make_splits(cfg.data, cfg.policy.image_size)
+    test = unique_instances(splits["test"])
+    folders = [p for p in SUMMARIES if ("--quick" in json.loads(p.read_text())["command"]) == (mode == "quick")]
+    assert folders
+    for path in folders:
+        summary = json.loads(path.read_text())
+        if summary.get("split"):
+            continue
+        assert [r["id"] for r in test] == summary["test_ids"], f"{path}: the rebuilt test split is not the run's"
+        found = _TWINS.search((path.parent / "NOTE.md").read_text())
+        assert found and (int(found.group(1)), int(found.group(2))) == (count_twins(splits["train"], test), len(test))

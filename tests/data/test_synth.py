@@ -95,6 +95,31 @@ def test_every_annotation_is_drawn_and_true(difficulty, size, problem) -> None:
 
 
 @pytest.mark.parametrize(("difficulty", "size", "problem"), ALL, ids=IDS)
+def test_derived_facts_are_true_of_the_drawing_and_not_shown(difficulty, size, problem) -> None:
+    # Derived facts are what the figure determines without showing: the metrics must not call them hallucinated.
+    assert problem.derived, problem.family
+    shown = {parse_fact(t) for t in problem.annotations + problem.distractors}
+    for text in problem.derived:
+        fact = parse_fact(text)
+        assert fact not in shown, text
+        _check_fact_in_drawing(problem, text)
+    # Lengths to the figure's own scale: that of the shown lengths, or the circle's pixels per unit of radius.
+    lengths = [parse_fact(t) for t in problem.annotations + problem.derived if parse_fact(t).kind == "length"]
+    scales = [_dist(problem.points, f.labels[0]) / f.value for f in lengths]
+    if problem.circles:
+        radius = next(f.value for f in map(parse_fact, problem.annotations + problem.derived) if f.kind == "radius")
+        scales.append(next(iter(problem.circles.values()))[2] / radius)
+    assert max(scales, default=1) == pytest.approx(min(scales, default=1), rel=1e-6)
+
+
+def test_every_angle_at_the_crossings_of_parallel_lines_is_derived() -> None:
+    # The given angle is shown; the other seven between the transversal and a parallel are derived.
+    for problem in [p for p in _problems(2) if p.family == "parallel_lines"]:
+        angles = [parse_fact(t) for t in problem.annotations + problem.derived if parse_fact(t).kind == "angle"]
+        assert len(angles) == 8 and len({f.labels[0][1] for f in angles}) == 2
+
+
+@pytest.mark.parametrize(("difficulty", "size", "problem"), ALL, ids=IDS)
 def test_labels_are_legible_and_inside(difficulty, size, problem) -> None:
     boxes = [lb.bbox for lb in problem.labels]
     for x0, y0, x1, y1 in boxes:
@@ -274,6 +299,7 @@ def test_write_testbed_round_trip(tmp_path) -> None:
     assert {r["id"] for r in train}.isdisjoint({r["id"] for r in test})
     row = train[0]
     assert row["source"] == "synth" and row["visual_annotations"] and FORMAT.fullmatch(row["cot"])
+    assert json.loads(row["meta"])["derived"], "rows carry the derived facts the metrics read"
     assert (tmp_path / "tb" / "README.md").read_text().count("|") > 6
     assert json.loads((tmp_path / "tb" / "summary.json").read_text()) == json.loads(json.dumps(summary))
 

@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from perception_r1.experiment.config import DataSection
+from perception_r1.config import from_dict
+from perception_r1.experiment.config import QUICK, DataSection, ExperimentConfig
 from perception_r1.experiment.data import (
     SplitOverlapError,
     check_disjoint,
+    count_twins,
     load_split,
     make_splits,
     problem_key,
+    split_figures,
+    unique_instances,
     write_splits,
 )
 
@@ -90,3 +94,52 @@ def test_write_and_load_round_trip(splits: dict, tmp_path: Path) -> None:
 def test_missing_split_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="val.parquet: missing"):
         load_split(tmp_path, "val")
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        {},  # full mode (difficulty 2, fixed letters)
+        QUICK,  # quick mode (difficulty 1, where one key holds many identical renderings)
+    ],
+)
+def test_the_default_splits_are_held_out_by_values(mode: dict) -> None:
+    cfg = from_dict(ExperimentConfig, mode)
+    assert cfg.data.split_by == "key"
+    small = DataSection(**{**vars(cfg.data), "n_train": 60, "n_val": 12, "n_test": 24})
+    out = make_splits(small, image_size=112)
+    check_disjoint(out, "key")
+    figures = split_figures({"train": out["train"], **{s: unique_instances(out[s]) for s in ("val", "test")}}, "key")
+    # counted, not assumed: no validation or test problem shares family, variant and values with train
+    assert figures["test"]["twins"] == figures["val"]["twins"] == 0
+    assert figures["test"]["problems"] >= figures["test"]["keys"] >= 6  # every family at least once
+    assert figures["split_by"] == "key" and "twins" not in figures["train"]
+
+
+def test_an_instance_split_is_disjoint_by_instance_but_has_twins_by_values() -> None:
+    # What the earlier committed runs used: check_disjoint("instance") passes, yet test problems repeat train
+    # values (same family, variant and answer); count_twins finds them and check_disjoint("key") refuses them.
+    data = DataSection(n_train=60, n_val=12, n_test=24, seed=3, difficulty=1, split_by="instance")
+    out = make_splits(data, image_size=112)
+    check_disjoint(out, "instance")
+    test = unique_instances(out["test"])
+    twins = count_twins(out["train"], test)
+    assert 0 < twins <= len(test)
+    assert twins == sum(problem_key(r) in {problem_key(t) for t in out["train"]} for r in test)
+    with pytest.raises(SplitOverlapError, match=r"share \d+ problem"):
+        check_disjoint(out, "key")
+
+
+@pytest.mark.parametrize(
+    ("train_answers", "test_answers", "twins"),
+    [
+        ([], ["a", "b"], 0),  # nothing trained on: no twin
+        (["a"], ["a", "b"], 1),  # one test problem repeats a train key
+        (["a", "b"], ["a", "b", "a"], 3),  # every test row counts, duplicates included
+    ],
+)
+def test_count_twins_counts_rows_with_a_train_key(train_answers: list, test_answers: list, twins: int) -> None:
+    def row(key: str) -> dict:
+        return {"id": key, "problem": "q", "meta": json.dumps({"key": ["family", key]})}
+
+    assert count_twins([row(k) for k in train_answers], [row(k) for k in test_answers]) == twins

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from perception_r1.data.facts import FactParseError
+from perception_r1.data.facts import FactParseError, parse_fact
 from perception_r1.experiment.perception_metrics import grade_response, mentioned_quantities, stated_values
 
 
@@ -43,8 +43,12 @@ def test_mentioned_quantities_collects_names_without_values() -> None:
         ("angle BAC = 50° and angle ABC = 60°, so angle ACB = 70°.", [1, 1], 0, 0, True),
         # one needed fact misread: recall 1/2, one wrong fact
         ("angle BAC = 50° and angle ABC = 65°.", [1, 0], 1, 0, False),
-        # right facts but one also stated wrong elsewhere: not perceived correctly
-        ("angle BAC = 50°, angle ABC = 60°, and angle BAC = 55°.", [1, 1], 1, 0, False),
+        # a needed fact also stated with another value: not credited (as by the reward) and one wrong fact
+        ("angle BAC = 50°, angle ABC = 60°, and angle BAC = 55°.", [0, 1], 1, 0, False),
+        # the same enumerated in one statement: each other value is a wrong fact
+        ("angle BAC = 50° or 55° or 45°, angle ABC = 60°.", [0, 1], 2, 0, False),
+        # a sentence-initial capital is a statement too (the metric once missed it while the judge credited it)
+        ("Angle BAC = 55°. Angle ABC = 60°.", [0, 1], 1, 0, False),
         # a shown distractor stated with the wrong value counts as wrong
         ("angle BAC = 50°, angle ABC = 60°, AB = 9.", [1, 1], 1, 0, False),
         # the distractor stated right is fine
@@ -78,3 +82,58 @@ def test_non_canonical_annotation_is_an_error() -> None:
     # an annotation the exact grader cannot read must fail loudly, never score 0
     with pytest.raises(FactParseError):
         grade_response("AB = 5", ["the side is five"])
+
+
+def _parallel_problem():
+    from perception_r1.data.synth import generate_problems
+
+    return generate_problems(1, seed=0, difficulty=2, families=["parallel_lines"], size=168, letters="fixed")[0]
+
+
+def test_a_correct_vertical_angle_is_derived_not_hallucinated() -> None:
+    # The figure shows one angle where the transversal crosses AB; its vertical angle is determined by it. The
+    # reference solution goes through the corresponding angle instead and never names it: a correct statement of
+    # it was counted as a hallucination before the generator recorded what the figure determines.
+    problem = _parallel_problem()
+    given = parse_fact(problem.annotations[1])
+    first, vertex, second = given.labels[0]
+    vertical = next(
+        f for f in map(parse_fact, problem.derived)
+        if f.kind == "angle" and f.labels[0][1] == vertex and not set(f.labels[0]) & {first, second}
+    )  # fmt: skip
+    assert vertical.value == given.value and vertical.labels[0] not in problem.cot
+    response = (
+        f"{problem.annotations[0]}. angle {given.labels[0]} = {given.value:g}°, so its vertical angle "
+        f"{vertical.labels[0]} is also {vertical.value:g}°: angle {vertical.labels[0]} = {vertical.value:g}°."
+    )
+    reference = f"{problem.problem}\n{problem.cot}"
+    grade = grade_response(response, problem.annotations, problem.distractors, reference, derived=problem.derived)
+    assert (grade.verdicts, grade.wrong, grade.hallucinated, grade.correct) == ([1, 1], 0, 0, True)
+    # without the derived facts (rows made before they existed) the same statement is still a hallucination
+    assert grade_response(response, problem.annotations, problem.distractors, reference).hallucinated == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "hallucinated"),
+    [
+        ("", 0),  # nothing beyond the needed facts
+        ("angle XYZ = 50°.", 1),  # an angle the figure does not have: still a hallucination with derived facts
+        ("EF = 9.", 1),  # the transversal's length: not shown, not determined
+    ],
+)
+def test_derived_facts_leave_real_hallucinations_counted(extra: str, hallucinated: int) -> None:
+    problem = _parallel_problem()
+    response = " ".join([*problem.annotations, extra])
+    grade = grade_response(response, problem.annotations, derived=problem.derived)
+    assert grade.hallucinated == hallucinated
+
+
+@pytest.mark.parametrize("difficulty", [1, 2, 3])
+def test_the_generators_own_solutions_are_perceived_correctly(difficulty: int) -> None:
+    # The teacher solution states every needed fact once, contradicts nothing, and every other value it states is
+    # one the figure determines: even without the reference text, no wrong and no hallucinated fact.
+    from perception_r1.data.synth import generate_problems
+
+    for problem in generate_problems(60, seed=5, difficulty=difficulty, size=112):
+        grade = grade_response(problem.cot, problem.annotations, problem.distractors, derived=problem.derived)
+        assert (grade.correct, grade.wrong, grade.hallucinated) == (True, 0, 0), problem.cot

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from perception_r1.experiment.report import _paired
-from perception_r1.experiment.report_md import WINDOW, dynamics_table, paired_table, reading_line
+from perception_r1.experiment.report_md import WINDOW, dynamics_table, paired_table, reading_line, split_line
 
 
 def _run(perception: list[float | None], accuracy: list[float | None]) -> dict:
@@ -70,3 +70,20 @@ READING = {
 def test_reading_line(reading, expected: str) -> None:
     line = reading_line(reading)
     assert (expected in line) if expected else line == ""
+
+
+@pytest.mark.parametrize(
+    ("split", "expected"),
+    [
+        # held out by values: the twins are still stated, as counted
+        ({"split_by": "key", "test": {"problems": 542, "keys": 77, "twins": 0}}, ["held out by values", "0 of 542"]),
+        # an instance split says so, with its twins
+        ({"split_by": "instance", "test": {"problems": 462, "keys": 262, "twins": 429}},
+         ["**not held out by values**", "429 of 462", "262 distinct"]),
+        # a summary made before splits were reported claims nothing
+        (None, ["not recorded"]),
+    ],
+)  # fmt: skip
+def test_split_line_states_how_the_test_was_held_out(split, expected: list) -> None:
+    line = split_line(split)
+    assert all(part in line for part in expected), line

@@ -110,6 +110,37 @@ def test_rerun_resumes_without_repeating(finished: Path, tmp_path: Path) -> None
 
 
 @pytest.mark.integration
+def test_an_evaluation_graded_by_an_older_grader_is_graded_again_without_generating(finished: Path, tmp_path) -> None:
+    from perception_r1.experiment.perception_metrics import GRADER_VERSION
+    from perception_r1.experiment.runner import run_experiment
+
+    copy = tmp_path / "toy"
+    shutil.copytree(finished, copy)
+    folder = copy / "eval" / "rlvr-seed0"
+    # as an evaluation made before grader versions: no stamp, one grade changed; and no checkpoint to generate with
+    items = [json.loads(line) for line in (folder / "items.jsonl").read_text().splitlines()]
+    for item in items:
+        item.pop("grader")
+    items[0]["wrong_facts"] = 99
+    (folder / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+    summary = json.loads((folder / "summary.json").read_text())
+    summary.pop("grader")
+    (folder / "summary.json").write_text(json.dumps(summary))
+    shutil.rmtree(copy / "runs" / "rlvr-seed0" / "final")
+    (copy / "runs" / "rlvr-seed0" / "final").mkdir()
+    run_experiment(toy_config(copy), command="test")
+    again = [json.loads(line) for line in (folder / "items.jsonl").read_text().splitlines()]
+    assert [i["id"] for i in again] == [i["id"] for i in items] and {i["grader"] for i in again} == {GRADER_VERSION}
+    assert [i["response"] for i in again] == [i["response"] for i in items]  # the stored responses, regraded
+    assert again[0]["wrong_facts"] != 99
+    assert json.loads((folder / "summary.json").read_text())["grader"] == GRADER_VERSION
+    # the report states how the test split was held out, with the twins counted on its splits
+    report = json.loads((copy / "summary.json").read_text())
+    assert report["split"]["split_by"] == "key" and report["split"]["test"]["twins"] == 0
+    assert "0 of " in (copy / "report.md").read_text()
+
+
+@pytest.mark.integration
 def test_other_settings_on_the_same_folder_are_refused(finished: Path, tmp_path: Path) -> None:
     from perception_r1.experiment.runner import run_experiment
 
@@ -198,6 +229,38 @@ def test_check_recipe_reads_keys_added_later_as_the_folder_ran(tmp_path: Path, d
     made.pop(drop, None)
     (tmp_path / "recipe.json").write_text(json.dumps(made))
     cfg = apply_overrides(base, override)
+    if refused is None:
+        check_recipe(tmp_path, cfg)
+    else:
+        with pytest.raises(ConfigError, match=refused):
+            check_recipe(tmp_path, cfg)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "override", "refused"),
+    [
+        # a folder split by instance (the default until the split by values), continued with today's default
+        ("instance", {}, "data.split_by: 'instance' -> 'key'"),
+        # ... continued with its own split: the same settings
+        ("instance", {"data.split_by": "instance"}, None),
+        # a recipe.json without the key ran what every folder ran before: instance splits
+        (None, {}, "data.split_by: 'instance' -> 'key'"),
+        (None, {"data.split_by": "instance"}, None),
+        # a folder made with today's default
+        ("key", {}, None),
+    ],
+)
+def test_an_instance_split_folder_is_recognised_as_such(tmp_path: Path, recorded, override, refused) -> None:
+    from perception_r1.config import to_dict
+    from perception_r1.experiment.runner import check_recipe
+
+    made = to_dict(toy_config(tmp_path))
+    if recorded is None:
+        del made["data"]["split_by"]
+    else:
+        made["data"]["split_by"] = recorded
+    (tmp_path / "recipe.json").write_text(json.dumps(made))
+    cfg = apply_overrides(toy_config(tmp_path), override)
     if refused is None:
         check_recipe(tmp_path, cfg)
     else:

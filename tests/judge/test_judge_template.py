@@ -1,4 +1,4 @@
-"""Judge prompt templates: the built-in v1 unchanged, files a recipe points to, and the cache key."""
+"""Judge prompt templates: the built-in v2 and the unchanged v1, files a recipe points to, and the cache key."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import pytest
 from perception_r1.config import ConfigError
 from perception_r1.judge.config import JudgeConfig, judge_template
 from perception_r1.judge.prompt import (
+    BUILTIN_TEMPLATES,
     DEFAULT_TEMPLATE,
     FEW_SHOT,
+    FEW_SHOT_V1,
     build_messages,
     format_case,
     load_judge_template,
@@ -32,7 +34,7 @@ def _write(tmp_path, text, name="judge.yaml"):
     return str(path)
 
 
-def test_builtin_v1_is_unchanged():
+def test_builtin_v2_is_the_default():
     messages = build_messages(["AB = 5", "CD = 7"], "AB is 5.")
     assert len(messages) == 1 + 2 * len(FEW_SHOT) + 1
     assert messages[0]["content"].startswith("You check whether a student's response reflects given facts")
@@ -41,7 +43,28 @@ def test_builtin_v1_is_unchanged():
     )
     assert format_case(["AB = 5"], "x") == DEFAULT_TEMPLATE.format_case(["AB = 5"], "x")
     assert parse_case(messages[-1]["content"]) == (["AB = 5", "CD = 7"], "AB is 5.")  # fake judges still read it
-    assert judge_template(JudgeConfig()) is DEFAULT_TEMPLATE
+    assert judge_template(JudgeConfig()) is DEFAULT_TEMPLATE and DEFAULT_TEMPLATE.version == "v2"
+
+
+def test_builtin_v1_is_unchanged_and_selectable():
+    # Runs judged with v1 stay reproducible: same text, hence the same digest and cache keys as before v2.
+    v1 = judge_template(JudgeConfig(prompt_version="v1"))
+    assert v1 is BUILTIN_TEMPLATES["v1"] and v1.digest == "07c55ecc59e10baf"
+    assert [list(f) for f, _, _ in v1.few_shot] == [f for f, _, _ in FEW_SHOT_V1] and len(FEW_SHOT_V1) == 3
+    assert "another value as well" not in v1.system
+
+
+def test_v2_states_the_contradiction_rule_as_the_rule_judge_applies_it():
+    # The LLM judge is told what the rule judge and the exact metrics do: a quantity also given another value is
+    # a 0, a restatement of the same value is not; its new few-shot case gets those verdicts from the rule judge.
+    from perception_r1.judge.rule import rule_verdicts
+
+    system = DEFAULT_TEMPLATE.system
+    assert "another value as well" in system and "either ... or ..." in system and "range" in system
+    new = [shot for shot in FEW_SHOT if shot not in FEW_SHOT_V1]
+    assert new and all(0 in verdicts and 1 in verdicts for _, _, verdicts in new)
+    for facts, response, verdicts in new:
+        assert rule_verdicts(facts, response) == verdicts, response
 
 
 def test_a_file_template_renders_exactly(tmp_path):
@@ -105,7 +128,7 @@ def test_cache_key_carries_version_and_digest(tmp_path):
     edited_file = _write(tmp_path, TAGGED + "fact_separator: ' '\n", "edited.yaml")
     edited = LLMJudge(JudgeConfig(base_url="http://127.0.0.1:9/v1", prompt_file=edited_file))
     keys = [j._request(["AB = 5"], "r").prompt_version for j in (builtin, custom, edited)]
-    assert keys[0] == f"judge-v1-{DEFAULT_TEMPLATE.digest}"
+    assert keys[0] == f"judge-v2-{DEFAULT_TEMPLATE.digest}"
     assert keys[1].startswith("judge-tagged-1-")
     assert len(set(keys)) == 3  # same version label, edited text: still a different key
 

@@ -3,7 +3,9 @@
 Per item: answer correctness (the project's accuracy reward: the ``<answer>`` block's ``\\boxed{}`` checked by
 math-verify), format, and the exact perception grade of :mod:`perception_r1.experiment.perception_metrics`.
 Items are appended to ``items.jsonl`` as they are graded, so an interrupted evaluation generates only what is
-missing when it runs again.
+missing when it runs again. Every item and summary carries the grader's version
+(:data:`~perception_r1.experiment.perception_metrics.GRADER_VERSION`): items graded by another version are graded
+again from their stored responses, without generating anything.
 
 Example:
     >>> summary = evaluate_policy("runs/experiment/warmup/final", rows, Path("out"))  # doctest: +SKIP
@@ -21,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from perception_r1.experiment.perception_metrics import grade_response
+from perception_r1.experiment.perception_metrics import GRADER_VERSION, grade_response
 from perception_r1.io_utils import JsonlError, atomic_write_json, atomic_write_jsonl, iter_jsonl
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ def grade_items(
             row["visual_annotations"],
             meta.get("distractors", []),
             reference=f"{row['problem']}\n{row.get('cot') or ''}",
+            derived=meta.get("derived", []),
         )
         out.append(
             {
@@ -98,6 +101,7 @@ def grade_items(
                 "perception_correct": grade.correct,
                 "wrong_facts": grade.wrong,
                 "hallucinated_facts": grade.hallucinated,
+                "grader": GRADER_VERSION,
             }
         )
     return out
@@ -160,6 +164,12 @@ def evaluate_policy(
         log.warning("%s; its item is evaluated again", "; ".join(f"{e} (a write cut short)" for e in torn))
     if len(done) < len(lines):  # drop a line cut by an interruption before appending after it
         atomic_write_jsonl(items_path, list(done.values()))
+    stale = [r for r in rows if r["id"] in done and done[r["id"]].get("grader") != GRADER_VERSION]
+    if stale:  # graded by an earlier grader: grade the stored responses again
+        with graders() as (accuracy, fmt):
+            for item in grade_items(stale, [done[r["id"]]["response"] for r in stale], accuracy, fmt):
+                done[item["id"]] = item
+        atomic_write_jsonl(items_path, list(done.values()))
     todo = [r for r in rows if r["id"] not in done]
     if todo:
         if not (Path(model_dir) / "config.json").is_file():
@@ -195,6 +205,6 @@ def graders() -> Iterator[tuple[Any, Any]]:
 
 def write_summary(out_dir: Path, model: str, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Write ``summary.json`` (``model`` plus :func:`summarize` of ``items``), the marker of a finished evaluation."""
-    summary = {"model": model, **summarize(items)}
+    summary = {"model": model, "grader": GRADER_VERSION, **summarize(items)}
     atomic_write_json(out_dir / SUMMARY_FILE, summary)
     return summary

@@ -1,16 +1,19 @@
 """Exact perception metrics of one response against the generator's facts (no LLM anywhere).
 
-Three figures per response:
+Three figures per response, all read through the one statement grammar of
+:mod:`perception_r1.judge.fact_grammar` that the ``rule`` judge (the perception reward) reads too:
 
-* **fact recall**: the fraction of the problem's needed facts (its ``visual_annotations``) that the response
-  states with the right value, decided by the deterministic rule matcher of :mod:`perception_r1.judge.rule`;
-* **wrong facts**: value statements about a quantity shown in the figure (a needed fact or a distractor label)
-  whose value differs from the figure's;
-* **hallucinated facts**: value statements about a quantity that is neither shown in the figure, nor derived in
-  the generator's reference solution, nor the quantity asked for.
+* **fact recall**: the fraction of the problem's needed facts (its ``visual_annotations``) that the rule judge
+  credits: stated with the right value and with no other value for the same quantity;
+* **wrong facts**: stated values of a quantity shown in the figure (a needed fact or a distractor label) that
+  differ from the figure's; each alternative counts (``angle ABC = 40° or 50°`` for a 40° angle: one wrong);
+* **hallucinated facts**: stated values of a quantity that is neither shown in the figure, nor determined by it
+  (the generator's ``derived`` facts: e.g. all eight angles at the crossings of two parallels and a
+  transversal), nor named in the generator's reference solution or the question.
 
-A response *perceives the problem correctly* when it states every needed fact right and no shown quantity with
-a wrong value.
+A response *perceives the problem correctly* when the rule judge credits every needed fact and no shown quantity
+is stated with a wrong value. A needed fact stated with its value and another value is not credited *and* counts
+as wrong: reward and metric agree on every statement.
 
 Example:
     >>> g = grade_response("From the figure, angle BAC = 50° and angle ABC = 70°.",
@@ -21,71 +24,40 @@ Example:
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from perception_r1.data.facts import parse_fact
-from perception_r1.judge.rule import normalize_response, rule_verdicts
-
-_NUM = r"(\d+(?:\.\d+)?)"
-# A stated value ends where no digit, decimal, variable, power or arithmetic follows ("5x", "5²", "5 + 3").
-_END = r"(?![\d.]*\d)(?![A-Za-z(√²³^])(?!\s*°?\s*[+\-*/×·÷^²])"
-_IS = r"\s*(?:=|\bis\b|\bequals?\b|\bmeasures?\b)\s*"
-_STATEMENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("angle", re.compile(r"\bangle\s*([A-Z]{3})(?![A-Za-z])" + _IS + _NUM + _END)),
-    ("radius", re.compile(r"\bradius\s+of\s+(?:the\s+)?circle\s+([A-Z])(?![A-Za-z])" + _IS + _NUM + _END)),
-    ("diameter", re.compile(r"\bdiameter\s+of\s+(?:the\s+)?circle\s+([A-Z])(?![A-Za-z])" + _IS + _NUM + _END)),
-    ("length", re.compile(r"(?<![A-Za-z])([A-Z]{2})(?![A-Za-z])" + _IS + _NUM + _END)),
+from perception_r1.judge.fact_grammar import (
+    Quantity,
+    named_quantities,
+    normalize_response,
+    quantity,
+    same_quantity,
+    stated_values,
+    values_equal,
 )
+from perception_r1.judge.rule import rule_verdicts
+
+__all__ = ["GRADER_VERSION", "PerceptionGrade", "grade_response", "mentioned_quantities", "stated_values"]
+
+# Stamped on every graded item and evaluation summary; bump it with any change (here, in the rule judge or in the
+# statement grammar) that can change a grade, so that stored grades are recomputed from their responses. Items
+# without a stamp were graded before the shared grammar (a contradicted fact still earned credit then).
+GRADER_VERSION = "fact-grammar-1"
 
 
-def _key(kind: str, label: str) -> tuple[str, str]:
-    """Order-free identity of a quantity: segment AB = BA, angle ABC = CBA (same vertex)."""
-    if kind == "length":
-        return kind, "".join(sorted(label))
-    if kind == "angle":
-        return kind, min(label[0], label[2]) + label[1] + max(label[0], label[2])
-    return kind, label
-
-
-def stated_values(text: str) -> list[tuple[tuple[str, str], float]]:
-    """Every ``quantity = number`` statement in ``text``, as ``((kind, label), value)`` in order of appearance.
-
-    A value must follow the quantity's name directly: arithmetic on the right (``angle ACB = 180° - 40°``)
-    is a computation, not a stated value. Angles are read before lengths, so ``angle ABC = 40`` is never a
-    length statement.
-    """
-    norm = normalize_response(text)
-    found: list[tuple[int, tuple[str, str], float]] = []
-    taken: list[tuple[int, int]] = []
-    for kind, pattern in _STATEMENTS:
-        for m in pattern.finditer(norm):
-            if any(s <= m.start() < e for s, e in taken):
-                continue
-            taken.append(m.span())
-            found.append((m.start(), _key(kind, m.group(1)), float(m.group(2))))
-    return [(key, value) for _, key, value in sorted(found)]
-
-
-def mentioned_quantities(text: str) -> set[tuple[str, str]]:
+def mentioned_quantities(text: str) -> set[Quantity]:
     """Every angle, segment, radius and diameter named in ``text`` (with or without a value)."""
-    norm = normalize_response(text)
-    out = {_key("angle", m.group(1)) for m in re.finditer(r"\bangle\s*([A-Z]{3})(?![A-Za-z])", norm)}
-    out |= {_key("length", m.group(1)) for m in re.finditer(r"(?<![A-Za-z])([A-Z]{2})(?![A-Za-z])", norm)}
-    for kind in ("radius", "diameter"):
-        pattern = rf"\b{kind}\s+of\s+(?:the\s+)?circle\s+([A-Z])(?![A-Za-z])"
-        out |= {(kind, m.group(1)) for m in re.finditer(pattern, norm)}
-    return out
+    return named_quantities(text)
 
 
-def _truth(facts_text: Sequence[str]) -> dict[tuple[str, str], float]:
+def _truth(facts_text: Sequence[str]) -> dict[Quantity, float]:
     out = {}
     for text in facts_text:
         fact = parse_fact(text)
         if fact.value is not None:
-            out[_key(fact.kind, fact.labels[0])] = fact.value
+            out[quantity(fact.kind, fact.labels[0])] = fact.value
     return out
 
 
@@ -119,6 +91,7 @@ def grade_response(
     annotations: Sequence[str],
     distractors: Sequence[str] = (),
     reference: str = "",
+    derived: Sequence[str] = (),
 ) -> PerceptionGrade:
     """Grade ``response`` against the exact facts of its problem.
 
@@ -127,18 +100,22 @@ def grade_response(
         annotations: The needed facts, in the canonical forms of :mod:`perception_r1.data.facts`.
         distractors: True facts shown in the figure that the solution does not need.
         reference: The generator's reference solution and the question: the quantities they name are
-            derivable, not hallucinated (their values are not checked here: a wrong derived value is a
-            reasoning error, not a perception error).
+            derivable, not hallucinated.
+        derived: Canonical facts the figure determines without showing them (the generator's ``meta.derived``;
+            rows made before it existed have none, and then only ``reference`` says what is derivable).
+            Values of derivable quantities are not checked here: a wrong derived value is a reasoning error,
+            not a perception error.
 
     Raises:
-        FactParseError: an annotation or distractor is not canonical.
+        FactParseError: an annotation, distractor or derived fact is not canonical.
     """
     shown = _truth([*annotations, *distractors])
-    derivable = mentioned_quantities(reference)
+    derivable = mentioned_quantities(reference) | set(_truth(derived))
     wrong = hallucinated = 0
-    for key, value in stated_values(response):
-        if key in shown:
-            wrong += not math.isclose(value, shown[key], rel_tol=1e-6, abs_tol=1e-9)
-        elif key not in derivable:
+    for key, value in stated_values(normalize_response(response), normalized=True):
+        truths = [v for q, v in shown.items() if same_quantity(key, q)]
+        if truths:
+            wrong += not any(values_equal(value, v) for v in truths)
+        elif not any(same_quantity(key, q) for q in derivable):
             hallucinated += 1
     return PerceptionGrade(rule_verdicts(list(annotations), response), wrong, hallucinated)

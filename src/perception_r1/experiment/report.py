@@ -5,7 +5,9 @@
 ``warmup``, ``rlvr``, ``perception_r1``), ``baselines.blind.<figure>`` (the image-blind chance level of
 :mod:`perception_r1.experiment.baseline`), ``mcnemar.<comparison>.<answer|perception>`` (``b``, ``c``,
 ``p_value``, ``per_seed``; ``warmup_vs_blind`` too), ``training.<arm>`` (reward trajectories, zero-variance-group
-fraction, step-time split, peak memory), ``warmup``, ``reading`` (None without a reading stage) and ``timings_s``.
+fraction, step-time split, peak memory), ``warmup``, ``reading`` (None without a reading stage), ``timings_s`` and
+``split`` (``split_by`` and, per split, ``problems``, ``keys`` and for val/test ``twins``: problems with a train
+problem of the same family, variant and values; :func:`perception_r1.experiment.data.split_figures`).
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def _policy_block(evals: Mapping[str, Mapping[str, Any]], policy: str, seeds: Se
 
 def build_summary(
     root: Path, cfg: ExperimentConfig, evals: Mapping[str, Mapping[str, Any]], timings: Mapping[str, float],
-    wall_s: float, command: str, test_ids: Sequence[str],
+    wall_s: float, command: str, test_ids: Sequence[str], split: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Everything the report shows, as one JSON-able dict (see the module docstring for its keys)."""
     seeds = list(cfg.seeds)
@@ -142,6 +144,7 @@ def build_summary(
         "warmup": {k: warm.get(k) for k in ("steps", "examples", "final_loss", "wall_s")},
         "reading": reading and {k: reading.get(k) for k in READING_KEYS},
         "timings_s": dict(timings),
+        "split": dict(split) if split else None,
         "test_ids": list(test_ids),
     }
 
@@ -191,17 +194,18 @@ def mcnemar_table(summary: Mapping[str, Any]) -> str:
 
 def write_report(
     root: Path, cfg: ExperimentConfig, evals: Mapping[str, Mapping[str, Any]], timings: Mapping[str, float],
-    wall_s: float, command: str | None = None, test_ids: Sequence[str] = (),
+    wall_s: float, command: str | None = None, test_ids: Sequence[str] = (), split: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Write ``summary.json``, the plots, ``report.md`` and ``report.html`` into ``root``; return the summary.
 
-    ``test_ids`` are the evaluated test problems (each distinct problem once).
+    ``test_ids`` are the evaluated test problems (each distinct problem once); ``split`` what
+    :func:`perception_r1.experiment.data.split_figures` says about the splits (the report states the twin count).
     """
     from perception_r1.experiment.plots import write_plots
     from perception_r1.experiment.report_md import render_html, render_markdown, sample_rollouts
 
     command = command or "perception-r1 experiment"
-    summary = build_summary(root, cfg, evals, timings, wall_s, command, test_ids)
+    summary = build_summary(root, cfg, evals, timings, wall_s, command, test_ids, split)
     plots = write_plots(root / "plots", summary)
     atomic_write_json(root / "summary.json", summary)
     samples = sample_rollouts(root, cfg, cfg.eval.samples, test_ids)

@@ -151,6 +151,22 @@ def reading_line(reading: Mapping[str, Any] | None) -> str:
     )
 
 
+def split_line(split: Mapping[str, Any] | None) -> str:
+    """How the test split was held out, with its twin count (computed from the splits, never assumed)."""
+    if not split:
+        return "Test split: not recorded (a summary made before splits were reported)."
+    test = split["test"]
+    how = {
+        "key": "held out by values (no problem key, i.e. family, question variant and values, in two splits)",
+        "instance": "by rendered instance only (question and image), **not held out by values**",
+    }.get(split["split_by"], split["split_by"])
+    return (
+        f"Test split: {how}; {test['twins']} of {test['problems']} test problems have a train twin (a train "
+        f"problem of the same family, variant and values, hence the same answer); {test['keys']} distinct "
+        "family-and-values keys among them."
+    )
+
+
 def render_markdown(
     cfg: ExperimentConfig, summary: Mapping[str, Any], plots: Mapping[str, Path], samples: Sequence[Mapping[str, Any]]
 ) -> str:
@@ -160,9 +176,11 @@ def render_markdown(
     parts = [
         "# Perception-R1 on the synthetic testbed: warm-up, RLVR and Perception-R1",
         "",
-        f"Command: `{summary['command']}`; seeds {summary['seeds']}; {summary['n_test']} held-out test problems; "
+        f"Command: `{summary['command']}`; seeds {summary['seeds']}; {summary['n_test']} test problems; "
         f"wall {summary['wall_s'] / 60:.1f} min on {m['cpus']} CPU(s) ({m['platform']}, torch {m['torch']}"
         f"{', GPU ' + m['gpu'] if m.get('gpu') else ''}).",
+        "",
+        split_line(summary.get("split")),
         "",
         _verdict_line(summary),
         "",
@@ -172,8 +190,9 @@ def render_markdown(
         "",
         "Perception accuracy: a problem counts when every needed fact is stated with the figure's value and no "
         "shown quantity is stated with a wrong value (exact, from the generator; no LLM). Fact recall: the mean "
-        "fraction of needed facts stated right. Wrong facts: statements contradicting the figure; hallucinated: "
-        "values of quantities neither shown, derived nor asked. The image-blind baseline is the chance level: for "
+        "fraction of needed facts stated right and with no other value (as the rule judge credits them). Wrong "
+        "facts: stated values contradicting the figure; hallucinated: values of quantities neither shown, "
+        "determined by the figure, nor named in the solution. The image-blind baseline is the chance level: for "
         "each test problem, the train split's most common solution to the same question, written without seeing "
         "the figure (`perception_r1.experiment.baseline`); a policy at or below it does not read the figure.",
         "",
@@ -235,7 +254,9 @@ def experiment_section_html(
         rollouts.append(f"<h4>{html.escape(s['id'])} (answer {html.escape(str(s['warmup']['answer']))})</h4>"
                         f"<table><tr>{''.join(cells)}</tr></table>")  # fmt: skip
     return (
-        f"<section id='experiment'><h2>Controlled experiment</h2><p>{html.escape(_verdict_line(summary))}</p>"
+        f"<section id='experiment'><h2>Controlled experiment</h2>"
+        f"<p>{html.escape(split_line(summary.get('split')).replace('**', ''))}</p>"
+        f"<p>{html.escape(_verdict_line(summary))}</p>"
         f"<h3>Test results</h3>{_md_table_html(results_table(summary))}"
         f"<h3>Exact McNemar</h3>{_md_table_html(mcnemar_table(summary))}"
         f"<h3>Training dynamics</h3>{_md_table_html(dynamics_table(summary))}"

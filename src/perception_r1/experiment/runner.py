@@ -81,6 +81,13 @@ def _marker(path: Path) -> dict[str, Any] | None:
         raise ConfigError(f"{path}: unreadable stage marker ({exc}); delete it to rerun that stage") from None
 
 
+def _current(summary: dict[str, Any], n: int) -> bool:
+    """A finished evaluation of all ``n`` problems by today's grader (an older one's grades are recomputed)."""
+    from perception_r1.experiment.perception_metrics import GRADER_VERSION
+
+    return summary.get("n") == n and summary.get("grader") == GRADER_VERSION
+
+
 class Stages:
     """The experiment's stages over one folder; every method is idempotent (done stages return their marker)."""
 
@@ -117,6 +124,7 @@ class Stages:
             check_disjoint,
             load_split,
             make_splits,
+            split_figures,
             unique_instances,
             write_splits,
         )
@@ -135,6 +143,13 @@ class Stages:
         # them (they only weight the sampling), evaluation counts each distinct problem once.
         for split in ("val", "test"):
             self.splits[split] = unique_instances(self.splits[split])
+        # Counted by key whatever the split: 0 when split by key, the instance split's twins otherwise.
+        self.split_figures = split_figures(self.splits, self.cfg.data.split_by)
+        test = self.split_figures["test"]
+        self.announce(
+            f"data: split by {self.cfg.data.split_by}; {test['problems']} distinct test problems, {test['keys']} "
+            f"family-and-values keys, {test['twins']} with a train twin (same family, variant and values)"
+        )
         return done
 
     def policy(self) -> Path:
@@ -193,7 +208,7 @@ class Stages:
 
         folder = self.root / ("eval" if split == "test" else f"eval-{split}") / name
         done = _marker(folder / "summary.json")
-        if done is not None and done.get("n") == len(self.splits[split]):
+        if done is not None and _current(done, len(self.splits[split])):
             return done
         if done is None and not (model_dir / "config.json").is_file():
             raise FileNotFoundError(f"{model_dir}: missing checkpoint of {name!r}; its training stage did not finish")
@@ -212,7 +227,7 @@ class Stages:
 
         folder = self.root / ("eval" if split == "test" else f"eval-{split}") / "blind"
         done = _marker(folder / "summary.json")
-        if done is not None and done.get("n") == len(self.splits[split]):
+        if done is not None and _current(done, len(self.splits[split])):
             return done
         return evaluate_blind(self.splits["train"], self.splits[split], folder)
 
@@ -373,7 +388,9 @@ def run_experiment(
     test_ids = [r["id"] for r in stages.splits["test"]]
     timings = stages.current_timings()
     # The sum of the stage times, less the overlap of parallel runs: the wall time of the uninterrupted parts.
-    return write_report(stages.root, cfg, evals, timings, sum(timings.values()), command, test_ids)
+    return write_report(
+        stages.root, cfg, evals, timings, sum(timings.values()), command, test_ids, split=stages.split_figures
+    )
 
 
 def _warmup_shaping(cfg: ExperimentConfig) -> dict[str, Any]:

@@ -36,7 +36,9 @@ class JudgeConfig(LLMConfig):
     retry_temperature: float = option(0.7, "temperature of those re-asks (at 0 a deterministic judge would repeat)")
     sanitize: bool = option(True, "neutralise verdict-like text in responses before judging (anti-injection)")
     prompt_version: str = option(
-        "v1", "built-in judge prompt version (see perception_r1.judge.prompt.PROMPT_VERSION); unused with prompt_file"
+        "v2",
+        "built-in judge prompt version: v2 (a value contradicted elsewhere in the response is a 0) or v1 (the "
+        "earlier text); see perception_r1.judge.prompt.BUILTIN_TEMPLATES; unused with prompt_file",
     )
     prompt_file: str | None = option(
         None,
@@ -56,14 +58,16 @@ def judge_template(cfg: JudgeConfig) -> Any:
     Raises:
         ConfigError: an unknown built-in version, or a template file that cannot be used (named in the message).
     """
-    from perception_r1.judge.prompt import PROMPT_VERSION, load_judge_template
+    from perception_r1.judge.prompt import BUILTIN_TEMPLATES, load_judge_template
 
-    if cfg.prompt_file is None and cfg.prompt_version != PROMPT_VERSION:
+    if cfg.prompt_file is not None:
+        return load_judge_template(cfg.prompt_file)
+    if cfg.prompt_version not in BUILTIN_TEMPLATES:
         raise ConfigError(
-            f"judge.prompt_version: unknown built-in judge prompt {cfg.prompt_version!r}; known: {PROMPT_VERSION} "
-            "(or set judge.prompt_file)"
+            f"judge.prompt_version: unknown built-in judge prompt {cfg.prompt_version!r}; known: "
+            f"{', '.join(BUILTIN_TEMPLATES)} (or set judge.prompt_file)"
         )
-    return load_judge_template(cfg.prompt_file)
+    return BUILTIN_TEMPLATES[cfg.prompt_version]
 
 
 def _judge_yaml(path: str | Path) -> dict[str, Any]:

@@ -104,6 +104,7 @@ def to_row(problem: SynthProblem, row_id: str, difficulty: int) -> dict[str, Any
         "difficulty": difficulty,
         "key": list(problem.key),
         "distractors": problem.distractors,
+        "derived": problem.derived,
         "labels": [{"text": lb.text, "role": lb.role, "target": lb.target, "xy": lb.xy} for lb in problem.labels],
     }
     return {
@@ -126,7 +127,8 @@ Each row follows the perception-r1 schema (`id`, `images`, `problem`, `answer`, 
 `source`, plus `meta`). The figure holds the values the question needs; the text does not give them.
 `visual_annotations` are the exact facts drawn by the generator that the solution uses, in the canonical forms
 of `perception_r1.data.facts` (e.g. `AB = 5`, `angle ABC = 40°`, `AB ∥ CD`); the `rule` judge reads them.
-`meta.distractors` lists true facts shown in the figure that the solution does not need.
+`meta.distractors` lists true facts shown in the figure that the solution does not need, `meta.derived` true facts
+the figure determines without showing them (e.g. the other angles where a transversal crosses two parallels).
 
 Problems that share family, variant and values (whatever the letters) are all in the same split.
 

@@ -33,6 +33,8 @@ class SynthProblem:
         circles: Circle name -> (centre x, centre y, radius) in pixels.
         labels: Every text drawn (see :class:`~perception_r1.data.synth.canvas.Label`).
         distractors: True canonical facts shown in the figure that the solution does not need.
+        derived: True canonical facts the figure determines without showing them (the other angles at a
+            crossing, the opposite side of a rectangle, the third angle); stating them is not a hallucination.
         key: Letter-free identity of the problem (family, variant, values); equal keys never straddle splits.
     """
 
@@ -46,6 +48,7 @@ class SynthProblem:
     circles: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     labels: list[Label] = field(default_factory=list)
     distractors: list[str] = field(default_factory=list)
+    derived: list[str] = field(default_factory=list)
     key: tuple[Any, ...] = ()
 
     @property
@@ -96,6 +99,7 @@ def finish(
     key: tuple[Any, ...],
     distractors: list[str] | None = None,
     circles: dict[str, tuple[float, float, float]] | None = None,
+    derived: list[str] | None = None,
 ) -> SynthProblem:
     """Bundle a finished drawing into a :class:`SynthProblem` (adds the ``<image>`` placeholder)."""
     return SynthProblem(
@@ -109,5 +113,6 @@ def finish(
         circles=circles or {},
         labels=list(canvas.labels),
         distractors=distractors or [],
+        derived=[fact for fact in derived or [] if fact not in annotations and fact not in (distractors or [])],
         key=(family, *key),
     )

@@ -96,6 +96,12 @@ def parallel_lines(rng: random.Random, difficulty: int, size: int, letters: str 
         steps=steps,
         points=pts,
         key=(x, th == tg, lh == lg),
+        derived=[  # every angle between the transversal and a parallel, at both crossings
+            facts.angle(f"{rays[t]}{vertex}{rays[side]}", _angle_value(theta, t == "up", side == "right"))
+            for vertex, rays in ((G, rays_g), (H, rays_h))
+            for t in ("up", "down")
+            for side in ("left", "right")
+        ],
     )
 
 
@@ -143,6 +149,13 @@ def rectangle(rng: random.Random, difficulty: int, size: int, letters: str = "au
         steps=steps,
         points=pts,
         key=(what, min(w, h), max(w, h)),
+        derived=[
+            facts.length(f"{A}{B}", w),
+            facts.length(f"{C}{D}", w),
+            facts.length(f"{B}{C}", h),
+            facts.length(f"{D}{A}", h),
+        ]
+        + [facts.angle(order[i - 1] + order[i] + order[(i + 1) % 4], 90) for i in range(4)],
     )
 
 
@@ -197,4 +210,6 @@ def circle(rng: random.Random, difficulty: int, size: int, letters: str = "auto"
         points=pts,
         key=("diameter" if given_diameter else "radius", asked, r),
         circles={O: (pts[O][0], pts[O][1], scale)},
+        derived=[facts.radius(O, r), facts.diameter(O, 2 * r), facts.length(f"{O}{A}", r)]
+        + ([facts.length(f"{O}{B}", r), facts.length(f"{A}{B}", 2 * r)] if given_diameter else []),
     )

@@ -82,6 +82,7 @@ def triangle_angle_sum(rng: random.Random, difficulty: int, size: int, letters: 
         points=pts,
         key=tuple(sorted((a, b))),
         distractors=distractors,
+        derived=[facts.angle(f"{A}{C}{B}", c)],
     )
 
 
@@ -129,6 +130,7 @@ def isosceles_triangle(rng: random.Random, difficulty: int, size: int, letters: 
         points=pts,
         key=("base" if given_base else "apex", apex),
         distractors=distractors,
+        derived=[facts.angle(f"{B}{A}{C}", apex), facts.angle(f"{A}{B}{C}", base), facts.angle(f"{A}{C}{B}", base)],
     )
 
 
@@ -175,4 +177,10 @@ def right_triangle(rng: random.Random, difficulty: int, size: int, letters: str 
         steps=steps,
         points=pts,
         key=("leg", b, c) if find_leg else ("hyp", min(a, b), max(a, b)),
+        derived=[
+            facts.length(f"{A}{C}", b),
+            facts.length(f"{B}{C}", a),
+            facts.length(f"{A}{B}", c),
+            facts.angle(f"{A}{C}{B}", 90),
+        ],  # fmt: skip
     )
