@@ -252,3 +252,20 @@ def test_version():
 
     result = runner.invoke(build_app(), ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"perception-r1 {version('perception-r1')}"
+
+
+def test_train_resolves_the_warmup_policy_before_training(monkeypatch, tmp_path):
+    import perception_r1.experiment.cache as cache
+    import perception_r1.train.trainer as trainer
+
+    seen = {}
+
+    def fake_run_training(cfg):  # stands in for training: only the policy it would load matters here
+        seen["path"] = cfg.model.path
+        return {"output_dir": str(tmp_path), "judge_alarms": []}
+
+    monkeypatch.setattr(cache, "warmup_policy", lambda: tmp_path / "warmup" / "final")
+    monkeypatch.setattr(trainer, "run_training", fake_run_training)
+    result = runner.invoke(build_app(), ["train"])  # the embedded default: model.path warmup
+    assert result.exit_code == 0, result.output
+    assert seen["path"] == str(tmp_path / "warmup" / "final")

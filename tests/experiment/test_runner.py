@@ -188,8 +188,8 @@ def test_unknown_family_fails_before_any_work(tmp_path: Path) -> None:
     ],
 )
 def test_quick_warmup_is_shared_with_the_train_default(tmp_path: Path, monkeypatch, overrides: dict, cached: bool):
+    from perception_r1.experiment.cache import ensure_warmup_policy, share_with_train_default, warmup_cache_dir
     from perception_r1.experiment.config import QUICK
-    from perception_r1.experiment.runner import _share_with_train_default, ensure_warmup_policy, warmup_cache_dir
 
     monkeypatch.setenv("PERCEPTION_R1_CACHE", str(tmp_path / "cache"))
     warm = tmp_path / "exp" / "warmup"
@@ -198,7 +198,7 @@ def test_quick_warmup_is_shared_with_the_train_default(tmp_path: Path, monkeypat
     merged = {**QUICK, "output_dir": str(tmp_path / "exp")}
     for section, values in overrides.items():
         merged[section] = {**merged.get(section, {}), **values}
-    _share_with_train_default(from_dict(ExperimentConfig, merged), warm)
+    share_with_train_default(from_dict(ExperimentConfig, merged), warm)
     assert (warmup_cache_dir() / "warmup" / "final" / "config.json").is_file() == cached
     if cached:  # found without training anything
         assert ensure_warmup_policy() == warmup_cache_dir() / "warmup" / "final"

@@ -15,9 +15,10 @@ from perception_r1.train import policy_cache
 from support.fake_model import write_fake_model
 
 
-def test_unknown_built_in_name_is_refused():
-    with pytest.raises(ConfigError, match="no built-in policy"):
-        policy_cache.ensure_policy("warm-up")
+def test_warmup_is_resolved_by_the_train_command_not_by_training():
+    # training never imports the experiment: the experiment's cached warm-up policy comes as a folder
+    with pytest.raises(ConfigError, match="perception_r1.experiment.cache.warmup_policy"):
+        policy_cache.resolve_model_path("warmup")
 
 
 @pytest.mark.parametrize(
@@ -34,7 +35,7 @@ def test_other_paths_are_passed_on(path, kept):
 
 
 def test_damaged_warmup_cache_is_reported_and_cleared(monkeypatch, tmp_path, caplog):
-    from perception_r1.experiment import runner
+    from perception_r1.experiment import cache as runner
 
     monkeypatch.setenv("PERCEPTION_R1_CACHE", str(tmp_path))
     stage = runner.warmup_cache_dir() / "warmup"

@@ -147,6 +147,11 @@ def _run(cfg: TrainConfig) -> None:
     level = logging.INFO if main else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        if cfg.model.path == "warmup":  # the experiment's cached warm-up policy: built once per machine, then reused
+            from perception_r1.config import apply_overrides
+            from perception_r1.experiment.cache import warmup_policy
+
+            cfg = apply_overrides(cfg, {"model.path": str(warmup_policy())})
         summary = run_training(cfg)
     except (ConfigError, SchemaError) as exc:  # SchemaError: a bad training row, named (file, row, id)
         typer.echo(f"error: {redact(str(exc))}", err=True)
