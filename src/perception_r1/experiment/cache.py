@@ -26,8 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def _warmup_shaping(cfg: ExperimentConfig) -> dict[str, Any]:
-    """The settings that shape a warm-up policy: its data, policy, reading and warm-up sections."""
-    return {section: to_dict(getattr(cfg, section)) for section in ("data", "policy", "reading", "warmup")}
+    """The settings that shape a warm-up policy: its data, policy, reading and warm-up sections (whether it was
+    trained here or shipped built with the same settings makes no difference)."""
+    from perception_r1.experiment.shipped import shaping
+
+    return shaping(to_dict(cfg))
 
 
 def share_with_train_default(cfg: ExperimentConfig, warmup_dir: Path) -> None:

@@ -68,6 +68,11 @@ class WarmupSection:
         False, "train only the language model: the vision tower and patch merger stay as built or as reading left them"
     )
     seed: int = option(0, "seed of initialisation and data order")
+    shipped: bool = option(
+        False,
+        "use the warm-up policy shipped with the package (the full recipe's reading and warm-up stages, "
+        "experiment/shipped.py) instead of training one; the data, policy, reading and warm-up settings must match it",
+    )
 
 
 @dataclass

@@ -194,14 +194,23 @@ class Stages:
         from perception_r1.experiment.warmup import run_warmup
 
         folder = self.root / "warmup"
-        if _marker(folder / "summary.json") is None:
+        if _marker(folder / "summary.json") is not None:
+            return folder / "final"
+        if self.cfg.warmup.shipped:
+            from perception_r1.experiment.shipped import install
+
+            self.announce("warm-up: the shipped warm-up policy (the full recipe's reading and warm-up stages)")
+            made = self._timed("warmup", lambda: install(to_dict(self.cfg), folder / "final"))
+            info = {"shipped": True, "validation": made["validation"], "final_model": str(folder / "final")}
+            atomic_write_json(folder / "summary.json", {**made["warmup_summary"], **info})
+        else:
             start = self.reading()
             self.announce("warm-up: supervised fine-tuning on the generator's solutions (TRL SFTTrainer)")
             rows = self.splits["train"][: self.cfg.warmup.n_examples]
             self._timed("warmup", lambda: run_warmup(start, rows, self.cfg.warmup, folder))
-            from perception_r1.experiment.cache import share_with_train_default
+        from perception_r1.experiment.cache import share_with_train_default
 
-            share_with_train_default(self.cfg, folder)
+        share_with_train_default(self.cfg, folder)
         return folder / "final"
 
     def evaluate(self, name: str, model_dir: Path, split: str = "test") -> dict[str, Any]:
@@ -379,7 +388,8 @@ def run_experiment(
     stages = Stages(cfg, announce)
     check_recipe(stages.root, cfg)
     stages.data()
-    stages.policy()
+    if not cfg.warmup.shipped:  # the shipped warm-up brings its own policy and tokenizer
+        stages.policy()
     warm = stages.warmup()
     evals: dict[str, Any] = {"blind": stages.blind(), "warmup": stages.evaluate("warmup", warm)}
     stages.train_arms([(arm, seed) for seed in cfg.seeds for arm in ARMS], warm)
