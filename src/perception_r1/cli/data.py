@@ -9,6 +9,8 @@ import typer
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
+DEFAULT_CACHE_NAME = "llm_cache.sqlite"  # a step's reply cache in its output folder, unless --cache-path names one
+
 
 @app.command("synth")
 def synth(
@@ -46,13 +48,23 @@ def synth(
     typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
 
 
-def _llm_config(config_file: Path | None, base_url: str | None, model: str | None, cache_path: str | None):
-    """An LLMConfig from an optional YAML file plus command-line overrides."""
+def _llm_config(
+    config_file: Path | None, base_url: str | None, model: str | None, cache_path: str | None, output: Path
+):
+    """An LLMConfig from an optional YAML file plus command-line overrides.
+
+    Without a cache path (neither ``--cache-path`` nor the file's ``cache_path``) the replies are cached in
+    ``OUTPUT/llm_cache.sqlite``: every finished call is kept as it arrives, so a killed step run again with the same
+    ``-o`` repeats only the calls that were in flight.
+    """
     from perception_r1.config import load_config
     from perception_r1.llm.config import LLMConfig
 
     overrides = {k: v for k, v in (("base_url", base_url), ("model", model), ("cache_path", cache_path)) if v}
-    return load_config(LLMConfig, config_file, overrides)
+    cfg = load_config(LLMConfig, config_file, overrides)
+    if not cfg.cache_path:
+        cfg.cache_path = str(output / DEFAULT_CACHE_NAME)
+    return cfg
 
 
 def _load_rows(input_path: str, split: str | None, columns: str, limit: int | None) -> list[dict]:
@@ -89,7 +101,12 @@ def _finish(result, output: Path) -> None:
 _LLM_FILE = typer.Option(None, "--llm-config", help="YAML file with LLM client settings (perception_r1.llm.config).")
 _BASE_URL = typer.Option(None, "--base-url", help="OpenAI-compatible base URL (overrides the file).")
 _MODEL = typer.Option(None, "--model", help="Model name (overrides the file).")
-_CACHE = typer.Option(None, "--cache-path", help="SQLite reply cache: makes the step resumable.")
+_CACHE = typer.Option(
+    None,
+    "--cache-path",
+    help="SQLite reply cache that makes the step resumable (default: OUTPUT/llm_cache.sqlite; a killed step run "
+    "again repeats only the calls that were in flight).",
+)
 
 
 @app.command("distill")
@@ -110,7 +127,7 @@ def distill_cmd(
     from perception_r1.data.curate.distill import DistillOptions, distill
 
     rows = _load_rows(input_path, split, columns, limit)
-    teacher = _run_step(_llm_config, llm_config, base_url, model, cache_path)
+    teacher = _run_step(_llm_config, llm_config, base_url, model, cache_path, output)
     _finish(_run_step(distill, rows, teacher, _run_step(DistillOptions, k, temperature)), output)
 
 
@@ -145,7 +162,8 @@ def annotate_cmd(
     from perception_r1.data.curate.annotate import annotate
 
     rows = _load_rows(input_path, None, "", None)
-    _finish(_run_step(annotate, rows, _run_step(_llm_config, llm_config, base_url, model, cache_path)), output)
+    annotator = _run_step(_llm_config, llm_config, base_url, model, cache_path, output)
+    _finish(_run_step(annotate, rows, annotator), output)
 
 
 @app.command("build")

@@ -10,6 +10,7 @@ Output folder layout (``-o DIR``)::
                                 the scoring mode (``official`` or ``corrected``, :mod:`perception_r1.eval.scoring`)
     breakdowns.md               the official breakdowns as tables (WeMath IK/IG/CM/RM too)
     table.md, chart.png         written by :mod:`perception_r1.eval.report`
+    llm_cache.sqlite            replies of the optional LLM extraction/grading (unless ``llm.client.cache_path``)
 
 A generation is reused when its stored prompt equals the current one and it has a response; anything else (new
 items, changed prompts, earlier errors) is generated again. The cache is rewritten atomically after each chunk,
@@ -39,6 +40,8 @@ from perception_r1.rewards.answer import choice_map
 from perception_r1.templates import load_format_template
 
 logger = logging.getLogger(__name__)
+
+LLM_CACHE_NAME = "llm_cache.sqlite"  # the LLM stages' reply cache in the output folder (llm_grading.build_stages)
 
 
 @dataclass
@@ -275,7 +278,7 @@ def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> Run
 
     template = load_format_template(cfg.prompt_template, "prompt_template") if cfg.prompt_template else None
     checker = checker or _default_checker()
-    llm = llm_grading.build_stages(cfg.llm)
+    llm = llm_grading.build_stages(cfg.llm, default_cache=out / LLM_CACHE_NAME)
     summaries: dict[str, dict[str, Any]] = {}
     for bench in benches:
         items = list(iter_items(bench, cfg.data_dir, cfg.limit))
@@ -348,7 +351,7 @@ def rescore(
     if not files:
         raise FileNotFoundError(f"{out}: no items/*.jsonl to rescore (run `perception-r1 eval` first)")
     checker = checker or _default_checker()
-    llm = llm_grading.build_stages(llm_config) if llm_config is not None else None
+    llm = llm_grading.build_stages(llm_config, default_cache=out / LLM_CACHE_NAME) if llm_config is not None else None
     summaries: dict[str, dict[str, Any]] = {}
     for path in files:
         bench = get_benchmark(path.stem)
