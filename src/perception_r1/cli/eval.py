@@ -144,12 +144,21 @@ def table_cmd(
     run_dirs: list[Path] = typer.Argument(..., help="Evaluation folders, one per model (in row order)."),
     out: Path = typer.Option(Path("eval_report"), "--output-dir", "-o", help="Where table.md and chart.png go."),
     paper: bool = typer.Option(True, "--paper/--no-paper", help="Add the paper's Table 1 rows for reference."),
+    allow_different_items: bool = typer.Option(
+        False,
+        "--allow-different-items",
+        help="Compare runs evaluated on different item sets (another --limit or data copy); refused by default.",
+    ),
 ) -> None:
-    """Compare any number of evaluated models side by side (Markdown table and PNG chart)."""
+    """Compare any number of evaluated models side by side (Markdown table and PNG chart).
+
+    A run evaluated on part of a benchmark (--limit, an incomplete local copy) is marked "(n of N items)" in the
+    table and faded in the chart.
+    """
     from perception_r1.eval.report import write_reports
 
     try:
-        table, chart = write_reports(run_dirs, out, with_paper=paper)
+        table, chart = write_reports(run_dirs, out, with_paper=paper, allow_different_items=allow_different_items)
     except (FileNotFoundError, ValueError, OSError) as exc:
         _fail(str(exc))
     typer.echo(table.read_text(encoding="utf-8"))
