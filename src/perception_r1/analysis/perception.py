@@ -117,6 +117,66 @@ def select_items(
     return sorted(random.Random(seed).sample(pool, n))
 
 
+def selection_summary(
+    annotations: Mapping[str, list[str]],
+    responses_a: Mapping[str, Mapping[str, Any]],
+    responses_b: Mapping[str, Mapping[str, Any]],
+    n: int | None,
+    selected: Sequence[str],
+    where: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """How many items were asked for, how many could enter the analysis and why the others could not.
+
+    Args:
+        n: The subset size asked for (None: every eligible item).
+        selected: The ids :func:`select_items` chose.
+        where: The filter on model A's records.
+
+    Returns:
+        ``requested`` (n), ``eligible`` (items :func:`select_items` could draw from), ``selected``, and the
+        left-out counts: ``no_annotations``, ``no_response_a``, ``no_response_b`` (:func:`selection_counts`) and
+        ``not_matching_where`` (annotated with both responses, but filtered out by ``where``).
+    """
+    both = [
+        i
+        for i in annotations
+        if annotations[i] and responses_a.get(i, {}).get("response") and responses_b.get(i, {}).get("response")
+    ]
+    eligible = [i for i in both if _matches(responses_a[i], where or {})]
+    return {
+        "requested": n,
+        "eligible": len(eligible),
+        "selected": len(selected),
+        **selection_counts(annotations, responses_a, responses_b),
+        "not_matching_where": len(both) - len(eligible),
+    }
+
+
+def selection_note(summary: Mapping[str, Any]) -> str:
+    """One sentence on the analysed items: how many, out of how many asked for and eligible, and why fewer.
+
+    Example:
+        >>> selection_note({"requested": 5, "eligible": 3, "selected": 3})
+        'analysed 3 items, not the 5 asked for: only 3 items have annotations and a response from both models'
+    """
+    selected, requested, eligible = summary["selected"], summary["requested"], summary["eligible"]
+    left_out = ", ".join(
+        f"{k.replace('_', ' ')}: {summary[k]}"
+        for k in ("no_annotations", "no_response_a", "no_response_b", "not_matching_where")
+        if summary.get(k)
+    )
+    detail = f" (left out: {left_out})" if left_out else ""
+    if requested is not None and selected < requested:
+        where = " and match --where" if summary.get("not_matching_where") else ""
+        return (
+            f"analysed {selected} items, not the {requested} asked for: only {eligible} items have annotations and "
+            f"a response from both models{where}{detail}"
+        )
+    if requested is None:
+        return f"analysed all {selected} eligible items{detail}"
+    return f"analysed a seeded sample of {selected} of the {eligible} eligible items{detail}"
+
+
 @dataclass
 class PerceptionReport:
     """Result of the analysis: labels per model, the McNemar test and the discordant items."""
@@ -126,6 +186,7 @@ class PerceptionReport:
     test: dict[str, Any]
     discordant: dict[str, list[str]]
     failed: dict[str, list[str]] = field(default_factory=dict)
+    selection: dict[str, Any] = field(default_factory=dict)  # selection_summary of the analysed items
 
     def failure_reasons(self) -> dict[str, dict[str, int]]:
         """Failed judgments per model and reason (connection, timeout, HTTP status, invalid reply, other)."""
@@ -142,6 +203,7 @@ class PerceptionReport:
         """The ``perception_analysis.json`` payload: selection size, test, discordant and failed ids, labels."""
         return {
             "n_selected": len(self.ids),
+            "selection": self.selection,
             "mcnemar": self.test,
             "discordant": self.discordant,
             "failed": self.failed,
@@ -218,6 +280,7 @@ def markdown_report(report: PerceptionReport, annotations: Mapping[str, list[str
         f"# Perception analysis: {a} vs {b}",
         "",
         f"- items selected: {len(report.ids)}; paired (both judged): {t['n_pairs']}",
+        *([f"- {selection_note(report.selection)}"] if report.selection else []),
         f"- perception correct = judge score >= {t['threshold']}",
         f"- discordant: {a} only = {t['b']}, {b} only = {t['c']}",
         f"- McNemar ({t['method']}): p = {t['p_value']:.4g}",
