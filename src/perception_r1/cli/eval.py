@@ -1,5 +1,6 @@
 """``perception-r1 eval``: evaluate a model on the paper's benchmarks; ``eval rescore DIR`` re-scores stored
-generations without loading a model; ``eval table DIR...`` compares evaluated models."""
+generations without loading a model; ``eval table DIR...`` compares evaluated models; ``eval check-data`` checks
+local copies of the benchmarks."""
 
 from __future__ import annotations
 
@@ -163,3 +164,33 @@ def table_cmd(
         _fail(str(exc))
     typer.echo(table.read_text(encoding="utf-8"))
     typer.echo(f"wrote {table} and {chart}")
+
+
+@app.command("check-data")
+def check_data_cmd(
+    data_dir: Path = typer.Option(..., "--data-dir", help="Folder with local copies (layout: docs/evaluation.md)."),
+    benchmarks: str = typer.Option("all", "--benchmarks", "-b", help="Comma-separated benchmarks, or 'all'."),
+    images: bool = typer.Option(True, "--images/--no-images", help="Check that every image exists and reads."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
+) -> None:
+    """Check local benchmark copies: items found per benchmark and subset (against the benchmark's size), malformed
+    rows, duplicate ids, missing or unreadable images. Exits 1 when a copy is missing, incomplete or has problems."""
+    import json
+
+    from perception_r1.eval.benchmarks import parse_benchmark_list
+    from perception_r1.eval.data_check import check_data, format_checks
+    from perception_r1.registry import UnknownNameError
+
+    if not data_dir.is_dir():
+        _fail(f"--data-dir {data_dir}: no such folder")
+    try:
+        benches = parse_benchmark_list(benchmarks)
+    except (UnknownNameError, ValueError) as exc:
+        _fail(str(exc))
+    checks = check_data(benches, data_dir, images=images)
+    if as_json:
+        typer.echo(json.dumps([c.to_json() for c in checks], indent=2))
+    else:
+        typer.echo(format_checks(checks), nl=False)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
