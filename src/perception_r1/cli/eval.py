@@ -65,7 +65,16 @@ def eval_cmd(
     limit: int = typer.Option(None, "--limit", help="Only the first N items of each subset."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Local copies of the benchmarks (default: the hub)."),
     model_name: str = typer.Option(None, "--model-name", help="Label in tables (default: the folder name)."),
-    batch_size: int = typer.Option(8, "--batch-size", help="Prompts per generation call."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Prompts per forward batch (transformers backend)."),
+    chunk_size: int = typer.Option(
+        None,
+        "--chunk-size",
+        help="Prompts handed to the backend per call, saved after each (default: 1024 for vllm, 256 for openai, "
+        "4 x --batch-size for transformers; 0: the whole benchmark in one call).",
+    ),
+    shard: str = typer.Option(
+        None, "--shard", help="I/N: every N-th item from item I (one process per GPU; join with `eval merge`)."
+    ),
     max_new_tokens: int = typer.Option(4096, "--max-new-tokens", help="Generation budget per response."),
     backend_opt: list[str] = typer.Option([], "--backend-opt", help="Backend keyword KEY=VALUE (repeatable)."),
     llm_extract: bool = typer.Option(False, "--llm-extract", help="LLM extraction fallback (LLM client layer)."),
@@ -94,6 +103,8 @@ def eval_cmd(
         limit=limit,
         data_dir=str(data_dir) if data_dir else None,
         batch_size=batch_size,
+        chunk_size=chunk_size,
+        shard=shard,
         max_new_tokens=max_new_tokens,
         backend_options=_parse_kv(backend_opt),
         llm=_llm_config(llm_extract, llm_grade, llm_base_url, llm_model),
@@ -136,6 +147,22 @@ def rescore_cmd(
     try:
         result = rescore(output_dir, llm_config=llm, scoring=mode)
     except (UnknownNameError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    _print_summary(result)
+
+
+@app.command("merge")
+def merge_cmd(
+    shard_dirs: list[Path] = typer.Argument(..., help="Folders of `perception-r1 eval --shard I/N` runs."),
+    out: Path = typer.Option(..., "--output-dir", "-o", help="The merged evaluation folder."),
+    scoring: str = typer.Option(None, "--scoring", help="Scoring mode (default: the shards' own). " + _SCORING_HELP),
+) -> None:
+    """Join the shard folders of a data-parallel evaluation into one folder and score it as one run."""
+    from perception_r1.eval.shards import merge_runs
+
+    try:
+        result = merge_runs(shard_dirs, out, scoring=_check_scoring(scoring) if scoring else None)
+    except (ValueError, OSError) as exc:
         _fail(str(exc))
     _print_summary(result)
 

@@ -13,8 +13,9 @@ Output folder layout (``-o DIR``)::
     llm_cache.sqlite            replies of the optional LLM extraction/grading (unless ``llm.client.cache_path``)
 
 A generation is reused when its stored prompt equals the current one and it has a response; anything else (new
-items, changed prompts, earlier errors) is generated again. The cache is rewritten atomically after each chunk,
-so an interrupted run loses at most one chunk.
+items, changed prompts, earlier errors) is generated again. The cache is rewritten atomically after each chunk
+(``chunk_size`` prompts per backend call), so an interrupted run loses at most one chunk. ``shard: I/N`` evaluates
+every N-th item (data parallelism: :mod:`perception_r1.eval.shards`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from perception_r1.eval.metrics import summarize
 from perception_r1.eval.official import OfficialState, score_official
 from perception_r1.eval.prompts import build_prompt
 from perception_r1.eval.scoring import check_mode, score_item
+from perception_r1.eval.shards import parse_shard, shard_of
 from perception_r1.io_utils import JsonlError, atomic_write_json, atomic_write_jsonl, atomic_write_text, iter_jsonl
 from perception_r1.rewards.answer import choice_map
 from perception_r1.templates import load_format_template
@@ -55,7 +57,15 @@ class EvalConfig:
     model_name: str | None = option(None, "label of the model in tables (default: the model folder's name)")
     limit: int | None = option(None, "evaluate only the first N items of each subset")
     data_dir: str | None = option(None, "folder with local copies of the benchmarks (None: the hub)")
-    batch_size: int = option(8, "prompts per generation call")
+    batch_size: int = option(8, "prompts per forward batch (transformers backend)")
+    chunk_size: int | None = option(
+        None,
+        "prompts handed to the backend per call, each call's generations saved before the next (None: the "
+        "backend's default: 4 x batch_size for transformers, 256 for openai, 1024 for vllm; 0: the whole benchmark)",
+    )
+    shard: str | None = option(
+        None, "I/N: evaluate every N-th item of each benchmark from item I (one process per GPU; eval merge joins)"
+    )
     max_new_tokens: int = option(4096, "generation budget per response (the paper used 4096)")
     backend_options: dict[str, Any] = option(factory=dict, help="extra keyword arguments of the backend")
     llm: llm_grading.LLMGradingConfig = option(factory=llm_grading.LLMGradingConfig, help="optional LLM stages")
@@ -257,6 +267,9 @@ def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> Run
     """
     check_mode(cfg.scoring)
     benches = parse_benchmark_list(cfg.benchmarks)
+    shard = parse_shard(cfg.shard) if cfg.shard else None
+    if cfg.chunk_size is not None and cfg.chunk_size < 0:
+        raise ValueError(f"chunk_size must be >= 0 (0: the whole benchmark per call), got {cfg.chunk_size}")
     if generator is None:
         GENERATORS.get(cfg.backend)  # fail fast on an unknown backend name, before any data is loaded
     out = Path(cfg.output_dir)
@@ -266,13 +279,11 @@ def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> Run
     def get_generator() -> Any:
         if not holder:
             factory = GENERATORS.get(cfg.backend)
+            options = dict(cfg.backend_options)
+            if getattr(factory, "uses_llm_cache", False):  # replies durable as they arrive (openai backend)
+                options.setdefault("cache_path", str(out / LLM_CACHE_NAME))
             holder.append(
-                factory(
-                    model=cfg.model,
-                    max_new_tokens=cfg.max_new_tokens,
-                    batch_size=cfg.batch_size,
-                    **cfg.backend_options,
-                )
+                factory(model=cfg.model, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size, **options)
             )
         return holder[0]
 
@@ -283,7 +294,8 @@ def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> Run
     for bench in benches:
         items = list(iter_items(bench, cfg.data_dir, cfg.limit))
         _check_unique(bench, items)
-        gens = generate_benchmark(bench, items, out, get_generator, max(cfg.batch_size, 1) * 4, template)
+        items = shard_of(items, shard)
+        gens = generate_benchmark(bench, items, out, get_generator, generation_chunk(cfg, len(items)), template)
         records = [make_record(item, gens[item.id]) for item in items]
         score_records(bench, records, checker, llm, cfg.scoring)
         atomic_write_jsonl(out / "items" / f"{bench.name}.jsonl", records)
@@ -291,6 +303,17 @@ def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> Run
     previous = _previous_summaries(out, cfg.scoring)
     _write_outputs(out, model_label(cfg), cfg.model, {**previous, **summaries}, cfg.scoring)
     return RunResult(out, summaries)
+
+
+def generation_chunk(cfg: EvalConfig, n_items: int) -> int:
+    """Prompts per generator call: ``chunk_size`` (0: all ``n_items``), else the backend class's ``default_chunk``
+    (vLLM schedules a large list itself, so Python-side batching must not starve it), else 4 x ``batch_size``."""
+    if cfg.chunk_size == 0:
+        return max(n_items, 1)
+    if cfg.chunk_size:
+        return cfg.chunk_size
+    default = getattr(GENERATORS.get(cfg.backend), "default_chunk", None)
+    return int(default) if default else max(cfg.batch_size, 1) * 4
 
 
 def _check_unique(bench: Benchmark, items: list[EvalItem]) -> None:
