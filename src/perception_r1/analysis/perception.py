@@ -3,8 +3,10 @@ models' responses as perception-correct or not with a judge, then test the disco
 test and list the discordant items (docs/reference.md#perception-analysis-mcnemar).
 
 Inputs:
-    * annotations: JSONL rows with an id and either ``annotations`` (list of strings) or ``visual_key_info``
-      (the reference ``<info1>...</info1>`` string);
+    * annotations: rows with an id and either ``annotations`` / ``visual_annotations`` (list of strings) or
+      ``visual_key_info`` (the reference ``<info1>...</info1>`` string), in a JSONL file, or in a parquet file or
+      ``datasets`` folder such as the output of ``perception-r1 data annotate`` (``OUT/data.parquet``; how to make
+      one for MathVista's geometry problems: docs/evaluation.md, "Perception analysis");
     * two response files, e.g. ``items/mathvista.jsonl`` of two ``perception-r1 eval`` runs (``id``,
       ``response``, ``metadata``).
 
@@ -16,7 +18,7 @@ listed under ``failed``.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,39 +27,57 @@ from perception_r1.analysis.mcnemar import get_field, mcnemar
 from perception_r1.io_utils import JsonlError, iter_jsonl
 
 
+def _annotation_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(where, row)`` of a JSONL file (``file:line``), or of a parquet file / ``datasets`` folder (``file[i]``)."""
+    if Path(path).is_dir() or Path(path).suffix.lower() == ".parquet":
+        from perception_r1.data.io import DATA_SOURCES, detect_kind
+
+        table = DATA_SOURCES.get(detect_kind(path))(str(path), split=None, config=None)
+        for i, row in enumerate(table.rows):
+            yield f"{path}[{i}]", row
+        return
+    for line_no, row in iter_jsonl(path):
+        if isinstance(row, JsonlError):
+            raise ValueError(str(row))
+        yield f"{path}:{line_no}", row
+
+
 def load_annotations(path: str | Path, id_field: str = "id") -> dict[str, list[str]]:
-    """``{id: [annotation, ...]}`` from ``annotations`` lists or ``visual_key_info`` strings.
+    """``{id: [annotation, ...]}`` from ``annotations`` or ``visual_annotations`` lists or ``visual_key_info``
+    strings (file formats: module docstring).
 
     Raises:
-        ValueError: naming the file and id for a row without annotations, malformed ``visual_key_info`` or a
-            duplicate id.
+        ValueError: naming the file and row and the id for a row without annotations, malformed
+            ``visual_key_info`` or a duplicate id.
     """
     from perception_r1.data.schema import parse_visual_key_info
 
     out: dict[str, list[str]] = {}
-    for line_no, row in iter_jsonl(path):
-        if isinstance(row, JsonlError):
-            raise ValueError(str(row))
+    for where, row in _annotation_rows(path):
         if id_field not in row:
-            raise ValueError(f"{path}:{line_no}: no id field {id_field!r}")
+            raise ValueError(f"{where}: no id field {id_field!r}")
         item_id = str(row[id_field])
-        if row.get("annotations") is not None:
-            anns = row["annotations"]
+        column = next((c for c in ("annotations", "visual_annotations") if row.get(c) is not None), None)
+        if column is not None:
+            anns = row[column]
+            if not isinstance(anns, str) and hasattr(anns, "tolist"):  # numpy arrays from parquet
+                anns = anns.tolist()
             if not isinstance(anns, list) or not all(isinstance(a, str) for a in anns):
                 got = "one string" if isinstance(anns, str) else type(anns).__name__
                 hint = " (a '<info1>...</info1>' string belongs in 'visual_key_info')" if isinstance(anns, str) else ""
-                raise ValueError(
-                    f"{path}:{line_no}: item {item_id!r}: 'annotations' must be a list of strings, got {got}{hint}"
-                )
+                raise ValueError(f"{where}: item {item_id!r}: {column!r} must be a list of strings, got {got}{hint}")
         elif row.get("visual_key_info") is not None:
             try:
                 anns = parse_visual_key_info(row["visual_key_info"])
             except ValueError as exc:
-                raise ValueError(f"{path}:{line_no}: item {item_id!r}: {exc}") from None
+                raise ValueError(f"{where}: item {item_id!r}: {exc}") from None
         else:
-            raise ValueError(f"{path}:{line_no}: item {item_id!r} has neither 'annotations' nor 'visual_key_info'")
+            raise ValueError(
+                f"{where}: item {item_id!r} has neither 'annotations' nor 'visual_key_info' (nor the schema's "
+                "'visual_annotations')"
+            )
         if item_id in out:
-            raise ValueError(f"{path}:{line_no}: duplicate id {item_id!r}")
+            raise ValueError(f"{where}: duplicate id {item_id!r}")
         out[item_id] = anns
     return out
 

@@ -67,15 +67,44 @@ def _llm_config(
     return cfg
 
 
-def _load_rows(input_path: str, split: str | None, columns: str, limit: int | None) -> list[dict]:
+def _load_rows(
+    input_path: str, split: str | None, columns: str, limit: int | None, where: list[str] | None = None
+) -> list[dict]:
+    """Schema rows of the input; with ``where`` (``FIELD=VALUE``, dotted fields, all must hold) only the matching
+    rows, then the first ``limit`` of them."""
     from perception_r1.data.io import load_examples
     from perception_r1.data.schema import SchemaError
 
+    filters = [_parse_where(w) for w in where or []]
     try:
         mapping = json.loads(columns) if columns else {}
-        return load_examples(input_path, split=split, columns=mapping, check_images=False, limit=limit)
+        rows = load_examples(
+            input_path, split=split, columns=mapping, check_images=False, limit=None if filters else limit
+        )
     except (SchemaError, FileNotFoundError, json.JSONDecodeError) as exc:
         raise typer.BadParameter(str(exc)) from None
+    if filters:
+        rows = [r for r in rows if all(_field_matches(r, key, value) for key, value in filters)]
+        rows = rows[:limit] if limit is not None else rows
+    return rows
+
+
+def _parse_where(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise typer.BadParameter(f"--where expects FIELD=VALUE (dotted fields descend into objects), got {text!r}")
+    return key.strip(), value
+
+
+def _field_matches(row: dict, dotted: str, wanted: str) -> bool:
+    """Whether ``row[dotted]`` is ``wanted`` (compared as text; a list matches when one element does)."""
+    value: object = row
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return wanted in [str(v) for v in values]
 
 
 def _run_step(step, *args):  # noqa: ANN001, ANN202 - a curation step and its arguments
@@ -115,7 +144,13 @@ def distill_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="Step folder (data.parquet, rejects.jsonl, summary)."),
     split: str = typer.Option(None, "--split", help="Split of a hub dataset or DatasetDict folder."),
     columns: str = typer.Option("", "--columns", help='Column renames as JSON, e.g. \'{"problem": "question"}\'.'),
-    limit: int = typer.Option(None, "--limit", min=1, help="Use only the first N rows."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Use only the first N rows (after --where)."),
+    where: list[str] = typer.Option(
+        [],
+        "--where",
+        help="FIELD=VALUE: only rows whose (dotted) field has this value, e.g. metadata.task=... "
+        "(repeatable; all must hold).",
+    ),  # fmt: skip
     k: int = typer.Option(4, "--k", min=1, help="Solutions per problem."),
     temperature: float = typer.Option(1.0, "--temperature", help="Teacher sampling temperature."),
     llm_config: Path = _LLM_FILE,
@@ -126,7 +161,9 @@ def distill_cmd(
     """Ask a teacher MLLM for k solutions per problem (images attached)."""
     from perception_r1.data.curate.distill import DistillOptions, distill
 
-    rows = _load_rows(input_path, split, columns, limit)
+    rows = _load_rows(input_path, split, columns, limit, where)
+    if not rows:
+        raise typer.BadParameter(f"no row of {input_path} to distil" + (" matches --where" if where else ""))
     teacher = _run_step(_llm_config, llm_config, base_url, model, cache_path, output)
     _finish(_run_step(distill, rows, teacher, _run_step(DistillOptions, k, temperature)), output)
 
