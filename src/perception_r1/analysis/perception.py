@@ -36,10 +36,10 @@ def _annotation_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
         for i, row in enumerate(table.rows):
             yield f"{path}[{i}]", row
         return
-    for line_no, row in iter_jsonl(path):
-        if isinstance(row, JsonlError):
-            raise ValueError(str(row))
-        yield f"{path}:{line_no}", row
+    for line_no, parsed in iter_jsonl(path):
+        if isinstance(parsed, JsonlError):
+            raise ValueError(str(parsed))
+        yield f"{path}:{line_no}", parsed
 
 
 def load_annotations(path: str | Path, id_field: str = "id") -> dict[str, list[str]]:
