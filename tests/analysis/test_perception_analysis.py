@@ -105,6 +105,8 @@ def test_bad_arguments(kwargs: dict, match: str) -> None:
     ("row", "expected_or_error"),
     [
         ({"id": 1, "annotations": ["AB = 5"]}, {"1": ["AB = 5"]}),  # list
+        ({"id": 1, "visual_annotations": ["AB = 5"]}, {"1": ["AB = 5"]}),  # the schema's column (data annotate)
+        ({"id": 1, "visual_annotations": "AB = 5"}, "'visual_annotations' must be a list of strings, got one"),
         ({"id": 1, "visual_key_info": "<info1>AB = 5</info1>\n<info2>AB ∥ CD</info2>"}, {"1": ["AB = 5", "AB ∥ CD"]}),
         ({"id": 1, "visual_key_info": "<info1>AB = 5"}, "a.jsonl:1: item '1'"),  # malformed reference string
         ({"id": 1}, "neither 'annotations' nor 'visual_key_info'"),  # nothing
@@ -119,3 +121,16 @@ def test_load_annotations(tmp_path: Path, row: dict, expected_or_error) -> None:
     else:
         with pytest.raises(ValueError, match=expected_or_error):
             load_annotations(path)
+
+
+def test_annotations_from_the_annotate_step_output(tmp_path: Path) -> None:
+    # `perception-r1 data annotate -o OUT` writes OUT/data.parquet (schema rows with visual_annotations): the
+    # analysis reads it as it is.
+    from perception_r1.data.io import write_parquet
+
+    rows = [
+        {"id": "7", "images": [], "problem": "Find x.", "answer": "3", "visual_annotations": ["AB = 5", "AB ∥ CD"]},
+        {"id": "8", "images": [], "problem": "Find y.", "answer": "4", "visual_annotations": ["OA = OB"]},
+    ]
+    write_parquet(rows, tmp_path / "data.parquet")
+    assert load_annotations(tmp_path / "data.parquet") == {"7": ["AB = 5", "AB ∥ CD"], "8": ["OA = OB"]}

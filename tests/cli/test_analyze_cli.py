@@ -146,6 +146,9 @@ def test_perception_command_with_llm_judge(tmp_path) -> None:
         res = runner.invoke(build_app(), args)
         assert res.exit_code == 0, res.output
         assert len(srv.requests) == 3  # identical cases are sent once: 1 distinct for A, 2 for B
+        # every verdict is cached in the output folder as it arrives: running the analysis again asks nothing
+        assert (tmp_path / "o" / "judge_cache.sqlite").is_file()
+        assert runner.invoke(build_app(), args).exit_code == 0 and len(srv.requests) == 3
     data = json.loads((tmp_path / "o" / "perception_analysis.json").read_text())
     assert (data["mcnemar"]["b"], data["mcnemar"]["c"]) == (3, 0)  # A reflects both facts on 0-2, B only one
     assert data["labels"]["B"]["0"]["verdicts"] == [1, 0]
@@ -225,3 +228,38 @@ def test_perception_against_a_dead_judge_exits_non_zero_without_a_p_value(tmp_pa
     assert res.exit_code == 2
     assert "no item could be judged" in res.output and "connection" in res.output
     assert "p =" not in res.output and not (tmp_path / "o" / "perception_analysis.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "said", "selection"),
+    [
+        # --n 50 on a file with 3 eligible items: all 3 are analysed, and the output says why not 50
+        (["--n", "50"], "analysed 3 items, not the 50 asked for: only 3 items have annotations and a response from "
+         "both models (left out: no annotations: 1, no response b: 1)", (50, 3, 3)),
+        # a seeded sample smaller than the pool
+        (["--n", "2"], "analysed a seeded sample of 2 of the 3 eligible items", (2, 3, 2)),
+        # --n 0: every eligible item
+        (["--n", "0"], "analysed all 3 eligible items", (None, 3, 3)),
+        # a filter on model A's records narrows the pool, and is named as a reason
+        (["--n", "50", "--where", "metadata.task=geometry"], "only 2 items have annotations and a response from "
+         "both models and match --where (left out: no annotations: 1, no response b: 1, not matching where: 1)",
+         (50, 2, 2)),
+    ],
+)  # fmt: skip
+def test_perception_says_how_many_items_were_analysed_and_why_fewer(tmp_path, extra, said, selection) -> None:
+    ids = ["g0", "g1", "c0", "x0", "y0"]  # x0 has no annotations, y0 no response from B
+    _jsonl(tmp_path / "ann.jsonl", [{"id": i, "annotations": [] if i == "x0" else ["AB = 5"]} for i in ids])
+    task = {"g0": "geometry", "g1": "geometry", "c0": "chart", "x0": "geometry", "y0": "geometry"}
+    _jsonl(tmp_path / "a.jsonl", [{"id": i, "response": RIGHT, "metadata": {"task": task[i]}} for i in ids])
+    _jsonl(tmp_path / "b.jsonl", [{"id": i, "response": HALF} for i in ids if i != "y0"])
+    out = tmp_path / "o"
+    args = ["analyze", "perception", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--annotations",
+            str(tmp_path / "ann.jsonl"), "-o", str(out), *extra]  # fmt: skip
+    res = runner.invoke(build_app(), args)
+    assert res.exit_code == 0, res.output
+    assert said in res.stdout
+    data = json.loads((out / "perception_analysis.json").read_text())
+    sel = data["selection"]
+    assert (sel["requested"], sel["eligible"], sel["selected"]) == selection
+    assert data["n_selected"] == selection[2]
+    assert said.split(" (")[0] in (out / "report.md").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -144,3 +145,41 @@ def test_curation_errors_are_messages_not_tracebacks(tmp_path, args, message) ->
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.replace("│", " ").split())
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize(
+    ("where", "limit", "expected"),
+    [
+        (["metadata.task=geometry problem solving"], None, ["1", "3", "4"]),  # MathVista's geometry subset
+        (["metadata.task=geometry problem solving"], 2, ["1", "3"]),  # --limit counts the matching rows
+        (["metadata.task=geometry problem solving", "metadata.skills=algebraic reasoning"], None, ["3"]),  # both hold
+        (["metadata.skills=algebraic reasoning"], None, ["2", "3"]),  # a list field matches by membership
+    ],
+)
+def test_distill_where_selects_rows(tmp_path, where, limit, expected) -> None:
+    # MathVista-shaped rows: the analysis of the paper picks its 50 problems among the geometry ones.
+    from PIL import Image
+
+    from support.fake_curation import curation_responder
+    from support.fake_openai_server import FakeOpenAIServer, last_user_text
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "i.png")
+    tasks = {"1": "geometry problem solving", "2": "math word problem", "3": "geometry problem solving",
+             "4": "geometry problem solving"}  # fmt: skip
+    skills = {"1": ["geometry reasoning"], "2": ["algebraic reasoning"], "3": ["algebraic reasoning"], "4": []}
+    rows = [{"pid": i, "question": f"Find x. [p{i}]", "decoded_image": "i.png", "answer": i,
+             "metadata": {"task": tasks[i], "skills": skills[i]}} for i in tasks]  # fmt: skip
+    (tmp_path / "mv.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["data", "distill", str(tmp_path / "mv.jsonl"), "-o", str(tmp_path / "d"), "--k", "1", "--columns",
+            '{"id": "pid", "problem": "question", "images": "decoded_image"}']  # fmt: skip
+    for w in where:
+        args += ["--where", w]
+    if limit:
+        args += ["--limit", str(limit)]
+    with FakeOpenAIServer(responder=curation_responder) as server:
+        result = CliRunner().invoke(build_app(), [*args, "--base-url", server.base_url])
+        assert result.exit_code == 0, result.output
+    asked = {re.search(r"\[p(\d+)\]", last_user_text(body)).group(1) for body in server.requests}
+    assert sorted(asked) == expected  # only the selected rows reach the teacher
+    distilled = load_examples(tmp_path / "d" / "data.parquet")
+    assert sorted(r["id"] for r in distilled) == [i for i in expected if i != "3"]  # the teacher never answers p3

@@ -86,7 +86,7 @@ def test_eval_openai_backend_rescore_and_table(tmp_path: Path, server) -> None:
 
     res = runner.invoke(build_app(), ["eval", "table", str(out), str(out), "--no-paper", "-o", str(tmp_path / "r")])
     assert res.exit_code == 0, res.output
-    assert res.stdout.count("| served-model | 50.0 |") == 2
+    assert res.stdout.count("| served-model | 50.0 (2 of 1,500 items) |") == 2
     assert (tmp_path / "r" / "chart.png").is_file()
 
 

@@ -122,8 +122,13 @@ def test_rerun_is_served_from_the_cache(fixture_dir, server, tmp_path) -> None:
     first = distill(rows, _llm(server, tmp_path, "teacher"), DistillOptions(k=2, invalid_retries=0))
     sent = len(server.requests)
     second = distill(rows, _llm(server, tmp_path, "teacher"), DistillOptions(k=2, invalid_retries=0))
-    assert len(server.requests) == sent + 2  # only p3's two rejected replies are asked again (never cached)
-    assert second.rows == first.rows and second.summary["llm"]["cache_hits"] == 8
+    # p3's two rejected replies spent their one round: the rerun repeats no call and writes the same output
+    assert len(server.requests) == sent
+    assert second.rows == first.rows and second.rejects == first.rejects
+    assert second.summary["llm"]["cache_hits"] == 8
+    # one more round allowed: only p3's two requests are asked again (the server still gives no boxed answer)
+    third = distill(rows, _llm(server, tmp_path, "teacher"), DistillOptions(k=2, invalid_retries=1))
+    assert len(server.requests) == sent + 2 and third.rows == first.rows
 
 
 @pytest.mark.parametrize(
@@ -245,3 +250,96 @@ def test_ctrl_c_keeps_every_finished_reply_and_prints_no_event_loop_traceback(fi
     # rejected, never cached, and one reply may have been on the wire when Ctrl-C came
     assert finished >= 4
     assert len(ResponseCache(cache)) >= max(1, finished - 3)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A killed step: a real `perception-r1 data ...` process, a standalone teacher server that counts requests, SIGKILL.
+
+
+def _standalone_server(latency_ms: float):
+    """The fake server in its own process with the curation responder (support.fake_curation); returns it and its
+    port once it listens."""
+    from support.fake_openai_server import free_port, standalone_env
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "support.fake_openai_server", "--port", str(port), "--latency-ms", str(latency_ms)]
+    proc = subprocess.Popen(
+        [*cmd, "--responder", "curation"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=standalone_env()
+    )
+    assert "listening" in proc.stdout.readline().decode()
+    return proc, port
+
+
+def _served(port: int) -> int:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10) as reply:
+        return json.loads(reply.read())["requests"]
+
+
+def _step_rows(tmp_path, n: int) -> str:
+    """n problems (one in three never answered right by the fake teacher/annotator) with a solution each."""
+    (tmp_path / "img.png").write_bytes(_png())
+    rows = [
+        {"id": f"r{i}", "images": ["img.png"], "problem": f"<image>Find x. [p{i}]", "answer": str(i),
+         "cot": f"<think>\nFrom the figure, AB = {i}. [p{i}]\n</think>\n<answer>\n\\boxed{{{i}}}\n</answer>"}
+        for i in range(n)
+    ]  # fmt: skip
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(tmp_path / "rows.jsonl")
+
+
+def _step_outputs(folder) -> tuple[list, str, dict]:
+    summary = json.loads((folder / "summary.json").read_text())
+    summary.pop("llm")  # counters of this process's calls (cache hits differ by design)
+    return load_examples(folder / "data.parquet"), (folder / "rejects.jsonl").read_text(), summary
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("step", "extra", "kill_after"),
+    [
+        # 60 problems, k=1, a re-ask for a reply without a boxed answer: 40 + 2 x 20 calls; killed in round one
+        ("distill", ["--k", "1"], 30),
+        # the same killed in the re-ask round (after the 60 first asks)
+        ("distill", ["--k", "1"], 66),
+        # annotation: 40 + 3 x 20 calls (two re-asks of a reply without facts); killed in round one
+        ("annotate", [], 30),
+    ],
+)
+def test_a_killed_step_repeats_only_the_calls_in_flight(tmp_path, step, extra, kill_after) -> None:
+    # Before the fix a rejected reply was not recorded: a rerun asked again every rejected call finished before the
+    # kill (about a third of them here), not only the <= max_concurrency calls in flight.
+    max_concurrency = 4
+    rows = _step_rows(tmp_path, 60)
+    (tmp_path / "llm.yaml").write_text(f"max_concurrency: {max_concurrency}\nmax_retries: 0\n")
+    server, port = _standalone_server(latency_ms=50)
+    try:
+
+        def command(out: str) -> list[str]:
+            return [sys.executable, "-m", "perception_r1.cli.main", "data", step, rows, "-o", str(tmp_path / out),
+                    "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m", "--llm-config",
+                    str(tmp_path / "llm.yaml"), *extra]  # fmt: skip
+
+        proc = subprocess.Popen(command("killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while _served(port) < kill_after and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.005)
+        assert proc.poll() is None, "the step finished before it could be killed"
+        proc.kill()  # SIGKILL: no handler runs, nothing is flushed
+        proc.wait()
+        assert not (tmp_path / "killed" / "summary.json").exists()
+        subprocess.run(
+            command("killed"), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120
+        )
+        killed_and_rerun = _served(port)
+        # the default reply cache lives in the output folder (no --cache-path given)
+        assert (tmp_path / "killed" / "llm_cache.sqlite").is_file()
+        subprocess.run(command("clean"), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        uninterrupted = _served(port) - killed_and_rerun
+    finally:
+        server.kill()
+        server.wait()
+    assert uninterrupted == {"distill": 80, "annotate": 100}[step]
+    assert killed_and_rerun - uninterrupted <= max_concurrency + 2
+    assert _step_outputs(tmp_path / "killed") == _step_outputs(tmp_path / "clean")

@@ -94,7 +94,11 @@ def test_run_outputs_scores_and_error_items(tmp_path: Path) -> None:
     assert res.summaries["mmmu_pro"]["settings"] == {"standard-10": 100.0, "vision": 100.0}
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["model_name"] == "scripted" and set(summary["benchmarks"]) == set(BENCHES.split(","))
-    assert "| scripted | 100.0 | 100.0 | 100.0 |" in (tmp_path / "table.md").read_text()
+    # a fixture run covers a few items of each benchmark: every cell says so
+    assert (
+        "| scripted | 100.0 (6 of 1,000 items) | 100.0 (7 of 1,740 items) | 100.0 (2 of 3,460 items) |"
+        in (tmp_path / "table.md").read_text()
+    )
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     details = (tmp_path / "breakdowns.md").read_text()
     assert "| strict | 0.0 | 0.0 | 100.0 | 0.0 | 100.0 |" in details  # WeMath IK IG CM RM score
@@ -185,8 +189,8 @@ def test_reports_compare_models_with_paper_rows(tmp_path: Path) -> None:
     text = table.read_text()
     header = text.splitlines()[0]
     assert header == "| model | MathVista testmini | WeMath testmini | MMMU-Pro overall |"
-    assert "| model-a | 100.0 | 100.0 | 100.0 |" in text
-    assert "| model-b | 40.0 |" in text  # 2 of 5 scored mathvista items right
+    assert "| model-a | 100.0 (6 of 1,000 items) | 100.0 (7 of 1,740 items) | 100.0 (2 of 3,460 items) |" in text
+    assert "| model-b | 40.0 (6 of 1,000 items) |" in text  # 2 of 5 scored mathvista items right
     for label in PAPER_TABLE1:
         assert f"| {label} |" in text
     assert "| Perception-R1-7B (paper) | 74.2 | 72.0 | 41.4 |" in text
@@ -330,3 +334,17 @@ def test_an_item_the_backend_refuses_fails_alone(tmp_path):
         "generation: ValueError: The total number of <|image_pad|> tokens should be the same as the number of images"
     )
     assert gen.calls == [5, 2, 1, 1, 3]  # halves, then the bad half's halves; the good items in batches
+
+
+def test_a_limited_run_is_marked_partial_and_not_compared_with_another_item_set(tmp_path: Path) -> None:
+    limited, whole = tmp_path / "limited", tmp_path / "whole"
+    run_eval(_cfg(limited, model_name="limited", limit=2, benchmarks="mathvista"), checker=CHECKER,
+             generator=Scripted(_table("mathvista")))  # fmt: skip
+    run_eval(_cfg(whole, model_name="whole", benchmarks="mathvista"), checker=CHECKER,
+             generator=Scripted(_table("mathvista")))  # fmt: skip
+    entry = json.loads((limited / "summary.json").read_text())["benchmarks"]["mathvista"]
+    assert (entry["n_items"], entry["full_size"]) == (2, 1000)
+    assert "| limited | 100.0 (2 of 1,000 items) |" in (limited / "table.md").read_text()  # beside the paper rows
+    with pytest.raises(ValueError, match="mathvista: limited: 2 of 1,000 items, whole: 6 of 1,000 items"):
+        write_reports([limited, whole], tmp_path / "report")
+    write_reports([whole, whole], tmp_path / "report")  # the same items: compared

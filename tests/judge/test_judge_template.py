@@ -67,6 +67,19 @@ def test_v2_states_the_contradiction_rule_as_the_rule_judge_applies_it():
         assert rule_verdicts(facts, response) == verdicts, response
 
 
+@pytest.mark.parametrize("structured", [False, True])  # tag and JSON formats have their own prefix
+def test_the_prefix_built_once_is_never_shared_between_requests(structured):
+    # The system turn and few-shot pairs are built once per template and format; each request gets its own copies,
+    # so a caller editing its messages cannot change the next request's prompt.
+    first = build_messages(["AB = 5"], "AB is 5.", structured)
+    expected = [dict(m) for m in first]
+    for message in first:
+        message["content"] = "edited"
+    again = build_messages(["AB = 5"], "AB is 5.", structured)
+    assert again == expected and again[0] is not first[0]
+    assert ("JSON" in again[0]["content"]) is structured  # the format rule of this format, not the other's
+
+
 def test_a_file_template_renders_exactly(tmp_path):
     template = load_judge_template(_write(tmp_path, TAGGED))
     messages = template.build_messages(["AB = 5", "x = {facts}"], "I used {response} and AB = 5")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from perception_r1.judge.sanitize import REMOVED, looks_injected, sanitize_response
+from perception_r1.judge.sanitize import REMOVED, looks_injected, sanitize_and_flag, sanitize_response
 
 
 @pytest.mark.parametrize(
@@ -34,6 +34,7 @@ from perception_r1.judge.sanitize import REMOVED, looks_injected, sanitize_respo
 def test_injection_is_neutralised(text, must_vanish):
     cleaned = sanitize_response(text)
     assert looks_injected(text)
+    assert sanitize_and_flag(text) == (cleaned, True)  # the judge's one-pass form agrees
     assert REMOVED in cleaned
     for fragment in must_vanish:
         assert fragment not in cleaned
@@ -55,3 +56,4 @@ def test_injection_is_neutralised(text, must_vanish):
 def test_genuine_text_is_untouched(text):
     assert sanitize_response(text) == text
     assert not looks_injected(text)
+    assert sanitize_and_flag(text) == (text, False)

@@ -137,6 +137,37 @@ def test_rejected_replies_are_reasked_and_never_cached(server, tmp_path):
     assert len(ResponseCache(tmp_path / "c.sqlite")) == 1
 
 
+def _reject_bad(request, text):
+    return "bad reply" if text == "bad" else None
+
+
+@pytest.mark.parametrize(
+    ("first_retries", "second_retries", "second_accept", "new_calls", "error", "temperatures"),
+    [
+        (0, 0, _reject_bad, 0, "rejected: bad reply", []),  # its one round spent: stays rejected without a call
+        (1, 1, _reject_bad, 0, "rejected: bad reply", []),  # both rounds spent in the first run
+        (0, 2, _reject_bad, 2, "rejected: bad reply", [0.7, 0.7]),  # two more rounds: only those, as re-asks
+        (1, 1, None, 1, None, [0.0]),  # the validator changed (accepts all): stale records, asked afresh
+    ],
+)
+def test_a_rejected_reply_is_recorded_so_a_rerun_resumes_its_rounds(
+    server, tmp_path, first_retries, second_retries, second_accept, new_calls, error, temperatures
+):
+    cfg = fast_cfg(server, cache_path=str(tmp_path / "c.sqlite"))
+    kwargs = dict(retry_temperature=0.7)
+    first = run(
+        build_client(cfg), [ChatRequest.user("bad")], accept=_reject_bad, invalid_retries=first_retries, **kwargs
+    )
+    assert first[0].error == "rejected: bad reply" and len(server.requests) == first_retries + 1
+    sent = len(server.requests)
+    again = run(
+        build_client(cfg), [ChatRequest.user("bad")], accept=second_accept, invalid_retries=second_retries, **kwargs
+    )
+    assert len(server.requests) - sent == new_calls
+    assert [r["temperature"] for r in server.requests[sent:]] == temperatures
+    assert again[0].error == error and again[0].text == "bad"
+
+
 def test_structured_output_request_shape(server):
     schema = {"type": "object"}
     run(build_client(fast_cfg(server)), [ChatRequest.user("x", json_schema=schema)])

@@ -1,8 +1,9 @@
 """A small fault-injecting OpenAI-compatible chat server on 127.0.0.1, for tests and benchmarks.
 
-It speaks just enough HTTP/1.1 (keep-alive, ``Content-Length`` bodies) to serve ``GET /v1/models`` and
-``POST /v1/chat/completions``. Written on raw asyncio streams so that it needs no web framework and its own
-overhead stays far below the latencies it simulates.
+It speaks just enough HTTP/1.1 (keep-alive, ``Content-Length`` bodies) to serve ``GET /v1/models``,
+``POST /v1/chat/completions`` and ``GET /stats`` (chat requests received and in flight, so that a test can poll a
+standalone server, e.g. to kill a client after K calls). Written on raw asyncio streams so that it needs no web
+framework and its own overhead stays far below the latencies it simulates.
 
 Faults are chosen per request, in this order:
     1. ``script``: a list of fault names consumed one per request (then "ok");
@@ -255,6 +256,9 @@ class FakeOpenAIServer:
             writer.close()
 
     async def _respond(self, method: str, path: str, raw: bytes, writer: asyncio.StreamWriter) -> bool:
+        if method == "GET" and path.rstrip("/") == "/stats":
+            await _write(writer, 200, {"requests": len(self.requests), "in_flight": self.in_flight})
+            return True
         if method == "GET" and path.rstrip("/").endswith("/models"):
             await _write(writer, 200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
             return True
@@ -344,20 +348,24 @@ async def _write_raw(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Standalone server (``python -m support.fake_openai_server``); the judge responder is used."""
+    """Standalone server (``python -m support.fake_openai_server``): the judge responder unless ``--responder``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hang-s", type=float, default=30.0)
-    parser.add_argument("--responder", choices=["judge", "echo"], default="judge")
+    parser.add_argument("--responder", choices=["judge", "echo", "curation"], default="judge")
     args = parser.parse_args(argv)
     responder: Responder = echo_responder
     if args.responder == "judge":
         from support.fake_judge import truthful_judge
 
         responder = truthful_judge
+    elif args.responder == "curation":
+        from support.fake_curation import curation_responder
+
+        responder = curation_responder
     server = FakeOpenAIServer(
         responder,
         latency_s=args.latency_ms / 1000,

@@ -3,8 +3,10 @@ models' responses as perception-correct or not with a judge, then test the disco
 test and list the discordant items (docs/reference.md#perception-analysis-mcnemar).
 
 Inputs:
-    * annotations: JSONL rows with an id and either ``annotations`` (list of strings) or ``visual_key_info``
-      (the reference ``<info1>...</info1>`` string);
+    * annotations: rows with an id and either ``annotations`` / ``visual_annotations`` (list of strings) or
+      ``visual_key_info`` (the reference ``<info1>...</info1>`` string), in a JSONL file, or in a parquet file or
+      ``datasets`` folder such as the output of ``perception-r1 data annotate`` (``OUT/data.parquet``; how to make
+      one for MathVista's geometry problems: docs/evaluation.md, "Perception analysis");
     * two response files, e.g. ``items/mathvista.jsonl`` of two ``perception-r1 eval`` runs (``id``,
       ``response``, ``metadata``).
 
@@ -16,7 +18,7 @@ listed under ``failed``.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,39 +27,57 @@ from perception_r1.analysis.mcnemar import get_field, mcnemar
 from perception_r1.io_utils import JsonlError, iter_jsonl
 
 
+def _annotation_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(where, row)`` of a JSONL file (``file:line``), or of a parquet file / ``datasets`` folder (``file[i]``)."""
+    if Path(path).is_dir() or Path(path).suffix.lower() == ".parquet":
+        from perception_r1.data.io import DATA_SOURCES, detect_kind
+
+        table = DATA_SOURCES.get(detect_kind(path))(str(path), split=None, config=None)
+        for i, row in enumerate(table.rows):
+            yield f"{path}[{i}]", row
+        return
+    for line_no, parsed in iter_jsonl(path):
+        if isinstance(parsed, JsonlError):
+            raise ValueError(str(parsed))
+        yield f"{path}:{line_no}", parsed
+
+
 def load_annotations(path: str | Path, id_field: str = "id") -> dict[str, list[str]]:
-    """``{id: [annotation, ...]}`` from ``annotations`` lists or ``visual_key_info`` strings.
+    """``{id: [annotation, ...]}`` from ``annotations`` or ``visual_annotations`` lists or ``visual_key_info``
+    strings (file formats: module docstring).
 
     Raises:
-        ValueError: naming the file and id for a row without annotations, malformed ``visual_key_info`` or a
-            duplicate id.
+        ValueError: naming the file and row and the id for a row without annotations, malformed
+            ``visual_key_info`` or a duplicate id.
     """
     from perception_r1.data.schema import parse_visual_key_info
 
     out: dict[str, list[str]] = {}
-    for line_no, row in iter_jsonl(path):
-        if isinstance(row, JsonlError):
-            raise ValueError(str(row))
+    for where, row in _annotation_rows(path):
         if id_field not in row:
-            raise ValueError(f"{path}:{line_no}: no id field {id_field!r}")
+            raise ValueError(f"{where}: no id field {id_field!r}")
         item_id = str(row[id_field])
-        if row.get("annotations") is not None:
-            anns = row["annotations"]
+        column = next((c for c in ("annotations", "visual_annotations") if row.get(c) is not None), None)
+        if column is not None:
+            anns = row[column]
+            if not isinstance(anns, str) and hasattr(anns, "tolist"):  # numpy arrays from parquet
+                anns = anns.tolist()
             if not isinstance(anns, list) or not all(isinstance(a, str) for a in anns):
                 got = "one string" if isinstance(anns, str) else type(anns).__name__
                 hint = " (a '<info1>...</info1>' string belongs in 'visual_key_info')" if isinstance(anns, str) else ""
-                raise ValueError(
-                    f"{path}:{line_no}: item {item_id!r}: 'annotations' must be a list of strings, got {got}{hint}"
-                )
+                raise ValueError(f"{where}: item {item_id!r}: {column!r} must be a list of strings, got {got}{hint}")
         elif row.get("visual_key_info") is not None:
             try:
                 anns = parse_visual_key_info(row["visual_key_info"])
             except ValueError as exc:
-                raise ValueError(f"{path}:{line_no}: item {item_id!r}: {exc}") from None
+                raise ValueError(f"{where}: item {item_id!r}: {exc}") from None
         else:
-            raise ValueError(f"{path}:{line_no}: item {item_id!r} has neither 'annotations' nor 'visual_key_info'")
+            raise ValueError(
+                f"{where}: item {item_id!r} has neither 'annotations' nor 'visual_key_info' (nor the schema's "
+                "'visual_annotations')"
+            )
         if item_id in out:
-            raise ValueError(f"{path}:{line_no}: duplicate id {item_id!r}")
+            raise ValueError(f"{where}: duplicate id {item_id!r}")
         out[item_id] = anns
     return out
 
@@ -117,6 +137,66 @@ def select_items(
     return sorted(random.Random(seed).sample(pool, n))
 
 
+def selection_summary(
+    annotations: Mapping[str, list[str]],
+    responses_a: Mapping[str, Mapping[str, Any]],
+    responses_b: Mapping[str, Mapping[str, Any]],
+    n: int | None,
+    selected: Sequence[str],
+    where: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """How many items were asked for, how many could enter the analysis and why the others could not.
+
+    Args:
+        n: The subset size asked for (None: every eligible item).
+        selected: The ids :func:`select_items` chose.
+        where: The filter on model A's records.
+
+    Returns:
+        ``requested`` (n), ``eligible`` (items :func:`select_items` could draw from), ``selected``, and the
+        left-out counts: ``no_annotations``, ``no_response_a``, ``no_response_b`` (:func:`selection_counts`) and
+        ``not_matching_where`` (annotated with both responses, but filtered out by ``where``).
+    """
+    both = [
+        i
+        for i in annotations
+        if annotations[i] and responses_a.get(i, {}).get("response") and responses_b.get(i, {}).get("response")
+    ]
+    eligible = [i for i in both if _matches(responses_a[i], where or {})]
+    return {
+        "requested": n,
+        "eligible": len(eligible),
+        "selected": len(selected),
+        **selection_counts(annotations, responses_a, responses_b),
+        "not_matching_where": len(both) - len(eligible),
+    }
+
+
+def selection_note(summary: Mapping[str, Any]) -> str:
+    """One sentence on the analysed items: how many, out of how many asked for and eligible, and why fewer.
+
+    Example:
+        >>> selection_note({"requested": 5, "eligible": 3, "selected": 3})
+        'analysed 3 items, not the 5 asked for: only 3 items have annotations and a response from both models'
+    """
+    selected, requested, eligible = summary["selected"], summary["requested"], summary["eligible"]
+    left_out = ", ".join(
+        f"{k.replace('_', ' ')}: {summary[k]}"
+        for k in ("no_annotations", "no_response_a", "no_response_b", "not_matching_where")
+        if summary.get(k)
+    )
+    detail = f" (left out: {left_out})" if left_out else ""
+    if requested is not None and selected < requested:
+        where = " and match --where" if summary.get("not_matching_where") else ""
+        return (
+            f"analysed {selected} items, not the {requested} asked for: only {eligible} items have annotations and "
+            f"a response from both models{where}{detail}"
+        )
+    if requested is None:
+        return f"analysed all {selected} eligible items{detail}"
+    return f"analysed a seeded sample of {selected} of the {eligible} eligible items{detail}"
+
+
 @dataclass
 class PerceptionReport:
     """Result of the analysis: labels per model, the McNemar test and the discordant items."""
@@ -126,6 +206,7 @@ class PerceptionReport:
     test: dict[str, Any]
     discordant: dict[str, list[str]]
     failed: dict[str, list[str]] = field(default_factory=dict)
+    selection: dict[str, Any] = field(default_factory=dict)  # selection_summary of the analysed items
 
     def failure_reasons(self) -> dict[str, dict[str, int]]:
         """Failed judgments per model and reason (connection, timeout, HTTP status, invalid reply, other)."""
@@ -142,6 +223,7 @@ class PerceptionReport:
         """The ``perception_analysis.json`` payload: selection size, test, discordant and failed ids, labels."""
         return {
             "n_selected": len(self.ids),
+            "selection": self.selection,
             "mcnemar": self.test,
             "discordant": self.discordant,
             "failed": self.failed,
@@ -218,6 +300,7 @@ def markdown_report(report: PerceptionReport, annotations: Mapping[str, list[str
         f"# Perception analysis: {a} vs {b}",
         "",
         f"- items selected: {len(report.ids)}; paired (both judged): {t['n_pairs']}",
+        *([f"- {selection_note(report.selection)}"] if report.selection else []),
         f"- perception correct = judge score >= {t['threshold']}",
         f"- discordant: {a} only = {t['b']}, {b} only = {t['c']}",
         f"- McNemar ({t['method']}): p = {t['p_value']:.4g}",

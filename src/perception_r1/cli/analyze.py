@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import NoReturn
@@ -116,7 +117,8 @@ def perception_cmd(
 ) -> None:
     """Label two models' perception with a judge on a seeded subset, then McNemar + discordant items report.
 
-    Without ``--judge-config`` or ``--judge-backend`` the deterministic rule judge labels the items.
+    Without ``--judge-config`` or ``--judge-backend`` the deterministic rule judge labels the items. An LLM judge's
+    replies are cached in ``OUTPUT_DIR/judge_cache.sqlite`` unless ``--judge-cache-path`` names another file.
     """
     from perception_r1.analysis.perception import (
         analyze_perception,
@@ -124,6 +126,8 @@ def perception_cmd(
         markdown_report,
         select_items,
         selection_counts,
+        selection_note,
+        selection_summary,
     )
     from perception_r1.io_utils import atomic_write_json, atomic_write_text
     from perception_r1.judge.config import JudgeConfig
@@ -141,10 +145,14 @@ def perception_cmd(
             _fail(f"{f}: no such file")
     try:
         cfg = judge.build(default_backend="rule") or JudgeConfig(backend="rule")  # (never None with a default)
+        if cfg.backend != "rule" and not cfg.cache_path:  # every verdict kept as it arrives: a rerun resumes
+            cfg = dataclasses.replace(cfg, cache_path=str(output_dir / "judge_cache.sqlite"))
         JUDGE_BACKENDS.get(cfg.backend)  # fail fast on an unknown backend, before reading anything
         anns = load_annotations(annotations, id_field)
         resp_a, resp_b = _load_responses(responses_a, id_field), _load_responses(responses_b, id_field)
-        ids = select_items(anns, resp_a, resp_b, n or None, seed, _parse_where(where))
+        filters = _parse_where(where)
+        ids = select_items(anns, resp_a, resp_b, n or None, seed, filters)
+        selection = selection_summary(anns, resp_a, resp_b, n or None, ids, filters)
         excluded = selection_counts(anns, resp_a, resp_b)
         excluded_text = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in excluded.items() if v)
         if not ids:
@@ -155,6 +163,7 @@ def perception_cmd(
         report = analyze_perception(
             anns, {name_a: resp_a, name_b: resp_b}, ids, lambda: build_judge(cfg), threshold, method
         )
+        report.selection = selection
     except (UnknownNameError, ValueError) as exc:
         _fail(str(exc))
     reasons = {name: counts for name, counts in report.failure_reasons().items() if counts}
@@ -173,6 +182,7 @@ def perception_cmd(
     except OSError as exc:  # -o names a file, or an unwritable place
         _fail(f"cannot write the report into {output_dir}: {exc}")
     t = report.test
+    typer.echo(selection_note(selection))
     typer.echo(f"{len(ids)} items; {name_a} only: {t['b']}, {name_b} only: {t['c']}; p = {t['p_value']:.4g}")
     typer.echo(f"wrote {output_dir}/report.md and perception_analysis.json")
 

@@ -11,6 +11,8 @@ from perception_r1.redact import redact, redact_obj
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
+DEFAULT_CACHE_NAME = "llm_cache.sqlite"  # a step's reply cache in its output folder, unless --cache-path names one
+
 
 @app.command("synth")
 def synth(
@@ -48,24 +50,63 @@ def synth(
     typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
 
 
-def _llm_config(config_file: Path | None, base_url: str | None, model: str | None, cache_path: str | None):
-    """An LLMConfig from an optional YAML file plus command-line overrides."""
+def _llm_config(
+    config_file: Path | None, base_url: str | None, model: str | None, cache_path: str | None, output: Path
+):
+    """An LLMConfig from an optional YAML file plus command-line overrides.
+
+    Without a cache path (neither ``--cache-path`` nor the file's ``cache_path``) the replies are cached in
+    ``OUTPUT/llm_cache.sqlite``: every finished call is kept as it arrives, so a killed step run again with the same
+    ``-o`` repeats only the calls that were in flight.
+    """
     from perception_r1.config import load_config
     from perception_r1.llm.config import LLMConfig
 
     overrides = {k: v for k, v in (("base_url", base_url), ("model", model), ("cache_path", cache_path)) if v}
-    return load_config(LLMConfig, config_file, overrides)
+    cfg = load_config(LLMConfig, config_file, overrides)
+    if not cfg.cache_path:
+        cfg.cache_path = str(output / DEFAULT_CACHE_NAME)
+    return cfg
 
 
-def _load_rows(input_path: str, split: str | None, columns: str, limit: int | None) -> list[dict]:
+def _load_rows(
+    input_path: str, split: str | None, columns: str, limit: int | None, where: list[str] | None = None
+) -> list[dict]:
+    """Schema rows of the input; with ``where`` (``FIELD=VALUE``, dotted fields, all must hold) only the matching
+    rows, then the first ``limit`` of them."""
     from perception_r1.data.io import load_examples
     from perception_r1.data.schema import SchemaError
 
+    filters = [_parse_where(w) for w in where or []]
     try:
         mapping = json.loads(columns) if columns else {}
-        return load_examples(input_path, split=split, columns=mapping, check_images=False, limit=limit)
+        rows = load_examples(
+            input_path, split=split, columns=mapping, check_images=False, limit=None if filters else limit
+        )
     except (SchemaError, FileNotFoundError, json.JSONDecodeError) as exc:
         raise typer.BadParameter(str(exc)) from None
+    if filters:
+        rows = [r for r in rows if all(_field_matches(r, key, value) for key, value in filters)]
+        rows = rows[:limit] if limit is not None else rows
+    return rows
+
+
+def _parse_where(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise typer.BadParameter(f"--where expects FIELD=VALUE (dotted fields descend into objects), got {text!r}")
+    return key.strip(), value
+
+
+def _field_matches(row: dict, dotted: str, wanted: str) -> bool:
+    """Whether ``row[dotted]`` is ``wanted`` (compared as text; a list matches when one element does)."""
+    value: object = row
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return wanted in [str(v) for v in values]
 
 
 def _run_step(step, *args):  # noqa: ANN001, ANN202 - a curation step and its arguments
@@ -92,7 +133,12 @@ def _finish(result, output: Path) -> None:
 _LLM_FILE = typer.Option(None, "--llm-config", help="YAML file with LLM client settings (perception_r1.llm.config).")
 _BASE_URL = typer.Option(None, "--base-url", help="OpenAI-compatible base URL (overrides the file).")
 _MODEL = typer.Option(None, "--model", help="Model name (overrides the file).")
-_CACHE = typer.Option(None, "--cache-path", help="SQLite reply cache: makes the step resumable.")
+_CACHE = typer.Option(
+    None,
+    "--cache-path",
+    help="SQLite reply cache that makes the step resumable (default: OUTPUT/llm_cache.sqlite; a killed step run "
+    "again repeats only the calls that were in flight).",
+)
 
 
 @app.command("distill")
@@ -101,7 +147,13 @@ def distill_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="Step folder (data.parquet, rejects.jsonl, summary)."),
     split: str = typer.Option(None, "--split", help="Split of a hub dataset or DatasetDict folder."),
     columns: str = typer.Option("", "--columns", help='Column renames as JSON, e.g. \'{"problem": "question"}\'.'),
-    limit: int = typer.Option(None, "--limit", min=1, help="Use only the first N rows."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Use only the first N rows (after --where)."),
+    where: list[str] = typer.Option(
+        [],
+        "--where",
+        help="FIELD=VALUE: only rows whose (dotted) field has this value, e.g. metadata.task=... "
+        "(repeatable; all must hold).",
+    ),  # fmt: skip
     k: int = typer.Option(4, "--k", min=1, help="Solutions per problem."),
     temperature: float = typer.Option(1.0, "--temperature", help="Teacher sampling temperature."),
     llm_config: Path = _LLM_FILE,
@@ -112,8 +164,10 @@ def distill_cmd(
     """Ask a teacher MLLM for k solutions per problem (images attached)."""
     from perception_r1.data.curate.distill import DistillOptions, distill
 
-    rows = _load_rows(input_path, split, columns, limit)
-    teacher = _run_step(_llm_config, llm_config, base_url, model, cache_path)
+    rows = _load_rows(input_path, split, columns, limit, where)
+    if not rows:
+        raise typer.BadParameter(f"no row of {input_path} to distil" + (" matches --where" if where else ""))
+    teacher = _run_step(_llm_config, llm_config, base_url, model, cache_path, output)
     _finish(_run_step(distill, rows, teacher, _run_step(DistillOptions, k, temperature)), output)
 
 
@@ -148,7 +202,8 @@ def annotate_cmd(
     from perception_r1.data.curate.annotate import annotate
 
     rows = _load_rows(input_path, None, "", None)
-    _finish(_run_step(annotate, rows, _run_step(_llm_config, llm_config, base_url, model, cache_path)), output)
+    annotator = _run_step(_llm_config, llm_config, base_url, model, cache_path, output)
+    _finish(_run_step(annotate, rows, annotator), output)
 
 
 @app.command("build", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -1,5 +1,6 @@
 """``perception-r1 eval``: evaluate a model on the paper's benchmarks; ``eval rescore DIR`` re-scores stored
-generations without loading a model; ``eval table DIR...`` compares evaluated models."""
+generations without loading a model; ``eval table DIR...`` compares evaluated models; ``eval check-data`` checks
+local copies of the benchmarks."""
 
 from __future__ import annotations
 
@@ -66,7 +67,16 @@ def eval_cmd(
     limit: int = typer.Option(None, "--limit", help="Only the first N items of each subset."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Local copies of the benchmarks (default: the hub)."),
     model_name: str = typer.Option(None, "--model-name", help="Label in tables (default: the folder name)."),
-    batch_size: int = typer.Option(8, "--batch-size", help="Prompts per generation call."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Prompts per forward batch (transformers backend)."),
+    chunk_size: int = typer.Option(
+        None,
+        "--chunk-size",
+        help="Prompts handed to the backend per call, saved after each (default: 1024 for vllm, 256 for openai, "
+        "4 x --batch-size for transformers; 0: the whole benchmark in one call).",
+    ),
+    shard: str = typer.Option(
+        None, "--shard", help="I/N: every N-th item from item I (one process per GPU; join with `eval merge`)."
+    ),
     max_new_tokens: int = typer.Option(4096, "--max-new-tokens", help="Generation budget per response."),
     backend_opt: list[str] = typer.Option([], "--backend-opt", help="Backend keyword KEY=VALUE (repeatable)."),
     llm_extract: bool = typer.Option(False, "--llm-extract", help="LLM extraction fallback (LLM client layer)."),
@@ -102,6 +112,8 @@ def eval_cmd(
         limit=limit,
         data_dir=str(data_dir) if data_dir else None,
         batch_size=batch_size,
+        chunk_size=chunk_size,
+        shard=shard,
         max_new_tokens=max_new_tokens,
         backend_options=_parse_kv(backend_opt),
         llm=_llm_config(llm_extract, llm_grade, llm_base_url, llm_model),
@@ -149,18 +161,73 @@ def rescore_cmd(
     _print_summary(result)
 
 
+@app.command("merge")
+def merge_cmd(
+    shard_dirs: list[Path] = typer.Argument(..., help="Folders of `perception-r1 eval --shard I/N` runs."),
+    out: Path = typer.Option(..., "--output-dir", "-o", help="The merged evaluation folder."),
+    scoring: str = typer.Option(None, "--scoring", help="Scoring mode (default: the shards' own). " + _SCORING_HELP),
+) -> None:
+    """Join the shard folders of a data-parallel evaluation into one folder and score it as one run."""
+    from perception_r1.eval.shards import merge_runs
+
+    try:
+        result = merge_runs(shard_dirs, out, scoring=_check_scoring(scoring) if scoring else None)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+    _print_summary(result)
+
+
 @app.command("table")
 def table_cmd(
     run_dirs: list[Path] = typer.Argument(..., help="Evaluation folders, one per model (in row order)."),
     out: Path = typer.Option(Path("eval_report"), "--output-dir", "-o", help="Where table.md and chart.png go."),
     paper: bool = typer.Option(True, "--paper/--no-paper", help="Add the paper's Table 1 rows for reference."),
+    allow_different_items: bool = typer.Option(
+        False,
+        "--allow-different-items",
+        help="Compare runs evaluated on different item sets (another --limit or data copy); refused by default.",
+    ),
 ) -> None:
-    """Compare any number of evaluated models side by side (Markdown table and PNG chart)."""
+    """Compare any number of evaluated models side by side (Markdown table and PNG chart).
+
+    A run evaluated on part of a benchmark (--limit, an incomplete local copy) is marked "(n of N items)" in the
+    table and faded in the chart.
+    """
     from perception_r1.eval.report import write_reports
 
     try:
-        table, chart = write_reports(run_dirs, out, with_paper=paper)
+        table, chart = write_reports(run_dirs, out, with_paper=paper, allow_different_items=allow_different_items)
     except (FileNotFoundError, ValueError, OSError) as exc:
         _fail(str(exc))
     typer.echo(table.read_text(encoding="utf-8"))
     typer.echo(f"wrote {table} and {chart}")
+
+
+@app.command("check-data")
+def check_data_cmd(
+    data_dir: Path = typer.Option(..., "--data-dir", help="Folder with local copies (layout: docs/evaluation.md)."),
+    benchmarks: str = typer.Option("all", "--benchmarks", "-b", help="Comma-separated benchmarks, or 'all'."),
+    images: bool = typer.Option(True, "--images/--no-images", help="Check that every image exists and reads."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
+) -> None:
+    """Check local benchmark copies: items found per benchmark and subset (against the benchmark's size), malformed
+    rows, duplicate ids, missing or unreadable images. Exits 1 when a copy is missing, incomplete or has problems."""
+    import json
+
+    from perception_r1.eval.benchmarks import parse_benchmark_list
+    from perception_r1.eval.data_check import check_data, format_checks
+    from perception_r1.registry import UnknownNameError
+
+    if not data_dir.is_dir():
+        _fail(f"--data-dir {data_dir}: no such folder")
+    try:
+        benches = parse_benchmark_list(benchmarks)
+    except (UnknownNameError, ValueError) as exc:
+        _fail(str(exc))
+    checks = check_data(benches, data_dir, images=images)
+    if as_json:
+        typer.echo(json.dumps([c.to_json() for c in checks], indent=2))
+    else:
+        typer.echo(format_checks(checks), nl=False)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)

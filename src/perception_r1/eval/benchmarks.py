@@ -69,6 +69,8 @@ class Benchmark:
         aggregator: Summary name in :data:`perception_r1.eval.scoring.AGGREGATORS`.
         subset_groups: ``(field, {subset: group})``: stores the subset's group in ``metadata[field]`` (MMMU's
             subject -> discipline).
+        size: Items of the whole benchmark, all subsets together (the set the paper's Table 1 scores); a run
+            with fewer is partial (:mod:`perception_r1.eval.coverage`). ``None``: unknown.
     """
 
     name: str
@@ -90,6 +92,7 @@ class Benchmark:
     scorer: str = "choice_or_math"
     aggregator: str = "accuracy"
     subset_groups: tuple[str, dict[str, str]] | None = field(default=None, compare=False, hash=False)
+    size: int | None = None
 
 
 BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
@@ -138,6 +141,7 @@ BENCHMARKS.register(
         meta_columns=("question_type", "answer_type", "precision", "unit", "metadata"),
         breakdowns=("question_type", "answer_type", "metadata.task", "metadata.category", "metadata.skills"),
         scorer="mathvista",
+        size=1000,  # testmini
     ),
 )
 BENCHMARKS.register(
@@ -158,6 +162,7 @@ BENCHMARKS.register(
         fallback_letters=5,
         meta_columns=("problem_index", "problem_version", "question_type", "metadata"),
         breakdowns=("problem_version", "question_type", "metadata.subject"),
+        size=3940,  # 788 problems x 5 versions
     ),
 )
 BENCHMARKS.register(
@@ -175,6 +180,7 @@ BENCHMARKS.register(
         choices_column="options",
         meta_columns=("level", "subject"),
         breakdowns=("level", "subject"),
+        size=3040,  # test
     ),
 )
 BENCHMARKS.register(
@@ -194,6 +200,7 @@ BENCHMARKS.register(
         meta_columns=("ID", "key", "knowledge concept"),
         breakdowns=("key",),
         aggregator="wemath",
+        size=1740,  # testmini rows (525 composite problems)
     ),
 )
 BENCHMARKS.register(
@@ -214,6 +221,7 @@ BENCHMARKS.register(
         meta_columns=("question_type", "subfield", "topic_difficulty"),
         breakdowns=("discipline", "subset"),
         subset_groups=("discipline", MMMU_DISCIPLINE),
+        size=900,  # validation, 30 subjects
     ),
 )
 BENCHMARKS.register(
@@ -235,6 +243,7 @@ BENCHMARKS.register(
         meta_columns=("subject",),
         breakdowns=("subset", "subject"),
         aggregator="mmmu_pro",
+        size=3460,  # 1,730 standard-10 + 1,730 vision
     ),
 )
 BENCHMARKS.register(
@@ -254,6 +263,7 @@ BENCHMARKS.register(
         fallback_letters=4,
         meta_columns=("category", "l2_category"),
         breakdowns=("category", "l2_category"),
+        size=1500,  # val
     ),
 )
 BENCHMARKS.register(
@@ -272,6 +282,7 @@ BENCHMARKS.register(
         choices_column="options",
         meta_columns=("subject", "type", "category", "task"),
         breakdowns=("subject", "type"),
+        size=2788,  # Math 892, Physics 156, Chemistry 1,176, Coding 564
     ),
 )
 

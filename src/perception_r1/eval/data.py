@@ -8,6 +8,10 @@ order:
 2. one file or folder per subset: ``DIR/b/s1.jsonl`` (``.parquet``, or a ``datasets`` folder ``DIR/b/s1/``).
    Every subset must be present: a partial copy would make the score incomparable, so it is an error.
 
+The layout with each benchmark's subsets and columns is documented in ``docs/evaluation.md``, and
+``perception-r1 eval check-data --data-dir DIR`` (:mod:`perception_r1.eval.data_check`) checks a copy: items found
+per benchmark against the benchmark's size, malformed rows and missing or unreadable images.
+
 Images may be PIL images (``datasets`` Image columns), ``{"bytes": ..., "path": ...}`` dicts (Image columns read
 from parquet), raw bytes, or paths relative to the data file. They are decoded only when the item is generated
 for (:func:`load_images`), so a broken image becomes an error on that item instead of stopping the run.
@@ -233,10 +237,23 @@ def iter_items(bench: Benchmark, data_dir: str | Path | None = None, limit: int 
     if data_dir is None:
         yield from _hub_items(bench, limit)
         return
+    for subset, where, row, base_dir in local_rows(bench, data_dir, limit):
+        yield row_to_item(bench, subset, row, where, base_dir)
+
+
+def local_rows(
+    bench: Benchmark, data_dir: str | Path, limit: int | None = None
+) -> Iterator[tuple[Subset, str, dict[str, Any], Path]]:
+    """The raw rows of a local copy: ``(subset, where, row, folder of the data file)``, subset by subset.
+
+    Raises:
+        FileNotFoundError: when no local copy is found (or a subset file is missing), naming the paths tried.
+        ValueError: for a row of a combined file without a valid ``subset`` column, or an unreadable file.
+    """
     root = Path(data_dir)
     combined = _local_source(root / bench.name)
     if combined is not None:
-        yield from _combined_items(bench, combined, limit)
+        yield from _combined_rows(bench, combined, limit)
         return
     sources = {s.name: _local_source(root / bench.name / s.name) for s in bench.subsets}
     paths = {name: p for name, p in sources.items() if p is not None}
@@ -251,10 +268,21 @@ def iter_items(bench: Benchmark, data_dir: str | Path | None = None, limit: int 
         for n, (where, row) in enumerate(_read_local(path, subset.split)):
             if limit is not None and n >= limit:
                 break
-            yield row_to_item(bench, subset, row, where, path.parent)
+            yield subset, where, row, path.parent
 
 
-def _combined_items(bench: Benchmark, path: Path, limit: int | None) -> Iterator[EvalItem]:
+def local_source_paths(bench: Benchmark, data_dir: str | Path) -> list[Path]:
+    """The files or folders a local copy of ``bench`` is read from (empty when there is none)."""
+    root = Path(data_dir)
+    combined = _local_source(root / bench.name)
+    if combined is not None:
+        return [combined]
+    return [p for s in bench.subsets if (p := _local_source(root / bench.name / s.name)) is not None]
+
+
+def _combined_rows(
+    bench: Benchmark, path: Path, limit: int | None
+) -> Iterator[tuple[Subset, str, dict[str, Any], Path]]:
     by_name = {s.name: s for s in bench.subsets}
     seen: dict[str, int] = {}
     for where, row in _read_local(path, bench.subsets[0].split):
@@ -269,7 +297,7 @@ def _combined_items(bench: Benchmark, path: Path, limit: int | None) -> Iterator
             )
         seen[subset.name] = seen.get(subset.name, 0) + 1
         if limit is None or seen[subset.name] <= limit:
-            yield row_to_item(bench, subset, row, where, path.parent)
+            yield subset, where, row, path.parent
 
 
 def _hub_items(bench: Benchmark, limit: int | None) -> Iterator[EvalItem]:

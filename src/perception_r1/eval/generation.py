@@ -129,21 +129,33 @@ class OpenAIGenerator:
         base_url: Server URL (``/v1``); the API key comes from the environment variable of
             :class:`perception_r1.llm.config.LLMConfig` (never from the command line).
         max_new_tokens: ``max_tokens`` per reply; temperature is 0 (greedy).
-        batch_size: Requests sent together (the client caps concurrency).
+        batch_size: Unused (the runner's chunk is sent at once; the client caps concurrency).
+        cache_path: SQLite reply cache: every reply is kept the moment it arrives, so a killed evaluation run again
+            repeats only the requests in flight (the runner passes the evaluation folder's ``llm_cache.sqlite``).
+        max_concurrency: Requests in flight at once.
     """
 
     name = "openai"
+    default_chunk = 256  # requests per call: the client keeps max_concurrency of them in flight
+    uses_llm_cache = True  # the runner gives it a cache_path in the evaluation folder
 
     def __init__(
-        self, model: str, max_new_tokens: int = 4096, batch_size: int = 8, base_url: str = "http://127.0.0.1:8000/v1"
+        self,
+        model: str,
+        max_new_tokens: int = 4096,
+        batch_size: int = 8,
+        base_url: str = "http://127.0.0.1:8000/v1",
+        cache_path: str | None = None,
+        max_concurrency: int = 64,
     ) -> None:
         from perception_r1.llm.config import LLMConfig
 
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
         self.config = LLMConfig(
-            backend="openai", base_url=base_url, model=model, temperature=0.0, max_tokens=max_new_tokens
-        )
+            backend="openai", base_url=base_url, model=model, temperature=0.0, max_tokens=max_new_tokens,
+            cache_path=cache_path, max_concurrency=max_concurrency,
+        )  # fmt: skip
 
     def generate(self, requests: Sequence[GenRequest]) -> list[Generation]:
         """Replies in order; a request that failed after the client's retries carries its error."""

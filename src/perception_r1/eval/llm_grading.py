@@ -7,7 +7,7 @@
   (``graded_by = "rule_fallback"``), never turned into a silent "wrong".
 
 Both go through the LLM client layer (:mod:`perception_r1.llm`): any OpenAI-compatible server, with retries and
-an optional SQLite cache.
+a SQLite cache of the replies (by default ``llm_cache.sqlite`` in the evaluation folder).
 
 Protocols. ``rule`` (the default): rule extraction and rule scoring, no LLM. ``paper``: the paper's evaluation
 protocol, one switch (``llm: {protocol: paper, client: {base_url: ..., model: ...}}`` in an evaluation config):
@@ -19,6 +19,7 @@ prints it next to the paper's Table 1 rows.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,8 +171,17 @@ def _gold(rec: dict[str, Any]) -> str:
     return f"{gold} ({text})" if text and text != gold else gold
 
 
-def build_stages(cfg: LLMGradingConfig | None) -> LLMStages | None:
-    """``None`` when no stage is enabled (no client is built then)."""
+def build_stages(cfg: LLMGradingConfig | None, default_cache: str | Path | None = None) -> LLMStages | None:
+    """The enabled stages, or ``None`` when no stage is enabled (no client is built then).
+
+    Args:
+        cfg: Which stages run, and their LLM.
+        default_cache: Reply cache used when ``cfg.client.cache_path`` is unset (the evaluation folder's
+            ``llm_cache.sqlite``): every verdict is kept as it arrives, so a killed evaluation run again asks only
+            the calls that were in flight.
+    """
     if cfg is None or not (cfg.extract or cfg.grade):
         return None
+    if default_cache is not None and not cfg.client.cache_path:
+        cfg = dataclasses.replace(cfg, client=dataclasses.replace(cfg.client, cache_path=str(default_cache)))
     return LLMStages(cfg)

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from perception_r1.eval.benchmarks import Benchmark
+from perception_r1.eval.coverage import item_set_digest
 from perception_r1.registry import Registry
 
 Record = Mapping[str, Any]
@@ -217,7 +218,9 @@ def summarize(bench: Benchmark, records: Sequence[Record], scoring: str = "offic
             headline denominator (:data:`DENOMINATORS`) and is named in the summary.
 
     Returns:
-        Always has ``overall`` (percent or ``None``), ``n_items``, ``scoring`` and ``denominator``.
+        Always has ``overall`` (percent or ``None``), ``n_items``, ``full_size`` (items of the whole benchmark, or
+        ``None``), ``items_digest`` (:func:`perception_r1.eval.coverage.item_set_digest` of the ids), ``scoring``
+        and ``denominator``.
 
     Raises:
         ValueError: for an unknown scoring mode.
@@ -226,6 +229,8 @@ def summarize(bench: Benchmark, records: Sequence[Record], scoring: str = "offic
         raise ValueError(f"unknown scoring mode {scoring!r}; known: {', '.join(DENOMINATORS)}")
     out = AGGREGATORS.get(bench.aggregator)(bench, records, DENOMINATORS[scoring])
     out["n_items"] = len(records)
+    out["full_size"] = bench.size
+    out["items_digest"] = item_set_digest(r["id"] for r in records)
     out["scoring"] = scoring
     out.setdefault("headline", "overall")
     return out

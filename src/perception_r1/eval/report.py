@@ -4,6 +4,11 @@ paper's Table 1, optionally with the paper's rows for reference) and a grouped P
 Each model is an evaluation folder holding ``summary.json`` (:mod:`perception_r1.eval.runner`). A cell is the
 benchmark's headline figure (``overall``; for WeMath the loose score, for MMMU-Pro the mean of its two settings)
 and is empty when the benchmark was not evaluated. A second table gives the items scored and the error items.
+
+A partial run (``--limit``, or a local copy that lacks items; :mod:`perception_r1.eval.coverage`) is marked in
+every cell ("61.0 (50 of 1,000 items)"), in a note under the table and on its bars in the chart: its figures are
+not the benchmark's and do not compare with the paper's full-benchmark rows. Runs over different item sets are
+refused (:func:`write_reports`) unless ``allow_different_items`` is set; then the table says so.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.eval.benchmarks import BENCHMARKS
+from perception_r1.eval.coverage import check_same_items, coverage_text, different_item_sets, is_partial
 from perception_r1.io_utils import atomic_open, atomic_write_text
 
 # The paper's Table 1 (accuracy %, docs/reference.md#results-table-1), by benchmark name.
@@ -52,15 +58,18 @@ def load_summary(run_dir: str | Path) -> dict[str, Any]:
     return summary
 
 
-def _rows(summaries: Sequence[dict[str, Any]], with_paper: bool) -> tuple[list[str], list[tuple[str, dict]]]:
-    """Benchmark columns (registry order restricted to those present) and (label, {bench: value}) rows."""
-    rows = [(s["model_name"], {b: v.get("overall") for b, v in s["benchmarks"].items()}) for s in summaries]
+Row = tuple[str, dict[str, dict[str, Any]]]  # (label, {benchmark: summary entry with at least "overall"})
+
+
+def _rows(summaries: Sequence[dict[str, Any]], with_paper: bool) -> tuple[list[str], list[Row]]:
+    """Benchmark columns (registry order restricted to those present) and (label, {bench: entry}) rows."""
+    rows: list[Row] = [(s["model_name"], dict(s["benchmarks"])) for s in summaries]
     # Columns are the evaluated benchmarks; the paper's rows alone show all eight.
     present = {b for _, vals in rows for b in vals}
     if with_paper:
         if not summaries:
             present = {b for vals in PAPER_TABLE1.values() for b in vals}
-        rows += [(label, dict(vals)) for label, vals in PAPER_TABLE1.items()]
+        rows += [(label, {b: {"overall": v} for b, v in vals.items()}) for label, vals in PAPER_TABLE1.items()]
     columns = [b for b in _ORDER if b in present] + sorted(present - set(_ORDER))
     return columns, rows
 
@@ -86,6 +95,29 @@ def _fmt(value: Any) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
+def _cell(bench: str, entry: dict[str, Any] | None) -> str:
+    """A table cell: the headline figure, with "(n of N items)" when the run covers part of the benchmark."""
+    if entry is None:
+        return ""
+    value = _fmt(entry.get("overall"))
+    return f"{value or 'n/a'} ({coverage_text(bench, entry)})" if is_partial(bench, entry) else value
+
+
+def partial_note(summaries: Sequence[dict[str, Any]]) -> str | None:
+    """The note under a table naming each partial run and its coverage, or None when every run is complete."""
+    parts = []
+    for s in summaries:
+        partial = [f"{_title(b)} {coverage_text(b, v)}" for b, v in s["benchmarks"].items() if is_partial(b, v)]
+        if partial:
+            parts.append(f"{s['model_name']}: {', '.join(partial)}")
+    if not parts:
+        return None
+    return (
+        "Partial runs (evaluated on part of a benchmark, e.g. with --limit): " + "; ".join(parts) + ". Their "
+        "figures are not the benchmarks' and do not compare with the paper's full-benchmark rows."
+    )
+
+
 def markdown_table(summaries: Sequence[dict[str, Any]], with_paper: bool = False) -> str:
     """The comparison table, plus a counts table for the evaluated models.
 
@@ -96,9 +128,16 @@ def markdown_table(summaries: Sequence[dict[str, Any]], with_paper: bool = False
     columns, rows = _rows(summaries, with_paper)
     lines = ["| model | " + " | ".join(_title(c) for c in columns) + " |", "|---|" + "---|" * len(columns)]
     for label, vals in rows:
-        lines.append(f"| {label} | " + " | ".join(_fmt(vals.get(c)) for c in columns) + " |")
+        lines.append(f"| {label} | " + " | ".join(_cell(c, vals.get(c)) for c in columns) + " |")
     notes = ["", "Accuracy in %. WeMath: loose score (strict score and plain accuracy in summary.json); "
              "MMMU-Pro: mean of standard-10 and vision."]  # fmt: skip
+    partial = partial_note(summaries)
+    if partial:
+        notes += ["", partial]
+    mixed = different_item_sets(summaries)
+    if mixed:  # only reachable when the caller allowed it (write_reports refuses otherwise)
+        detail = "; ".join(f"{_title(b)}: {', '.join(runs)}" for b, runs in mixed.items())
+        notes += ["", f"Not comparable: the runs were evaluated on different item sets ({detail})."]
     if summaries and any("protocols" in s for s in summaries):
         from perception_r1.eval.llm_grading import protocols_note
 
@@ -109,7 +148,7 @@ def markdown_table(summaries: Sequence[dict[str, Any]], with_paper: bool = False
         for s in summaries:
             for bench, v in s["benchmarks"].items():
                 notes.append(
-                    f"| {s['model_name']} | {bench} | {v.get('n_items', '')} | {v.get('scored', '')} | "
+                    f"| {s['model_name']} | {bench} | {coverage_text(bench, v)} | {v.get('scored', '')} | "
                     f"{v.get('errors', '')} | {v.get('no_answer', '')} |"
                 )
     return "\n".join(lines + notes) + "\n"
@@ -142,7 +181,15 @@ def breakdown_markdown(summary: dict[str, Any]) -> str:
 
 
 def bar_chart(summaries: Sequence[dict[str, Any]], path: str | Path, with_paper: bool = False) -> None:
-    """Grouped bars: one group per benchmark, one bar per model (paper rows hatched)."""
+    """Grouped bars: one group per benchmark, one bar per model (paper rows hatched, partial runs faded and
+    labelled "n/N")."""
+    fig = chart_figure(summaries, with_paper)
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120)
+
+
+def chart_figure(summaries: Sequence[dict[str, Any]], with_paper: bool = False) -> Any:
+    """The matplotlib ``Figure`` of :func:`bar_chart`."""
     # The object-oriented API with an Agg canvas: headless, and no pyplot/backend global state is touched.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -152,30 +199,63 @@ def bar_chart(summaries: Sequence[dict[str, Any]], path: str | Path, with_paper:
     fig = Figure(figsize=(max(6.0, 1.3 * len(columns) + 2), 4.0))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+    any_partial = False
     for i, (label, vals) in enumerate(rows):
         xs = [j + (i - (len(rows) - 1) / 2) * width for j in range(len(columns))]
-        heights = [vals.get(c) or 0.0 for c in columns]
-        ax.bar(xs, heights, width, label=label, hatch="//" if label in PAPER_TABLE1 else None)
+        heights = [(vals.get(c) or {}).get("overall") or 0.0 for c in columns]
+        partial = [c in vals and is_partial(c, vals[c]) for c in columns]
+        bars = ax.bar(
+            xs, heights, width, label=label + (" (partial)" if any(partial) else ""),
+            hatch="//" if label in PAPER_TABLE1 else None,
+        )  # fmt: skip
+        for bar, bench, is_part in zip(bars, columns, partial, strict=True):
+            if is_part:  # faded, outlined, and labelled with its coverage
+                any_partial = True
+                bar.set_alpha(0.45)
+                bar.set_edgecolor("black")
+                bar.set_linestyle("--")
+                n_of = coverage_text(bench, vals[bench]).removesuffix(" items").replace(" of ", "/")
+                top = (bar.get_x() + bar.get_width() / 2, bar.get_height())
+                ax.annotate(n_of, top, ha="center", va="bottom", fontsize=6, rotation=90, xytext=(0, 2),
+                            textcoords="offset points")  # fmt: skip
     ax.set_xticks(range(len(columns)))
     ax.set_xticklabels([_title(c) for c in columns], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=7)
+    if any_partial:
+        ax.set_title("faded bars: partial runs (items evaluated / benchmark items)", fontsize=8)
     fig.tight_layout()
-    with atomic_open(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=120)
+    return fig
 
 
-def write_reports(run_dirs: Sequence[str | Path], out_dir: str | Path, with_paper: bool = True) -> tuple[Path, Path]:
+def write_reports(
+    run_dirs: Sequence[str | Path],
+    out_dir: str | Path,
+    with_paper: bool = True,
+    allow_different_items: bool = False,
+) -> tuple[Path, Path]:
     """Write ``table.md`` and ``chart.png`` comparing the models in ``run_dirs`` into ``out_dir``.
+
+    Args:
+        run_dirs: Evaluation folders, one per model (row order).
+        out_dir: Where the two files go.
+        with_paper: Add the paper's Table 1 rows.
+        allow_different_items: Compare runs evaluated on different item sets (the table then says they are not
+            comparable); by default that is refused.
 
     Returns:
         The two paths.
+
+    Raises:
+        ValueError: the runs cover different item sets of a benchmark (unless ``allow_different_items``).
     """
     from perception_r1.eval.llm_grading import run_protocols
 
     # which protocol (rule or the paper's LLM grading) produced each column, read from the stored items
     summaries = [{**load_summary(d), "protocols": run_protocols(d)} for d in run_dirs]
+    if not allow_different_items:
+        check_same_items(summaries)
     out = Path(out_dir)
     table, chart = out / "table.md", out / "chart.png"
     atomic_write_text(table, markdown_table(summaries, with_paper))

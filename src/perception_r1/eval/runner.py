@@ -10,10 +10,12 @@ Output folder layout (``-o DIR``)::
                                 the scoring mode (``official`` or ``corrected``, :mod:`perception_r1.eval.scoring`)
     breakdowns.md               the official breakdowns as tables (WeMath IK/IG/CM/RM too)
     table.md, chart.png         written by :mod:`perception_r1.eval.report`
+    llm_cache.sqlite            replies of the optional LLM extraction/grading (unless ``llm.client.cache_path``)
 
 A generation is reused when its stored prompt equals the current one and it has a response; anything else (new
-items, changed prompts, earlier errors) is generated again. The cache is rewritten atomically after each chunk,
-so an interrupted run loses at most one chunk.
+items, changed prompts, earlier errors) is generated again. The cache is rewritten atomically after each chunk
+(``chunk_size`` prompts per backend call), so an interrupted run loses at most one chunk. ``shard: I/N`` evaluates
+every N-th item (data parallelism: :mod:`perception_r1.eval.shards`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from perception_r1.eval.metrics import summarize
 from perception_r1.eval.official import OfficialState, score_official
 from perception_r1.eval.prompts import build_prompt
 from perception_r1.eval.scoring import check_mode, score_item
+from perception_r1.eval.shards import parse_shard, shard_of
 from perception_r1.folder_lock import claims_output_folder
 from perception_r1.io_utils import JsonlError, atomic_write_json, atomic_write_jsonl, atomic_write_text, iter_jsonl
 from perception_r1.redact import redact
@@ -41,6 +44,8 @@ from perception_r1.rewards.answer import choice_map
 from perception_r1.templates import load_format_template
 
 logger = logging.getLogger(__name__)
+
+LLM_CACHE_NAME = "llm_cache.sqlite"  # the LLM stages' reply cache in the output folder (llm_grading.build_stages)
 
 
 @dataclass
@@ -54,7 +59,15 @@ class EvalConfig:
     model_name: str | None = option(None, "label of the model in tables (default: the model folder's name)")
     limit: int | None = option(None, "evaluate only the first N items of each subset")
     data_dir: str | None = option(None, "folder with local copies of the benchmarks (None: the hub)")
-    batch_size: int = option(8, "prompts per generation call")
+    batch_size: int = option(8, "prompts per forward batch (transformers backend)")
+    chunk_size: int | None = option(
+        None,
+        "prompts handed to the backend per call, each call's generations saved before the next (None: the "
+        "backend's default: 4 x batch_size for transformers, 256 for openai, 1024 for vllm; 0: the whole benchmark)",
+    )
+    shard: str | None = option(
+        None, "I/N: evaluate every N-th item of each benchmark from item I (one process per GPU; eval merge joins)"
+    )
     max_new_tokens: int = option(4096, "generation budget per response (the paper used 4096)")
     backend_options: dict[str, Any] = option(factory=dict, help="extra keyword arguments of the backend")
     llm: llm_grading.LLMGradingConfig = option(factory=llm_grading.LLMGradingConfig, help="optional LLM stages")
@@ -276,9 +289,14 @@ def _write_outputs(
 
 
 def _check_settings(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> None:
-    """Fail fast (before the output folder is touched) on an unknown scoring mode, benchmark or backend."""
+    """Fail fast (before the output folder is touched) on an unknown scoring mode, benchmark, shard, chunk size
+    or backend."""
     check_mode(cfg.scoring)
     parse_benchmark_list(cfg.benchmarks)
+    if cfg.shard:
+        parse_shard(cfg.shard)
+    if cfg.chunk_size is not None and cfg.chunk_size < 0:
+        raise ValueError(f"chunk_size must be >= 0 (0: the whole benchmark per call), got {cfg.chunk_size}")
     if generator is None:
         GENERATORS.get(cfg.backend)
 
@@ -300,7 +318,8 @@ def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> Run
         ValueError: bad data rows, duplicate ids, or an output folder made with other settings.
         FolderBusyError: another command writes into the output folder.
     """
-    benches = parse_benchmark_list(cfg.benchmarks)  # checked (with the backend) before the folder was claimed
+    benches = parse_benchmark_list(cfg.benchmarks)  # checked (with the rest) before the folder was claimed
+    shard = parse_shard(cfg.shard) if cfg.shard else None
     out = Path(cfg.output_dir)
     _check_run_file(out, cfg)
     holder: list[Any] = [generator] if generator is not None else []
@@ -308,25 +327,24 @@ def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> Run
     def get_generator() -> Any:
         if not holder:
             factory = GENERATORS.get(cfg.backend)
+            options = dict(cfg.backend_options)
+            if getattr(factory, "uses_llm_cache", False):  # replies durable as they arrive (openai backend)
+                options.setdefault("cache_path", str(out / LLM_CACHE_NAME))
             holder.append(
-                factory(
-                    model=cfg.model,
-                    max_new_tokens=cfg.max_new_tokens,
-                    batch_size=cfg.batch_size,
-                    **cfg.backend_options,
-                )
+                factory(model=cfg.model, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size, **options)
             )
         return holder[0]
 
     template = load_format_template(cfg.prompt_template, "prompt_template") if cfg.prompt_template else None
     checker = checker or _default_checker()
-    llm = llm_grading.build_stages(cfg.llm)
+    llm = llm_grading.build_stages(cfg.llm, default_cache=out / LLM_CACHE_NAME)
     summaries: dict[str, dict[str, Any]] = {}
     for bench in benches:
         items = list(iter_items(bench, cfg.data_dir, cfg.limit))
         _check_unique(bench, items)
+        items = shard_of(items, shard)
         gens = generate_benchmark(
-            bench, items, out, get_generator, max(cfg.batch_size, 1) * 4, template, cfg.max_image_pixels
+            bench, items, out, get_generator, generation_chunk(cfg, len(items)), template, cfg.max_image_pixels
         )
         records = [make_record(item, gens[item.id]) for item in items]
         score_records(bench, records, checker, llm, cfg.scoring)
@@ -335,6 +353,17 @@ def run_eval(cfg: EvalConfig, checker: Any = None, generator: Any = None) -> Run
     previous = _previous_summaries(out, cfg.scoring)
     _write_outputs(out, model_label(cfg), cfg.model, {**previous, **summaries}, cfg.scoring)
     return RunResult(out, summaries)
+
+
+def generation_chunk(cfg: EvalConfig, n_items: int) -> int:
+    """Prompts per generator call: ``chunk_size`` (0: all ``n_items``), else the backend class's ``default_chunk``
+    (vLLM schedules a large list itself, so Python-side batching must not starve it), else 4 x ``batch_size``."""
+    if cfg.chunk_size == 0:
+        return max(n_items, 1)
+    if cfg.chunk_size:
+        return cfg.chunk_size
+    default = getattr(GENERATORS.get(cfg.backend), "default_chunk", None)
+    return int(default) if default else max(cfg.batch_size, 1) * 4
 
 
 def _check_unique(bench: Benchmark, items: list[EvalItem]) -> None:
@@ -396,7 +425,7 @@ def rescore(
     if not files:
         raise FileNotFoundError(f"{out}: no items/*.jsonl to rescore (run `perception-r1 eval` first)")
     checker = checker or _default_checker()
-    llm = llm_grading.build_stages(llm_config) if llm_config is not None else None
+    llm = llm_grading.build_stages(llm_config, default_cache=out / LLM_CACHE_NAME) if llm_config is not None else None
     summaries: dict[str, dict[str, Any]] = {}
     for path in files:
         bench = get_benchmark(path.stem)

@@ -21,7 +21,7 @@ from typing import Any
 from perception_r1.judge.config import JudgeConfig, judge_template
 from perception_r1.judge.parse import VerdictError, parse_verdicts
 from perception_r1.judge.prompt import build_messages, verdict_schema
-from perception_r1.judge.sanitize import looks_injected, sanitize_response
+from perception_r1.judge.sanitize import looks_injected, sanitize_and_flag, sanitize_response
 from perception_r1.llm.client import ChatRequest, build_client
 from perception_r1.registry import Registry
 
@@ -103,14 +103,15 @@ class LLMJudge:
         self.template = judge_template(cfg)
         self.cfg = cfg
         self.client = build_client(cfg)
+        # version and content digest: replies cached for another prompt text are never served
+        self._prompt_version = f"judge-{self.template.version}-{self.template.digest}"
 
     def _request(self, annotations: list[str], response: str) -> ChatRequest:
         structured = self.cfg.structured_output
         return ChatRequest(
             messages=build_messages(annotations, response, structured, self.template),
             json_schema=verdict_schema(len(annotations)) if structured else None,
-            # version and content digest: replies cached for another prompt text are never served
-            prompt_version=f"judge-{self.template.version}-{self.template.digest}",
+            prompt_version=self._prompt_version,
         )
 
     async def ajudge(self, cases: Sequence[Case]) -> list[Judgment]:
@@ -123,8 +124,8 @@ class LLMJudge:
             if not facts:
                 out[i] = NOT_APPLICABLE
                 continue
-            injected = looks_injected(response)
-            text = sanitize_response(response) if self.cfg.sanitize else response
+            sanitized, injected = sanitize_and_flag(response)
+            text = sanitized if self.cfg.sanitize else response
             todo.append((i, facts, injected))
             requests.append(self._request(facts, text))
         # Identical case text means identical annotations, so the text identifies M even for re-asked copies.

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -163,13 +164,26 @@ class JudgeTemplate:
 
     def build_messages(self, annotations: list[str], response: str, structured: bool = False) -> list[dict[str, Any]]:
         """System turn, the few-shot user/assistant pairs, and the case."""
-        system = _fill(self.system, format_rule=self.json_rule if structured else self.tag_rule)
-        messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
-        for shot_annotations, shot_response, verdicts in self.few_shot:
-            messages.append({"role": "user", "content": self.format_case(list(shot_annotations), shot_response)})
-            messages.append({"role": "assistant", "content": format_verdicts(list(verdicts), structured)})
+        messages = [dict(turn) for turn in _prefix(self, structured)]  # copies: callers may edit their messages
         messages.append({"role": "user", "content": self.format_case(annotations, response)})
         return messages
+
+    def prefix(self, structured: bool) -> tuple[dict[str, str], ...]:
+        """The turns before the case: the system turn and the few-shot user/assistant pairs."""
+        system = _fill(self.system, format_rule=self.json_rule if structured else self.tag_rule)
+        turns = [{"role": "system", "content": system}]
+        for shot_annotations, shot_response, verdicts in self.few_shot:
+            turns.append({"role": "user", "content": self.format_case(list(shot_annotations), shot_response)})
+            turns.append({"role": "assistant", "content": format_verdicts(list(verdicts), structured)})
+        return tuple(turns)
+
+
+@functools.lru_cache(maxsize=32)
+def _prefix(template: JudgeTemplate, structured: bool) -> tuple[dict[str, str], ...]:
+    """:meth:`JudgeTemplate.prefix`, built once per template and format: it is the same for every case, and
+    formatting it again for each of 1,024 cases took 28 ms before the first request could go out
+    (``benchmarks/bench_judge.py``)."""
+    return template.prefix(structured)
 
 
 _CASE = f"Visual key information:\n{{facts}}\n\nStudent response:\n{RESPONSE_OPEN}\n{{response}}\n{RESPONSE_CLOSE}"

@@ -1,9 +1,15 @@
-"""Persistent SQLite cache of accepted LLM replies.
+"""Persistent SQLite cache of LLM replies: the accepted ones, and a record of the rejected ones.
 
 Keys are :meth:`perception_r1.llm.client.ChatRequest.cache_key` digests (backend, model, prompt version, exact
-messages, schema and sampling settings), so a changed prompt or model can never be served a stale reply. Only
-replies the caller accepted are stored. The connection is shared by threads under a lock; WAL mode lets
-several processes (e.g. data-parallel ranks) read and write the same file.
+messages, schema and sampling settings), so a changed prompt or model can never be served a stale reply. Two tables:
+
+* ``replies``: replies the caller accepted; served again instead of a new call;
+* ``rejected``: replies the caller rejected, one row per asking round (``round`` 0 is the first ask). Never served
+  as a reply: they record that a round was spent, so that a killed run that is run again resumes the re-asking
+  where it stopped instead of repeating finished calls (:meth:`perception_r1.llm.client.LLMClient.agenerate`).
+
+Every write is its own committed transaction, made as the reply arrives. The connection is shared by threads under a
+lock; WAL mode lets several processes (e.g. data-parallel ranks) read and write the same file.
 """
 
 from __future__ import annotations
@@ -52,13 +58,19 @@ def _explain(exc: sqlite3.Error) -> str:
     return f"reply cache error ({text})"
 
 
-_SCHEMA = "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, text TEXT NOT NULL, created REAL NOT NULL)"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, text TEXT NOT NULL, created REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS rejected (key TEXT NOT NULL, round INTEGER NOT NULL, text TEXT NOT NULL, "
+    "reason TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (key, round))",
+)
 _CHUNK = 500  # stay below SQLite's limit on bound parameters
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:
-    """Create the replies table if it is missing, and commit (retried as one step by ``_with_retry``)."""
-    conn.execute(_SCHEMA)
+    """Create the tables that are missing (a cache file of an older version gains ``rejected``), and commit
+    (retried as one step by ``_with_retry``)."""
+    for statement in _SCHEMA:
+        conn.execute(statement)
     conn.commit()
 
 
@@ -96,36 +108,68 @@ class ResponseCache:
         return self._conn
 
     def get_many(self, keys: list[str]) -> dict[str, str]:
-        """Return ``{key: text}`` for the keys present.
+        """Return ``{key: text}`` for the keys whose accepted reply is stored.
 
         Raises:
             CacheError: the file is corrupt, not a cache, or locked for too long.
         """
-        found: dict[str, str] = {}
+        return dict(self._select("SELECT key, text FROM replies WHERE key IN ({marks})", keys))
+
+    def get_rejected(self, keys: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """The rejected replies recorded for ``keys``: ``{key: [(text, reason), ...]}`` in round order.
+
+        Raises:
+            CacheError: the file is corrupt, not a cache, or locked for too long.
+        """
+        found: dict[str, list[tuple[str, str]]] = {}
+        rows = self._select("SELECT key, round, text, reason FROM rejected WHERE key IN ({marks})", keys)
+        for key, _, text, reason in sorted(rows, key=lambda row: (row[0], row[1])):
+            found.setdefault(key, []).append((text, reason))
+        return found
+
+    def _select(self, query: str, keys: list[str]) -> list[tuple[Any, ...]]:
+        """Rows of ``query`` (with ``{marks}`` for the key placeholders) over ``keys``, in chunks."""
+        found: list[tuple[Any, ...]] = []
         with self._lock:
             conn = self._connection()
             try:
                 for i in range(0, len(keys), _CHUNK):
                     chunk = keys[i : i + _CHUNK]
-                    marks = ",".join("?" * len(chunk))
-                    query = f"SELECT key, text FROM replies WHERE key IN ({marks})"
-                    found.update(_with_retry(lambda q=query, c=chunk: conn.execute(q, c).fetchall()))
+                    sql = query.format(marks=",".join("?" * len(chunk)))
+                    found += _with_retry(lambda q=sql, c=chunk: conn.execute(q, c).fetchall())
             except sqlite3.Error as exc:
                 raise CacheError(f"{self.path}: {_explain(exc)}") from None
         return found
 
     def put_many(self, items: dict[str, str]) -> None:
-        """Store (or replace) replies in one transaction.
+        """Store (or replace) accepted replies in one transaction.
 
         Raises:
             CacheError: the file is corrupt, read-only, or locked for too long.
         """
         stamp = time.time()
-        rows = [(k, v, stamp) for k, v in items.items()]
+        self._write(
+            "INSERT OR REPLACE INTO replies (key, text, created) VALUES (?, ?, ?)",
+            [(k, v, stamp) for k, v in items.items()],
+        )
+
+    def put_rejected(self, key: str, round_no: int, text: str, reason: str) -> None:
+        """Record that the reply of asking round ``round_no`` (0: the first ask) of ``key`` was rejected.
+
+        Raises:
+            CacheError: the file is corrupt, read-only, or locked for too long.
+        """
+        self._write(
+            "INSERT OR REPLACE INTO rejected (key, round, text, reason, created) VALUES (?, ?, ?, ?, ?)",
+            [(key, round_no, text, reason, time.time())],
+        )
+
+    def _write(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run ``statement`` over ``rows`` in one committed transaction."""
 
         def write() -> None:
             with conn:
-                conn.executemany("INSERT OR REPLACE INTO replies (key, text, created) VALUES (?, ?, ?)", rows)
+                conn.executemany(statement, rows)
 
         with self._lock:
             conn = self._connection()

@@ -4,9 +4,16 @@ A backend turns a list of :class:`ChatRequest` into one :class:`ChatResult` each
 request: the failure is reported in ``ChatResult.error``. :class:`LLMClient` wraps a backend with
 
 * de-duplication: identical requests within a batch are sent once;
-* the persistent cache (:mod:`perception_r1.llm.cache`): only *accepted* replies are stored, so a reply that the
-  caller rejected (e.g. malformed judge verdicts) is never served again from the cache;
+* the persistent cache (:mod:`perception_r1.llm.cache`): only *accepted* replies are served from it, so a reply
+  that the caller rejected (e.g. malformed judge verdicts) is never served again;
 * re-asking on rejected replies (``accept`` callback, ``invalid_retries`` rounds).
+
+Every finished call is durable the moment its reply arrives, before the rest of the batch: an accepted reply is
+cached, a rejected one is recorded as a spent round. A run that was killed (or interrupted) and is run again
+therefore repeats only the calls that were in flight: it serves the accepted replies and resumes each rejected
+request at its next round (a request whose rounds were all spent stays rejected without a new call; raise
+``invalid_retries`` to give it more). A recorded rejection that the current ``accept`` would accept (the
+validator changed) is ignored and the request asked afresh.
 
 Backends are registered in :data:`LLM_BACKENDS` (lazy ``"module:attr"`` targets): ``openai`` and
 ``transformers``. Clients are bound to the event loop they are first used on (the HTTP connection pool is).
@@ -177,59 +184,94 @@ class LLMClient:
         self.stats.requests += len(keys)
         self.stats.unique += len(unique)
         results: dict[str, ChatResult] = {}
+        spent: dict[str, int] = {}  # rounds already asked and rejected, per key (also in earlier runs)
         if self.cache is not None:
             for key, text in self.cache.get_many(list(unique)).items():
                 results[key] = ChatResult(text=text, cached=True)
             self.stats.cache_hits += len(results)
+            self._resume_rejected(unique, results, spent, accept, invalid_retries)
         pending = [k for k in unique if k not in results]
-        accepted: dict[str, str] = {}
-        stored: set[str] = set()  # keys already written to the cache as their reply arrived
-        for round_no in range(invalid_retries + 1):
-            if not pending:
-                break
+        while pending:
             batch = [unique[k] for k in pending]
-            if round_no and retry_temperature is not None:
-                batch = [dataclasses.replace(r, temperature=retry_temperature) for r in batch]
+            if retry_temperature is not None:
+                batch = [
+                    dataclasses.replace(r, temperature=retry_temperature) if spent.get(k) else r
+                    for k, r in zip(pending, batch, strict=True)
+                ]
             self.stats.sent += len(batch)
-            replies = await self._complete(batch, pending, accept, stored)
-            rejected = []
+            replies, reasons = await self._complete(batch, pending, accept, spent)
+            again = []
             for key, reply in zip(pending, replies, strict=True):
                 reply = _merge(results.get(key), reply)
                 results[key] = reply
-                if not reply.ok:
+                reason = reasons.get(key)
+                if not reply.ok or reason is None:
                     continue
-                reason = accept(unique[key], reply.text or "") if accept else None
-                if reason is None:
-                    accepted[key] = reply.text or ""
-                else:
-                    self.stats.rejected += 1
-                    results[key] = dataclasses.replace(reply, error=f"rejected: {reason}")
-                    rejected.append(key)
-            pending = rejected
+                self.stats.rejected += 1
+                results[key] = dataclasses.replace(reply, error=f"rejected: {reason}")
+                spent[key] = spent.get(key, 0) + 1
+                if spent[key] <= invalid_retries:
+                    again.append(key)
+            pending = again
         self.stats.failed += sum(1 for k in unique if not results[k].ok)
-        late = {k: v for k, v in accepted.items() if k not in stored}
-        if self.cache is not None and late:
-            self.cache.put_many(late)
         return [results[k] for k in keys]
 
-    async def _complete(
-        self, batch: list[ChatRequest], keys: list[str], accept: AcceptFn | None, stored: set[str]
-    ) -> list[ChatResult]:
-        """``backend.complete`` with each accepted reply cached the moment it arrives.
+    def _resume_rejected(
+        self,
+        unique: dict[str, ChatRequest],
+        results: dict[str, ChatResult],
+        spent: dict[str, int],
+        accept: AcceptFn | None,
+        invalid_retries: int,
+    ) -> None:
+        """Count the rounds that earlier runs spent on rejected replies (``spent``); a request with no round left
+        gets its last rejected reply as its result, without a call."""
+        if accept is None:  # nothing can be rejected now: every recorded rejection is stale
+            return
+        assert self.cache is not None
+        for key, rounds in self.cache.get_rejected([k for k in unique if k not in results]).items():
+            reasons = [accept(unique[key], text) for text, _ in rounds]
+            if any(reason is None for reason in reasons):
+                continue  # the validator changed and accepts one of them now: ask afresh
+            spent[key] = len(rounds)
+            if len(rounds) > invalid_retries:
+                results[key] = ChatResult(text=rounds[-1][0], error=f"rejected: {reasons[-1]}", cached=True)
+                self.stats.rejected += 1
 
-        A killed or interrupted run then repeats at most the requests that were in flight, not a whole batch.
+    async def _complete(
+        self, batch: list[ChatRequest], keys: list[str], accept: AcceptFn | None, spent: dict[str, int]
+    ) -> tuple[list[ChatResult], dict[str, str]]:
+        """``backend.complete``, with each reply judged by ``accept`` and made durable the moment it arrives.
+
+        An accepted reply is cached, a rejected one recorded with its round, so a killed or interrupted run repeats
+        at most the requests that were in flight, not a whole batch.
+
+        Returns:
+            The results, and the rejection reason of each key whose reply was rejected.
         """
-        if self.cache is None or not _takes_on_result(self.backend):
-            return await self.backend.complete(batch)
+        reasons: dict[str, str] = {}
         cache = self.cache
 
         def on_result(index: int, result: ChatResult) -> None:
-            if not result.ok or (accept is not None and accept(batch[index], result.text or "") is not None):
+            if not result.ok:
                 return
-            cache.put_many({keys[index]: result.text or ""})
-            stored.add(keys[index])
+            key, text = keys[index], result.text or ""
+            reason = accept(batch[index], text) if accept is not None else None
+            if reason is not None:
+                reasons[key] = reason
+            if cache is None:
+                return
+            if reason is None:
+                cache.put_many({key: text})
+            else:
+                cache.put_rejected(key, spent.get(key, 0), text, reason)
 
-        return await self.backend.complete(batch, on_result=on_result)
+        if _takes_on_result(self.backend):
+            return await self.backend.complete(batch, on_result=on_result), reasons
+        results = await self.backend.complete(batch)
+        for index, result in enumerate(results):
+            on_result(index, result)
+        return results, reasons
 
     async def aclose(self) -> None:
         """Close the backend (and the cache)."""

@@ -113,15 +113,29 @@ class OpenAIBackend:
     async def _one(self, request: ChatRequest) -> ChatResult:
         """One request with retries; the outcome (text or the last failure's reason) and the attempts made."""
         start = now()
-        attempts = 0
+        attempts = 1
+        # The first attempt goes without tenacity: nearly every request succeeds at once, and a retry controller
+        # for each one cost a sixth of the client's CPU (1,024 judge calls: 0.68 s against 0.56 s; see
+        # benchmarks/bench_judge.py). A failed first attempt is handed to the controller as its own first outcome,
+        # so the retry policy (waits, counts, limits) stays all tenacity's.
+        try:
+            text: str = await self._attempt(request)
+            return ChatResult(text=text, latency_s=now() - start, attempts=attempts)
+        except _Fatal as exc:
+            return ChatResult(text=None, error=str(exc), latency_s=now() - start, attempts=attempts)
+        except _Retryable as exc:
+            first_failure: _Retryable | None = exc
 
         async def attempt() -> str:
-            nonlocal attempts
+            nonlocal attempts, first_failure
+            if first_failure is not None:
+                failure, first_failure = first_failure, None
+                raise failure
             attempts += 1
             return await self._attempt(request)
 
         try:
-            text: str = await self._retrying()(attempt)
+            text = await self._retrying()(attempt)
         except (_Fatal, _Retryable) as exc:  # _Fatal at once, _Retryable once the attempts are spent
             return ChatResult(text=None, error=redact(str(exc)), latency_s=now() - start, attempts=attempts)
         return ChatResult(text=text, latency_s=now() - start, attempts=attempts)

@@ -67,7 +67,7 @@ def evaluation_section(indexed: Sequence[tuple[int, RunData]]) -> str:
         name = (run.summary or {}).get("model_name") if isinstance(run.summary, dict) else None
         label = html.escape(run.label + (f" ({name})" if name and name != run.label else ""))
         mark = ' <span class="badge live" title="no usable summary.json">counted from items</span>' if counted else ""
-        cells = "".join(_cell(table.get(c)) for c in columns)
+        cells = "".join(_cell(c, table.get(c)) for c in columns)
         rows.append(f'<tr data-run="{i}"><th scope="row">{label}{mark}</th>{cells}</tr>')
     parts = [
         '<section id="evaluation"><h2>Evaluation</h2>',
@@ -76,8 +76,9 @@ def evaluation_section(indexed: Sequence[tuple[int, RunData]]) -> str:
         "</tr></thead><tbody>",
         *rows,
         "</tbody></table></div>",
-        '<p class="note">Accuracy in %; scored items / errors under each figure. WeMath: loose score; MMMU-Pro: '
-        "mean of its two settings.</p>",
+        '<p class="note">Accuracy in %; scored items / errors under each figure; "partial" marks a run evaluated on '
+        "part of a benchmark (not comparable with full-benchmark figures). WeMath: loose score; MMMU-Pro: mean of "
+        "its two settings.</p>",
     ]
     for i, run, table, _ in summaries:
         parts.append(_breakdowns(i, run, table))
@@ -85,12 +86,21 @@ def evaluation_section(indexed: Sequence[tuple[int, RunData]]) -> str:
     return "".join(parts)
 
 
-def _cell(summary: dict[str, Any] | None) -> str:
+def _cell(bench: str, summary: dict[str, Any] | None) -> str:
+    from perception_r1.eval.coverage import coverage_text, is_partial
+
     if not summary:
         return '<td class="empty">-</td>'
     counts = f"{summary.get('scored', '?')} scored / {summary.get('errors', 0)} errors"
     value = _pct(summary.get("overall"))
-    return f'<td><span class="figure">{value or "n/a"}</span><br><span class="note">{html.escape(counts)}</span></td>'
+    partial = ""
+    if is_partial(bench, summary):  # --limit or an incomplete copy: not the benchmark's figure
+        coverage = html.escape(coverage_text(bench, summary))
+        partial = f'<br><span class="badge live" title="evaluated on part of the benchmark">partial: {coverage}</span>'
+    return (
+        f'<td><span class="figure">{value or "n/a"}</span><br><span class="note">{html.escape(counts)}</span>'
+        f"{partial}</td>"
+    )
 
 
 def _breakdowns(index: int, run: RunData, table: dict[str, dict[str, Any]]) -> str:

@@ -1,9 +1,12 @@
 """Shared plumbing of the curation steps: step results, batched LLM calls with progress, step outputs.
 
 Every LLM call goes through :class:`perception_r1.llm.client.LLMClient`, whose SQLite cache (``cache_path`` of
-the :class:`~perception_r1.llm.config.LLMConfig`) stores each accepted reply as soon as it arrives. A killed
-or interrupted run therefore loses at most the calls in flight; rerunning it serves every finished call from the
-cache and, because requests are built deterministically from the rows, produces identical output.
+the :class:`~perception_r1.llm.config.LLMConfig`; the ``data`` commands default it to the step's output folder,
+``data build`` to ``OUT/cache/``) keeps every finished call as soon as its reply arrives: an accepted reply, or a
+rejected one as a spent re-asking round. A killed or interrupted run therefore loses at most the calls in flight;
+rerunning it serves every finished call from the cache, resumes the re-asking where it stopped and, because
+requests are built deterministically from the rows, produces identical output
+(``tests/data/test_curate.py::test_a_killed_step_repeats_only_the_calls_in_flight``).
 """
 
 from __future__ import annotations

@@ -9,12 +9,14 @@ Output folder layout::
     OUT/reference.parquet                        the same in the reference layout (when write.reference)
     OUT/summary.json                             counts per stage, retention, histogram, LLM counters
 
-Wrong column names or an unreadable source fail before any LLM call. Set ``cache_path`` in the teacher and
-annotator configs to make the run resumable (see :mod:`perception_r1.data.curate.common`).
+Wrong column names or an unreadable source fail before any LLM call. The run is resumable: the teacher's and the
+annotator's replies are cached as they arrive (``cache_path`` of each, by default ``OUT/cache/teacher.sqlite`` and
+``OUT/cache/annotator.sqlite``; see :mod:`perception_r1.data.curate.common`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,12 +112,16 @@ def build(recipe: DataRecipe, *, accuracy: Any) -> dict[str, Any]:
         rejects=load_rejects, limit=src.limit,
     )  # fmt: skip
     atomic_write_jsonl(out / "load" / "rejects.jsonl", [{**r, "stage": "load"} for r in load_rejects])
+    teacher, annotator = (
+        cfg if cfg.cache_path else dataclasses.replace(cfg, cache_path=str(out / "cache" / f"{role}.sqlite"))
+        for role, cfg in (("teacher", recipe.teacher), ("annotator", recipe.annotator))
+    )
     stages: dict[str, StepResult] = {}
-    stages["distill"] = distill(rows, recipe.teacher, recipe.distill)
+    stages["distill"] = distill(rows, teacher, recipe.distill)
     write_step(out / "distill", stages["distill"])
     stages["filter"] = filter_trajectories(stages["distill"].rows, select=recipe.filter.select, accuracy=accuracy)
     write_step(out / "filter", stages["filter"])
-    stages["annotate"] = annotate(stages["filter"].rows, recipe.annotator, recipe.annotate)
+    stages["annotate"] = annotate(stages["filter"].rows, annotator, recipe.annotate)
     write_step(out / "annotate", stages["annotate"])
     final = stages["annotate"].rows
     final_path = final_output_path(recipe)
