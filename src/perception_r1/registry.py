@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
@@ -61,6 +61,17 @@ def import_target(target: str) -> Any:
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def lookup(table: Mapping[str, T], name: str, kind: str) -> T:
+    """``table[name]``, or an :class:`UnknownNameError` naming close matches and the known names.
+
+    For plain dicts of internal extension points, where a registry would be more machinery than the table needs.
+    """
+    if name not in table:
+        known = sorted(table)
+        raise UnknownNameError(f"unknown {kind} {name!r}{did_you_mean(name, known)}; known: {', '.join(known)}")
+    return table[name]
 
 
 class Registry(Generic[T]):

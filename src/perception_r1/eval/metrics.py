@@ -33,10 +33,9 @@ from typing import Any
 
 from perception_r1.eval.benchmarks import Benchmark
 from perception_r1.eval.coverage import item_set_digest
-from perception_r1.registry import Registry
+from perception_r1.registry import lookup
 
 Record = Mapping[str, Any]
-AGGREGATORS: Registry[Callable[[Benchmark, Sequence[Record], str], dict[str, Any]]] = Registry("aggregator")
 
 
 def _pct(correct: float, n: int) -> float | None:
@@ -87,7 +86,6 @@ def breakdown(records: Iterable[Record], dotted: str, errors_as_wrong: bool = Fa
     return {k: {"accuracy": _pct(c, n), "correct": c, "n": n} for k, (c, n) in sorted(merged.items())}
 
 
-@AGGREGATORS.register("accuracy")
 def accuracy_summary(bench: Benchmark, records: Sequence[Record], denominator: str = "scored") -> dict[str, Any]:
     """Accuracy over the whole set and over the scored items, the headline ``overall`` by ``denominator``
     (``"all"`` or ``"scored"``), counts and one breakdown per ``bench.breakdowns`` field."""
@@ -109,7 +107,6 @@ def accuracy_summary(bench: Benchmark, records: Sequence[Record], denominator: s
     }
 
 
-@AGGREGATORS.register("mmmu_pro")
 def mmmu_pro_summary(bench: Benchmark, records: Sequence[Record], denominator: str = "scored") -> dict[str, Any]:
     """Accuracy per setting (standard-10, vision) and ``overall`` = their mean, as MMMU-Pro reports it."""
     out = accuracy_summary(bench, records, denominator)
@@ -195,7 +192,6 @@ def wemath_four_dim(records: Sequence[Record], denominator: str = "scored") -> d
     return out
 
 
-@AGGREGATORS.register("wemath")
 def wemath_summary(bench: Benchmark, records: Sequence[Record], denominator: str = "scored") -> dict[str, Any]:
     """Plain accuracy plus the four-dimensional metrics; ``overall`` is the loose score (see ``headline``)."""
     out = accuracy_summary(bench, records, denominator)
@@ -208,6 +204,14 @@ def wemath_summary(bench: Benchmark, records: Sequence[Record], denominator: str
     out["overall"] = out["score_loose"]
     out["headline"] = "score_loose"
     return out
+
+
+# A benchmark's summary, by the name its definition gives (perception_r1.eval.benchmarks).
+AGGREGATORS: dict[str, Callable[[Benchmark, Sequence[Record], str], dict[str, Any]]] = {
+    "accuracy": accuracy_summary,
+    "mmmu_pro": mmmu_pro_summary,
+    "wemath": wemath_summary,
+}
 
 
 def summarize(bench: Benchmark, records: Sequence[Record], scoring: str = "official") -> dict[str, Any]:
@@ -227,7 +231,7 @@ def summarize(bench: Benchmark, records: Sequence[Record], scoring: str = "offic
     """
     if scoring not in DENOMINATORS:
         raise ValueError(f"unknown scoring mode {scoring!r}; known: {', '.join(DENOMINATORS)}")
-    out = AGGREGATORS.get(bench.aggregator)(bench, records, DENOMINATORS[scoring])
+    out = lookup(AGGREGATORS, bench.aggregator, "aggregator")(bench, records, DENOMINATORS[scoring])
     out["n_items"] = len(records)
     out["full_size"] = bench.size
     out["items_digest"] = item_set_digest(r["id"] for r in records)

@@ -31,11 +31,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from perception_r1.registry import Registry
+from perception_r1.registry import lookup
 from perception_r1.rewards.answer import as_choice_letter
 
 Scorer = Callable[[str, str, Mapping[str, str], Mapping[str, Any], Any], bool]
-SCORERS: Registry[Scorer] = Registry("scorer")
 SCORING_MODES = ("official", "corrected")
 
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?|-?\.\d+")
@@ -149,7 +148,6 @@ def _gold_letter(gold: str, choices: Mapping[str, str]) -> str | None:
     return text if text in choices else None
 
 
-@SCORERS.register("choice_or_math")
 def score_choice_or_math(
     pred: str, gold: str, choices: Mapping[str, str], metadata: Mapping[str, Any], checker: Any
 ) -> bool:
@@ -185,7 +183,6 @@ def _mathvista_list(text: str) -> list[str] | None:
     return [normalize_text(str(v)) for v in value]
 
 
-@SCORERS.register("mathvista")
 def score_mathvista(
     pred: str, gold: str, choices: Mapping[str, str], metadata: Mapping[str, Any], checker: Any
 ) -> bool:
@@ -215,6 +212,10 @@ def score_mathvista(
     return normalize_text(pred) == normalize_text(gold)
 
 
+# A benchmark's per-item scorer, by the name its definition gives (perception_r1.eval.benchmarks).
+SCORERS: dict[str, Scorer] = {"choice_or_math": score_choice_or_math, "mathvista": score_mathvista}
+
+
 def score_item(
     scorer: str, pred: str | None, gold: str, choices: Mapping[str, str], metadata: Mapping[str, Any], checker: Any
 ) -> bool:
@@ -223,7 +224,7 @@ def score_item(
     Raises:
         perception_r1.registry.UnknownNameError: for an unknown scorer.
     """
-    fn = SCORERS.get(scorer)
+    fn = lookup(SCORERS, scorer, "scorer")
     if pred is None or not pred.strip():
         return False
     return bool(fn(pred, gold, choices, metadata, checker))

@@ -12,12 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from perception_r1.registry import Registry
+from perception_r1.rewards.accuracy import AccuracyReward
+from perception_r1.rewards.format import FormatReward
+from perception_r1.rewards.perception import PerceptionReward
+from perception_r1.rewards.repetition import RepetitionPenalty
 
+# The names a recipe's `rewards:` list uses (the classes themselves: go-to-definition works, nothing is lazy).
 REWARDS: Registry[Any] = Registry("reward")
-REWARDS.register("accuracy", "perception_r1.rewards.accuracy:AccuracyReward")
-REWARDS.register("format", "perception_r1.rewards.format:FormatReward")
-REWARDS.register("repetition", "perception_r1.rewards.repetition:RepetitionPenalty")
-REWARDS.register("perception", "perception_r1.rewards.perception:PerceptionReward")
+REWARDS.register("accuracy", AccuracyReward)
+REWARDS.register("format", FormatReward)
+REWARDS.register("repetition", RepetitionPenalty)
+REWARDS.register("perception", PerceptionReward)
 
 
 def get_reward(name: str, **params: Any) -> Any:

@@ -17,10 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from perception_r1.registry import Registry
+from perception_r1.registry import lookup
 
 OfficialScorer = Callable[[str, str, Mapping[str, str], Mapping[str, Any], "OfficialState"], tuple[Any, bool]]
-OFFICIAL: Registry[OfficialScorer] = Registry("official scorer")
 
 
 @dataclass
@@ -41,60 +40,65 @@ def _rule_extract(response: str) -> str | None:
     return extract_answer(response)[0]
 
 
-@OFFICIAL.register("mathvista")
 def _mathvista(response, gold, choices, metadata, state):  # noqa: ANN001, ANN202
     from perception_r1.eval.official import mathvista
 
     return mathvista.score(response, gold, choices, metadata, _rule_extract)
 
 
-@OFFICIAL.register("mathverse")
 def _mathverse(response, gold, choices, metadata, state):  # noqa: ANN001, ANN202
     # MathVerse's rule path (``--quick_match``): the extraction must equal the gold answer exactly.
     pred = _rule_extract(response)
     return pred, pred is not None and pred == str(gold)
 
 
-@OFFICIAL.register("mathvision")
 def _mathvision(response, gold, choices, metadata, state):  # noqa: ANN001, ANN202
     from perception_r1.eval.official import mathvision
 
     return mathvision.score(response, gold, choices, metadata)
 
 
-@OFFICIAL.register("wemath")
 def _wemath(response, gold, choices, metadata, state):  # noqa: ANN001, ANN202
     from perception_r1.eval.official import wemath
 
     return wemath.score(response, gold, choices, metadata)
 
 
-@OFFICIAL.register("mmmu")
 def _mmmu(response, gold, choices, metadata, state):  # noqa: ANN001, ANN202
     from perception_r1.eval.official import mmmu
 
     return mmmu.score_mmmu(response, gold, choices, metadata, state.rng)
 
 
-@OFFICIAL.register("mmmu_pro")
 def _mmmu_pro(response, gold, choices, metadata, state):  # noqa: ANN001, ANN202
     from perception_r1.eval.official import mmmu
 
     return mmmu.score_mmmu_pro(response, gold, choices, metadata, state.rng)
 
 
-@OFFICIAL.register("mmstar")
 def _mmstar(response, gold, choices, metadata, state):  # noqa: ANN001, ANN202
     from perception_r1.eval.official import mmstar
 
     return mmstar.score(response, gold, choices, metadata)
 
 
-@OFFICIAL.register("emma")
 def _emma(response, gold, choices, metadata, state):  # noqa: ANN001, ANN202
     from perception_r1.eval.official import emma
 
     return emma.score(response, gold, choices, metadata)
+
+
+# Each benchmark's official scorer, reproduced (the functions above).
+OFFICIAL: dict[str, OfficialScorer] = {
+    "mathvista": _mathvista,
+    "mathverse": _mathverse,
+    "mathvision": _mathvision,
+    "wemath": _wemath,
+    "mmmu": _mmmu,
+    "mmmu_pro": _mmmu_pro,
+    "mmstar": _mmstar,
+    "emma": _emma,
+}
 
 
 def score_official(
@@ -118,7 +122,7 @@ def score_official(
     Raises:
         perception_r1.registry.UnknownNameError: for a benchmark without an official scorer.
     """
-    fn = OFFICIAL.get(benchmark)
+    fn = lookup(OFFICIAL, benchmark, "official scorer")
     if response is None:
         return None, False
     pred, correct = fn(str(response), str(gold), choices or {}, metadata or {}, state or OfficialState())
