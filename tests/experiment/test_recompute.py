@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from perception_r1.experiment.publish import MANIFEST, _replaceable, manifest_problems, publish, write_manifest
-from perception_r1.experiment.recompute import differences, evaluated
+from perception_r1.experiment.recompute import differences, evaluated, recipe
 
 
 @pytest.mark.parametrize(
@@ -47,6 +47,30 @@ def test_the_evaluated_rows_are_the_first_of_each_instance() -> None:
     ]
     assert [r["id"] for r in evaluated(records, "test")] == ["t0", "t1"]
     assert [r["id"] for r in evaluated(records, "train")] == ["r0", "r1"]  # train keeps its repeats
+
+
+@pytest.mark.parametrize(
+    ("data", "split_by", "reading_steps"),
+    [
+        # a folder made before data.split_by and the reading stage existed ran an instance split, no reading
+        ({"n_test": 10}, "instance", 0),
+        # today's recipe.json says what it ran
+        ({"n_test": 10, "split_by": "key"}, "key", 2000),
+    ],
+)
+def test_a_recipe_is_read_as_its_folder_ran(tmp_path: Path, data: dict, split_by: str, reading_steps: int) -> None:
+    made = {"seeds": [0], "data": data}
+    if split_by == "key":
+        made["reading"] = {"steps": 2000}
+    (tmp_path / "recipe.json").write_text(json.dumps(made))
+    cfg = recipe(tmp_path)
+    assert (cfg.data.split_by, cfg.reading.steps, cfg.data.n_test) == (split_by, reading_steps, 10)
+
+
+def test_a_recipe_that_is_no_experiment_recipe_is_a_named_error(tmp_path: Path) -> None:
+    (tmp_path / "recipe.json").write_text(json.dumps({"grpo": {"max_step": 3}}))
+    with pytest.raises(ValueError, match="recipe.json.*did you mean 'max_steps'"):
+        recipe(tmp_path)
 
 
 def _published(tmp_path: Path) -> Path:

@@ -131,11 +131,19 @@ def rebuild_summary(folder: Path, provenance: Mapping[str, Any] | None = None) -
 
 
 def recipe(folder: Path) -> ExperimentConfig:
-    """The folder's ``recipe.json`` as a config (keys added since take their defaults)."""
+    """The folder's ``recipe.json`` as a config: a key added since takes the value that reproduces what the folder
+    ran (:data:`~perception_r1.experiment.config.BEFORE_THE_KEY`, e.g. an instance split), else its default."""
+    from perception_r1.config import apply_overrides, flatten_keys
+    from perception_r1.experiment.config import BEFORE_THE_KEY
+
+    path = folder / "recipe.json"
+    raw = read_json(path)
     try:
-        return from_dict(ExperimentConfig, read_json(folder / "recipe.json"), where=str(folder / "recipe.json"))
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
+        cfg = from_dict(ExperimentConfig, raw, where=str(path))
+        older = {k: v for k, v in BEFORE_THE_KEY.items() if k not in flatten_keys(raw)}
+        return apply_overrides(cfg, older, where=str(path)) if older else cfg
+    except (ConfigError, TypeError, AttributeError) as exc:  # also a recipe.json that is no mapping
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def differences(published: Any, recomputed: Any, where: str = "") -> list[str]:
