@@ -192,3 +192,54 @@ def test_an_over_long_line_is_skipped_in_bounded_memory(tmp_path: Path) -> None:
     rows, n, grown_kib = done.stdout.rsplit(" ", 2)
     assert rows == "['dict', 'JsonlError', 'dict']" and int(n) == 3
     assert int(grown_kib) < 16 * 1024  # KiB: measured 4 MB of read buffers; the old reading took 196 MB
+
+
+# --------------------------------------------------------------------------- gzip-compressed JSONL
+@pytest.mark.parametrize(
+    ("write", "asked", "expected"),
+    [
+        # a published folder's rows.jsonl.gz, asked for by the plain name every reader uses
+        ("rows.jsonl.gz", "rows.jsonl", [(1, {"a": 1}), (2, {"a": 2})]),
+        # ... or by its own name
+        ("rows.jsonl.gz", "rows.jsonl.gz", [(1, {"a": 1}), (2, {"a": 2})]),
+        # a plain file is read as before
+        ("rows.jsonl", "rows.jsonl", [(1, {"a": 1}), (2, {"a": 2})]),
+    ],
+)
+def test_compressed_jsonl_reads_like_the_plain_file(tmp_path: Path, write: str, asked: str, expected: list) -> None:
+    from perception_r1.io_utils import atomic_write_jsonl, count_jsonl_lines
+
+    assert atomic_write_jsonl(tmp_path / write, [{"a": 1}, {"a": 2}]) == 2
+    assert (tmp_path / write).read_bytes()[:2] == (b"\x1f\x8b" if write.endswith(".gz") else b'{"')
+    assert _rows(tmp_path / asked) == expected and count_jsonl_lines(tmp_path / asked) == 2
+
+
+def test_plain_file_wins_over_its_compressed_twin_and_writes_are_reproducible(tmp_path: Path) -> None:
+    from perception_r1.io_utils import atomic_gzip_copy, atomic_write_jsonl, jsonl_file
+
+    atomic_write_jsonl(tmp_path / "a.jsonl", [{"plain": True}])
+    atomic_gzip_copy(tmp_path / "a.jsonl", tmp_path / "a.jsonl.gz")
+    assert jsonl_file(tmp_path / "a.jsonl") == tmp_path / "a.jsonl"
+    first = (tmp_path / "a.jsonl.gz").read_bytes()
+    atomic_gzip_copy(tmp_path / "a.jsonl", tmp_path / "a.jsonl.gz")  # no time stamp in the header: same bytes
+    assert (tmp_path / "a.jsonl.gz").read_bytes() == first
+
+
+@pytest.mark.parametrize(
+    ("damage", "kept"),
+    [
+        (lambda b: b[: len(b) // 2], True),  # cut short: the lines before the cut stand, then one error
+        (lambda b: b"not gzip at all\n", False),  # a .gz name over plain bytes: one error, no crash
+        (lambda b: b[:12] + bytes(x ^ 0xFF for x in b[12:40]) + b[40:], False),  # scrambled deflate data
+    ],
+)
+def test_a_damaged_gzip_file_ends_with_one_error(tmp_path: Path, damage, kept: bool) -> None:
+    import gzip
+
+    packed = gzip.compress("".join(f'{{"i": {i}}}\n' for i in range(3000)).encode())
+    path = tmp_path / "rows.jsonl.gz"
+    path.write_bytes(damage(packed))
+    rows = _rows(path)
+    assert isinstance(rows[-1][1], str) and "gzip" in rows[-1][1]  # the last entry is the error, named
+    good = [r for _, r in rows[:-1]]
+    assert good == [{"i": i} for i in range(len(good))] and (len(good) > 0) == kept

@@ -3,17 +3,24 @@
 JSONL lines are read with a size limit (:func:`line_limit`: 64 MiB, or ``PERCEPTION_R1_MAX_LINE_MB``, or the
 caller's ``max_line_bytes``): a longer line is that line's error, skipped in bounded memory, instead of a
 ``json.loads`` of a string of any size (a 1 GB line took 8.2 GB before a ``MemoryError``).
+
+JSONL files may be gzip-compressed (``name.jsonl.gz``, as in published result folders): :func:`iter_jsonl` and
+:func:`count_jsonl_lines` read them transparently, and asked for ``name.jsonl`` that is absent they read
+``name.jsonl.gz`` (:func:`jsonl_file`); :func:`atomic_write_jsonl` compresses when the name ends in ``.gz``.
 """
 
 from __future__ import annotations
 
 import errno
+import gzip
+import io
 import json
 import os
 import shutil
 import stat
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -165,14 +172,68 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+GZIP_SUFFIX = ".gz"
+
+
+def jsonl_file(path: str | Path) -> Path:
+    """The file to read for the JSONL ``path``: ``path`` itself, or ``path.gz`` when only that exists.
+
+    Readers ask for ``items.jsonl`` and find a published folder's ``items.jsonl.gz`` (and a ``.gz`` path is
+    read as it is). Where neither exists, ``path`` (so that the caller's error names the plain name).
+
+    Example:
+        >>> jsonl_file("/nonexistent/metrics.jsonl").name
+        'metrics.jsonl'
+    """
+    path = Path(path)
+    if path.name.endswith(GZIP_SUFFIX) or path.exists():
+        return path
+    packed = path.with_name(path.name + GZIP_SUFFIX)
+    return packed if packed.is_file() else path
+
+
+def _open_bytes(path: Path) -> io.BufferedIOBase:
+    """``path`` opened for reading bytes, decompressed when its name ends in ``.gz``."""
+    if path.name.endswith(GZIP_SUFFIX):
+        return gzip.GzipFile(path, "rb")
+    return open(path, "rb")
+
+
 def atomic_write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Atomically write ``rows`` as JSON lines; returns the number of rows written."""
+    """Atomically write ``rows`` as JSON lines, gzip-compressed when ``path`` ends in ``.gz``.
+
+    The gzip header carries no time stamp, so the same rows give the same bytes.
+
+    Returns:
+        The number of rows written.
+    """
     n = 0
-    with atomic_open(path) as handle:
+    if not str(path).endswith(GZIP_SUFFIX):
+        with atomic_open(path) as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                n += 1
+        return n
+    with atomic_open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed:
         for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            packed.write((json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
             n += 1
     return n
+
+
+def atomic_gzip_copy(source: str | Path, dest: str | Path) -> int:
+    """Copy ``source`` into ``dest`` gzip-compressed, atomically, byte for byte (a torn last line stays torn).
+
+    Returns:
+        The compressed size in bytes.
+    """
+    with (
+        open(source, "rb") as src,
+        atomic_open(dest, "wb") as raw,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as packed,
+    ):
+        shutil.copyfileobj(src, packed, _CHUNK)
+    return Path(dest).stat().st_size
 
 
 class JsonlError(ValueError):
@@ -203,7 +264,7 @@ def line_limit(limit: int | None = None) -> int:
     return limit
 
 
-def _read_line(handle: IO[bytes], limit: int) -> tuple[bytes | None, int]:
+def _read_line(handle: IO[bytes] | io.BufferedIOBase, limit: int) -> tuple[bytes | None, int]:
     """The next line, read in chunks, and its size without the newline.
 
     Returns:
@@ -226,9 +287,10 @@ def _read_line(handle: IO[bytes], limit: int) -> tuple[bytes | None, int]:
 
 
 def count_jsonl_lines(path: str | Path) -> int:
-    """Non-blank lines of a file, read in bounded memory (for progress bars over files with long lines)."""
+    """Non-blank lines of a file (gzip-compressed too, see :func:`jsonl_file`), read in bounded memory (for
+    progress bars over files with long lines)."""
     count, blank = 0, True  # blank: the line being read has had only whitespace so far
-    with open(path, "rb") as handle:
+    with _open_bytes(jsonl_file(path)) as handle:
         while chunk := handle.read(_CHUNK):
             for piece in chunk.split(b"\n")[:-1]:
                 count += not (blank and not piece.strip())
@@ -243,17 +305,25 @@ def iter_jsonl(
     """Yield ``(line_no, row)`` for each non-blank line, or ``(line_no, JsonlError)`` for a malformed one.
 
     Args:
-        path: The JSONL file.
+        path: The JSONL file; ``name.jsonl.gz`` is decompressed, and ``name.jsonl`` that is absent is read from
+            ``name.jsonl.gz`` where that exists (:func:`jsonl_file`).
         max_line_bytes: Longest line accepted, newline excluded (None: :func:`line_limit`); a longer line is
             a :class:`JsonlError` and is skipped without being held in memory.
 
-    The caller decides whether an error stops the run or is skipped and counted.
+    The caller decides whether an error stops the run or is skipped and counted. A compressed file cut short (or
+    not gzip at all) ends with one :class:`JsonlError` after the lines read before the damage.
     """
     limit = line_limit(max_line_bytes)
-    with open(path, "rb") as handle:  # bytes: one line of invalid UTF-8 is that line's error, not the file's
+    path = jsonl_file(path)
+    # bytes: one line of invalid UTF-8 is that line's error, not the file's
+    with _open_bytes(path) as handle:
         line_no = 0
         while True:
-            raw, size = _read_line(handle, limit)
+            try:
+                raw, size = _read_line(handle, limit)
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:  # a cut or foreign .gz: the lines before stand
+                yield line_no + 1, JsonlError(path, line_no + 1, f"unreadable gzip data ({exc})")
+                break
             if raw == b"":
                 break
             line_no += 1

@@ -89,6 +89,36 @@ def test_the_format_template_reaches_both_arms() -> None:
     assert spec.params == {"template": "think_answer"}
 
 
+def test_the_frozen_control_is_the_rlvr_recipe_at_learning_rate_zero() -> None:
+    cfg = ExperimentConfig()
+    rl = arm_recipe(cfg, "rlvr", 2, "w", "t.parquet", "o1")
+    frozen = arm_recipe(cfg, "frozen", 2, "w", "t.parquet", "o2")
+    # same prompts, seed, order, steps and logged rewards; only the learning rate differs
+    assert frozen.grpo.learning_rate == 0.0 and rl.grpo.learning_rate == cfg.grpo.learning_rate > 0
+    assert {k: v for k, v in frozen.grpo.items() if k != "learning_rate"} == {
+        k: v for k, v in rl.grpo.items() if k != "learning_rate"
+    }
+    assert frozen.rewards == rl.rewards and frozen.data == rl.data and frozen.model == rl.model
+
+
+@pytest.mark.parametrize(
+    ("overrides", "runs"),
+    [
+        # the default: both arms and the frozen control, seed by seed
+        ({"seeds": [0, 1]}, [("rlvr", 0), ("perception_r1", 0), ("frozen", 0), ("rlvr", 1), ("perception_r1", 1),
+                             ("frozen", 1)]),
+        # the control switched off: the two arms only
+        ({"seeds": [3], "grpo": {"frozen": False}}, [("rlvr", 3), ("perception_r1", 3)]),
+        # quick mode leaves the key at its default (the lead decides; today: on)
+        (QUICK, [("rlvr", 0), ("perception_r1", 0), ("frozen", 0)]),
+    ],
+)  # fmt: skip
+def test_grpo_runs(overrides: dict, runs: list) -> None:
+    from perception_r1.experiment.config import grpo_runs
+
+    assert grpo_runs(from_dict(ExperimentConfig, overrides)) == runs
+
+
 def test_unknown_arm() -> None:
     with pytest.raises(ConfigError, match="unknown arm"):
         arm_rewards("ppo", 0.7, 20)

@@ -1,4 +1,5 @@
-"""Pooling experiment folders: per-(run, seed) differences, summed McNemar counts, and refusals of bad input."""
+"""Pooling experiment folders: run-level differences (the headline), the summed McNemar counts labelled as
+pseudo-replicated, and refusals of bad input."""
 
 from __future__ import annotations
 
@@ -25,25 +26,39 @@ def summary(warmup: float, rlvr: list[float], pr1: list[float], b: int, c: int) 
             "mcnemar": {"perception_r1_vs_rlvr": {"answer": counts, "perception": counts}}}  # fmt: skip
 
 
-def test_differences_cover_every_run_and_seed() -> None:
+def test_the_run_is_the_unit_and_summed_counts_are_labelled() -> None:
     pooled = pool_summaries({
         "a": summary(0.5, [0.4, 0.6], [0.5, 0.7], 3, 1),
         "b": summary(0.2, [0.3, 0.2], [0.3, 0.1], 2, 4),
+        "c": summary(0.4, [0.4, 0.4], [0.45, 0.45], 1, 0),
     })  # fmt: skip
     d = pooled["differences"]["perception_r1_vs_rlvr"]["perception_accuracy"]
-    # one difference per (run, seed), in the order given
-    assert d["per_seed"] == pytest.approx([0.1, 0.1, 0.0, -0.1])
-    assert (d["positive"], d["negative"]) == (2, 1) and d["mean"] == pytest.approx(0.025)
+    # one value per run (the mean over its seeds), in the order given; the interval is over the 3 runs
+    assert d["per_run"] == pytest.approx([0.1, -0.05, 0.05]) and d["unit"] == "run"
+    assert d["mean"] == pytest.approx(0.1 / 3, abs=1e-6) and d["ci95"] is not None and d["ci95"][0] < 0 < d["ci95"][1]
+    assert (d["positive"], d["negative"]) == (2, 1)
+    # the per-(run, seed) values are kept, grouped by run, for information
+    assert d["per_run_seed"] == [pytest.approx([0.1, 0.1]), pytest.approx([0.0, -0.1]), pytest.approx([0.05, 0.05])]
     # the warm-up's single value stands for every seed of its own run
-    w = pooled["differences"]["rlvr_vs_warmup"]["answer_accuracy"]["per_seed"]
-    assert w == pytest.approx([-0.1, 0.1, 0.1, 0.0])
-    # McNemar: the discordant counts summed over runs, tested exactly
-    assert pooled["mcnemar"]["perception_r1_vs_rlvr"]["answer"] == {"b": 5, "c": 5, "p_value": exact_p_value(5, 5)}
+    w = pooled["differences"]["rlvr_vs_warmup"]["answer_accuracy"]
+    assert w["per_run"] == pytest.approx([0.0, 0.05, 0.0])
+    # McNemar: the discordant counts summed over runs, tested exactly, under the pseudo-replication label
+    summed = pooled["mcnemar_summed"]["perception_r1_vs_rlvr"]["answer"]
+    assert summed == {"b": 6, "c": 5, "p_value": exact_p_value(6, 5)}
+    assert "pseudo-replication" in pooled["mcnemar_summed_label"]
     # a comparison missing from the summaries is left out rather than invented
-    assert "rlvr_vs_warmup" not in pooled["mcnemar"]
+    assert "rlvr_vs_warmup" not in pooled["mcnemar_summed"]
     # a metric the summaries lack (recall) is left out of the differences
     assert "perception_recall" not in pooled["differences"]["perception_r1_vs_rlvr"]
-    assert "| perception_r1_vs_rlvr | answer | 5 | 5 | 1 |" in pooled_markdown(pooled)
+    text = pooled_markdown(pooled)
+    assert "| perception_r1_vs_rlvr | answer | 6 | 5 | 1 |" in text and "pseudo-replication" in text
+    assert "| perception_r1_vs_rlvr | perception_accuracy | +0.033 [" in text and "(n=3)" in text
+
+
+def test_two_runs_of_one_seed_each_give_two_units() -> None:
+    pooled = pool_summaries({"a": summary(0.5, [0.4], [0.5], 1, 0), "b": summary(0.5, [0.4], [0.6], 2, 0)})
+    d = pooled["differences"]["perception_r1_vs_rlvr"]["answer_accuracy"]
+    assert d["per_run"] == pytest.approx([0.1, 0.2]) and len(d["ci95"]) == 2
 
 
 def write(folder: Path, content: object) -> Path:
@@ -102,12 +117,17 @@ def test_the_cli_pools_the_committed_full_runs(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     pooled = json.loads((tmp_path / "p.json").read_text())
-    # 3 runs x 3 seeds; the pooled counts are the sums of each run's own pooled counts
-    assert len(pooled["differences"]["perception_r1_vs_rlvr"]["perception_accuracy"]["per_seed"]) == 9
-    own = [
-        json.loads((r / "summary.json").read_text())["mcnemar"]["perception_r1_vs_rlvr"]["perception"] for r in runs
-    ]
-    assert pooled["mcnemar"]["perception_r1_vs_rlvr"]["perception"]["b"] == sum(o["b"] for o in own)
+    # 3 runs x 3 seeds: 3 units, each the mean of its 3 seeds
+    d = pooled["differences"]["perception_r1_vs_rlvr"]["perception_accuracy"]
+    assert len(d["per_run"]) == 3 and [len(s) for s in d["per_run_seed"]] == [3, 3, 3]
+    own = [json.loads((r / "summary.json").read_text()) for r in runs]
+    for value, seeds, s in zip(d["per_run"], d["per_run_seed"], own, strict=True):
+        pr, rl = (s["arms"][p]["perception_accuracy"]["per_seed"] for p in ("perception_r1", "rlvr"))
+        assert seeds == pytest.approx([a - b for a, b in zip(pr, rl, strict=True)])
+        assert value == pytest.approx(sum(seeds) / 3)
+    # the summed counts are the sums of each run's own summed counts
+    summed = pooled["mcnemar_summed"]["perception_r1_vs_rlvr"]["perception"]
+    assert summed["b"] == sum(o["mcnemar"]["perception_r1_vs_rlvr"]["perception"]["b"] for o in own)
     assert "| perception_r1_vs_rlvr | perception |" in result.output
 
 

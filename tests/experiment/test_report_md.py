@@ -4,52 +4,78 @@ from __future__ import annotations
 
 import pytest
 
-from perception_r1.experiment.report import _paired
-from perception_r1.experiment.report_md import WINDOW, dynamics_table, paired_table, reading_line, split_line
+from perception_r1.experiment.report import compare_runs, mcnemar_table
+from perception_r1.experiment.report_md import costs_table, reading_line, split_line, training_table
 
 
-def _run(perception: list[float | None], accuracy: list[float | None]) -> dict:
+def _run(perception: list[float | None], accuracy: list[float | None], steps: list[int] | None = None) -> dict:
     n = len(perception)
     return {
-        "steps": list(range(1, n + 1)),
-        "components": {"accuracy": accuracy, "perception": perception, "format": [1.0] * n},
+        "steps": steps or list(range(1, n + 1)),
+        "components": {"accuracy": accuracy, "perception": perception, "format": [1.0] * n, "repetition": [0.0] * n},
         "frac_reward_zero_std": [0.0] * n,
-        "mean_timing_s": {},
+        "mean_timing_s": {"transformers.generate": 1.5, "compute_loss": 0.5, "_calculate_rewards": 0.25},
+        "mean_step_s": 2.5,
     }
 
 
-def test_dynamics_table_averages_the_first_and_last_window() -> None:
-    rising = [0.0] * WINDOW + [1.0] * WINDOW  # the mean of each window is exact
-    summary = {"training": {"rlvr": {"0": _run(rising, rising)}, "perception_r1": {}}}
-    row = dynamics_table(summary).splitlines()[2]
-    assert row.startswith("| rlvr | 0 | 0.00 → 1.00 | 0.00 → 1.00 |"), row
-    header, rule = dynamics_table(summary).splitlines()[:2]
-    # every row has as many columns as the header names
-    assert row.count("|") == header.count("|") == rule.count("|")
-    # a run logged before the repeated-tags metric existed says n/a in its column
-    assert header.split(" | ")[5] == "repeated tags first→last"
-    assert row.split(" | ")[5] == "n/a", row
-    summary["training"]["rlvr"]["0"]["format_repeated_tags"] = [0.0] * WINDOW + [0.5] * WINDOW
-    assert dynamics_table(summary).splitlines()[2].split(" | ")[5] == "0.00 → 0.50"
+def test_arms_are_compared_with_the_frozen_control_step_by_step_and_across_seeds() -> None:
+    frozen = _run([0.2, 0.2, 0.2, 0.2], [0.5] * 4)
+    training = {
+        "rlvr": {"0": _run([0.2, 0.2, 0.3, 0.5], [0.5] * 4), "1": _run([0.2, 0.2, 0.4, 0.4], [0.5] * 4)},
+        "perception_r1": {"0": _run([0.2] * 4, [0.5] * 4), "1": _run([0.2] * 4, [0.5] * 4)},
+        "frozen": {"0": frozen, "1": frozen},
+    }
+    compared = compare_runs(training)
+    assert set(compared) == {"rlvr_minus_frozen", "perception_r1_minus_frozen", "perception_r1_minus_rlvr"}
+    rl = compared["rlvr_minus_frozen"]["perception"]
+    # per seed: the mean difference over the second half of the steps (steps 3 and 4)
+    assert rl["per_seed"]["0"]["second_half"] == pytest.approx(0.2) and rl["per_seed"]["1"]["second_half"] == 0.2
+    # across seeds: the mean and a t-interval over the two seeds (identical seeds: zero width)
+    assert rl["second_half"]["mean"] == pytest.approx(0.2) and rl["second_half"]["ci95"] == pytest.approx([0.2, 0.2])
+    assert rl["second_half"]["unit"] == "seed"
+    row = next(r for r in training_table({"seeds": [0, 1], "training_compared": compared}).splitlines()
+               if r.startswith("| rlvr_minus_frozen | perception |"))  # fmt: skip
+    assert row == "| rlvr_minus_frozen | perception | +0.200 | +0.200 | +0.200 [+0.200, +0.200] (n=2) |"
 
 
 @pytest.mark.parametrize(
-    ("pr", "rl", "expected"),
+    ("training", "pairs"),
     [
-        ([0.5, 0.7], [0.5, 0.5], "| 0 | 2 | +0.100 [-1.171, +1.371] | +0.200 |"),  # ahead in the second half
-        ([0.4], [0.4], "| 0 | 1 | +0.000 | +0.000 |"),  # one step: no interval
+        # no frozen runs (grpo.frozen off, or a folder made before it): only the arms against each other
+        ({"rlvr": {"0": _run([0.1], [0.1])}, "perception_r1": {"0": _run([0.2], [0.1])}},
+         {"perception_r1_minus_rlvr"}),
+        # an arm without runs: nothing to compare it with
+        ({"rlvr": {}, "perception_r1": {"0": _run([0.2], [0.1])}, "frozen": {"0": _run([0.1], [0.1])}},
+         {"perception_r1_minus_frozen"}),
+    ],
+)  # fmt: skip
+def test_only_runs_that_exist_are_compared(training: dict, pairs: set) -> None:
+    assert set(compare_runs(training)) == pairs
+
+
+def test_costs_table_lists_every_run_with_its_step_split() -> None:
+    summary = {
+        "training": {"rlvr": {"0": _run([0.1], [0.1])}, "frozen": {"0": {**_run([0.1], [0.1]), "peak_rss_mb": 900}}}
+    }
+    rows = costs_table(summary).splitlines()
+    assert rows[2] == "| rlvr | 0 | 1 | 2.5 | 1.5 | 0.5 | 0.25 | n/a |"
+    assert rows[3].startswith("| frozen | 0 |") and rows[3].endswith("| 900 |")
+
+
+@pytest.mark.parametrize(
+    ("seeds_summed", "expected"),
+    [
+        (3, "pseudo-replicated: 3 seeds on the same problems"),  # summed counts are labelled as what they are
+        (1, "(one seed: the test on its left)"),  # one seed: no sum, the per-seed test is all there is
     ],
 )
-def test_paired_table_subtracts_rlvr_step_by_step(pr, rl, expected) -> None:
-    training = {"perception_r1": {"0": _run(pr, pr)}, "rlvr": {"0": _run(rl, rl)}}
-    table = paired_table({"training_paired": _paired(training)})
-    assert table.splitlines()[2].startswith(expected), table
-
-
-def test_paired_table_is_empty_without_both_arms() -> None:
-    training = {"perception_r1": {"0": _run([0.1], [0.1])}, "rlvr": {}}
-    assert _paired(training) == {}
-    assert len(paired_table({"training_paired": {}}).splitlines()) == 2  # header only
+def test_mcnemar_table_labels_counts_summed_over_seeds(seeds_summed: int, expected: str) -> None:
+    per_seed = [{"seed": s, "b": 2, "c": 1, "p_value": 1.0} for s in range(seeds_summed)]
+    block = {"b": 2 * seeds_summed, "c": seeds_summed, "p_value": 0.5, "seeds_summed": seeds_summed,
+             "per_seed": per_seed}  # fmt: skip
+    row = mcnemar_table({"mcnemar": {"rlvr_vs_warmup": {"answer": block}}}).splitlines()[2]
+    assert "seed 0: 2, 1, 1" in row and expected in row
 
 
 READING = {

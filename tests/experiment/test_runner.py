@@ -12,8 +12,8 @@ from perception_r1.config import ConfigError, apply_overrides, from_dict
 from perception_r1.experiment.config import ExperimentConfig
 from support.fake_model import write_fake_model
 
-# Toy sizes: every stage runs (data, policy, label reading, SFT warm-up, two GRPO arms, evaluation, McNemar,
-# report) in about a minute on 2 CPU cores. Nothing here is meant to learn.
+# Toy sizes: every stage runs (data, policy, label reading, SFT warm-up, two GRPO arms and the frozen control,
+# evaluation, McNemar, report) in about a minute on 2 CPU cores. Nothing here is meant to learn.
 TOY = {
     "seeds": [0],
     "workers": 2,  # the two GRPO runs train in parallel worker processes
@@ -86,6 +86,106 @@ def test_end_to_end_writes_every_output(finished: Path) -> None:
     # their shared time is subtracted once, so the entries sum to the wall time the summary reports
     assert timings.get("grpo/parallel overlap", 0.0) <= 0.0
     assert summary["wall_s"] == pytest.approx(sum(timings.values()), abs=0.2)
+
+
+# What TRL logs into metrics.jsonl every step, which the published per-step records promise (a TRL upgrade that
+# stops logging one of them fails here).
+LOGGED = (
+    "loss",
+    "grad_norm",
+    "learning_rate",
+    "entropy",
+    "completions/mean_length",
+    "completions/max_length",
+    "completions/clipped_ratio",
+    "clip_ratio/region_mean",
+    "reward",
+    "reward_std",
+    "frac_reward_zero_std",
+    *(f"rewards/{c}/{s}" for c in ("accuracy", "format", "perception", "repetition") for s in ("mean", "std")),
+)
+
+
+@pytest.mark.integration
+def test_the_frozen_control_runs_on_the_arms_prompts_and_never_moves(finished: Path) -> None:
+    from safetensors.torch import load_file
+
+    runs = finished / "runs"
+    metrics = {
+        arm: [json.loads(x) for x in (runs / f"{arm}-seed0" / "metrics.jsonl").read_text().splitlines()]
+        for arm in ("rlvr", "perception_r1", "frozen")
+    }
+    for arm, rows in metrics.items():
+        steps = [r for r in rows if "loss" in r]
+        assert [r["step"] for r in steps] == [1, 2], arm
+        missing = [k for k in LOGGED for r in steps if k not in r]
+        assert not missing, (arm, missing)
+    assert {r["learning_rate"] for r in metrics["frozen"] if "loss" in r} == {0.0}
+    # learning rate 0: the control's weights are the warm-up's, tensor for tensor
+    warm = load_file(finished / "warmup" / "final" / "model.safetensors")
+    frozen = load_file(runs / "frozen-seed0" / "final" / "model.safetensors")
+    assert warm.keys() == frozen.keys() and all(bool((warm[k] == frozen[k]).all()) for k in warm)
+    # the same seed draws the same prompts in the same order as the arms
+    prompts = {
+        arm: [json.loads(x)["prompt"] for x in (runs / f"{arm}-seed0" / "samples.jsonl").read_text().splitlines()]
+        for arm in ("rlvr", "frozen")
+    }
+    assert prompts["rlvr"] == prompts["frozen"] and prompts["rlvr"]
+    # every reward component is logged and compared step by step with each arm; the control is not evaluated
+    summary = json.loads((finished / "summary.json").read_text())
+    assert summary["training"]["frozen"]["0"]["steps"] == [1, 2]
+    pair = summary["training_compared"]["perception_r1_minus_frozen"]["perception"]
+    assert pair["per_seed"]["0"]["n_steps"] == 2 and pair["second_half"]["ci95"] is None  # one seed: no interval
+    assert not (finished / "eval" / "frozen-seed0").exists()
+    # the report opens with what was and was not shown, the rules last
+    lines = (finished / "report.md").read_text().splitlines()
+    findings = lines[2 : 2 + len(summary["findings"])]
+    assert findings == [f"- {line}" for line in summary["findings"]], lines[:15]
+    assert findings[-1].startswith("- Rules:") and "Not tested" not in "".join(findings)
+    html = (finished / "report.html").read_text()
+    assert html.index("id='findings'") < html.index("<h3>Test results")
+
+
+@pytest.mark.integration
+def test_publish_writes_the_raw_records_from_which_every_figure_recomputes(finished: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from perception_r1.cli.main import build_app
+    from perception_r1.experiment.recompute import differences
+
+    dest = tmp_path / "published"
+    result = CliRunner().invoke(build_app(), ["publish", str(finished), str(dest)])
+    assert result.exit_code == 0, result.output
+    assert "check: every figure" in result.output and "MB" in result.output
+    manifest = json.loads((dest / "published.json").read_text())
+    files = set(manifest["files"])
+    for name in ("recipe.json", "summary.json", "report.md", "report.html", "timings.json", "data/splits.jsonl.gz",
+                 "warmup/summary.json", "warmup/trainer_state.json", "reading/summary.json",
+                 "policy/policy_build.json",
+                 "runs/frozen-seed0/metrics.jsonl.gz", "runs/rlvr-seed0/samples.jsonl.gz",
+                 "eval/perception_r1-seed0/items.jsonl.gz", "eval/blind/items.jsonl.gz", "plots/test_figures.png",
+                 "plots/rewards_minus_frozen.png"):  # fmt: skip
+        assert name in files, name
+    # no weights, checkpoints, images or uncompressed JSONL
+    assert not [f for f in files if f.endswith((".safetensors", ".parquet", ".jsonl")) or "checkpoint" in f]
+    print(f"published toy folder: {manifest['bytes']} bytes in {len(files)} files")
+    # the figures rebuilt from the published records alone are the experiment's own
+    assert (
+        differences(
+            json.loads((finished / "summary.json").read_text()), json.loads((dest / "summary.json").read_text())
+        )
+        == []
+    )
+    # `perception-r1 report` on the published folder reads the compressed runs: rollouts and all
+    page = CliRunner().invoke(build_app(), ["report", str(dest), "-o", str(tmp_path / "page.html")])
+    assert page.exit_code == 0 and "3 run(s), 24 rollout(s)" in page.output, page.output
+    # a figure edited by hand, or a record removed, is found by the check
+    summary = json.loads((dest / "summary.json").read_text())
+    summary["arms"]["rlvr"]["answer_accuracy"]["mean"] += 0.5
+    (dest / "summary.json").write_text(json.dumps(summary))
+    check = CliRunner().invoke(build_app(), ["publish", "--check", str(dest)])
+    assert check.exit_code == 1 and "summary.json: arms.rlvr.answer_accuracy.mean" in check.output, check.output
+    assert "summary.json: changed since it was published" in check.output
 
 
 @pytest.mark.integration
@@ -215,6 +315,8 @@ def test_quick_warmup_is_shared_with_the_train_default(tmp_path: Path, monkeypat
         ("reading", {"reading.steps": 2000}, "reading.steps: 0 -> 2000"),
         # a key the old recipe has, changed: refused as always
         (None, {"warmup.epochs": 3.0}, "warmup.epochs"),
+        # the frozen control turned off (or on): it adds or leaves out runs, changes none of the others
+        (None, {"grpo.frozen": False}, None),
         # nothing dropped, nothing changed
         (None, {}, None),
     ],

@@ -8,7 +8,8 @@ from perception_r1.experiment.stats import (
     across_seeds,
     binary_outcomes,
     mcnemar_block,
-    paired_step_difference,
+    seed_differences,
+    step_difference,
     wilson_interval,
 )
 
@@ -79,7 +80,7 @@ def test_mcnemar_block_counts_and_pools_over_seeds() -> None:
     vs_warm = block["perception_r1_vs_warmup"]["perception"]
     # seed 0: 3 problems gained, none lost; seed 1: 2 gained; pooled b=5, c=0
     assert [(s["b"], s["c"]) for s in vs_warm["per_seed"]] == [(3, 0), (2, 0)]
-    assert (vs_warm["b"], vs_warm["c"], vs_warm["n_pairs"]) == (5, 0, 12)
+    assert (vs_warm["b"], vs_warm["c"], vs_warm["n_pairs"], vs_warm["seeds_summed"]) == (5, 0, 12, 2)
     assert vs_warm["p_value"] == pytest.approx(0.0625)  # exact two-sided: 2 * 0.5**5
     rl = block["perception_r1_vs_rlvr"]["answer"]
     assert [(s["b"], s["c"]) for s in rl["per_seed"]] == [(2, 0), (3, 0)]
@@ -110,15 +111,35 @@ def test_seedless_comparison_is_not_pooled_over_seeds() -> None:
 @pytest.mark.parametrize(
     ("a", "b", "n", "mean", "late"),
     [
-        ([0.5, 0.6, 0.7, 0.8], [0.5, 0.5, 0.5, 0.5], 4, 0.15, 0.25),  # a pulls ahead in the second half
-        ([0.2, 0.4], [0.2, 0.4], 2, 0.0, 0.0),  # identical arms: no difference
-        ([0.3, None, 0.5], [0.1, 0.2, None], 1, 0.2, 0.2),  # steps missing in either arm are skipped
-        ([None], [0.1], 0, None, None),  # nothing to compare
+        # a pulls ahead in the second half
+        (([1, 2, 3, 4], [0.5, 0.6, 0.7, 0.8]), ([1, 2, 3, 4], [0.5] * 4), 4, 0.15, 0.25),
+        # identical runs: no difference
+        (([1, 2], [0.2, 0.4]), ([1, 2], [0.2, 0.4]), 2, 0.0, 0.0),
+        # steps missing in either run are skipped
+        (([1, 2, 3], [0.3, None, 0.5]), ([1, 2, 3], [0.1, 0.2, None]), 1, 0.2, 0.2),
+        # matched by step number, not position: b resumed and lacks step 2; a logged in another order
+        (([3, 1, 2], [0.9, 0.5, 0.7]), ([1, 3], [0.4, 0.4]), 2, 0.3, 0.5),
+        # nothing to compare
+        (([1], [None]), ([1], [0.1]), 0, None, None),
     ],
 )
-def test_paired_step_difference(a, b, n, mean, late) -> None:
-    d = paired_step_difference(a, b)
+def test_step_difference(a, b, n, mean, late) -> None:
+    d = step_difference(*a, *b)
     assert d["n_steps"] == n
-    assert d["mean"] == (pytest.approx(mean) if mean is not None else None)
-    assert d["second_half_mean"] == (pytest.approx(late) if late is not None else None)
-    assert (d["ci95"] is None) == (n < 2)  # one step gives no spread
+    assert d["all_steps"] == (pytest.approx(mean) if mean is not None else None)
+    assert d["second_half"] == (pytest.approx(late) if late is not None else None)
+    assert "ci95" not in d  # steps are not independent: no interval over them
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "per_seed", "has_ci"),
+    [
+        ([0.5, 0.7, 0.6], [0.4], [0.1, 0.3, 0.2], True),  # an arm against the one warm-up: its value for each seed
+        ([0.5, 0.7], [0.5, 0.6], [0.0, 0.1], True),  # two arms, seed by seed
+        ([0.5], [0.4], [0.1], False),  # one seed: a difference, no interval
+    ],
+)
+def test_seed_differences(a, b, per_seed, has_ci) -> None:
+    d = seed_differences(a, b)
+    assert d["per_seed"] == pytest.approx(per_seed) and d["unit"] == "seed"
+    assert (d["ci95"] is not None) == has_ci

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -11,23 +12,55 @@ from perception_r1.report.load import expand_run_dirs, load_run, read_json, read
 GOOD = '{"step": 1}\n{"step": 2}\n'
 
 
-@pytest.mark.parametrize(
-    ("text", "state", "rows", "detail"),
-    [
-        (GOOD, "ok", 2, ""),  # a complete file
-        (GOOD + '{"step": 3, "rew', "partial", 2, "line 3"),  # torn last line: a write in progress
-        ('{"step": 1}\nnot json\n{"step": 3}\n', "corrupt", 2, "line 2"),  # a bad line inside: skipped, named
-        ('{"step": 1}\n[1, 2]\n', "corrupt", 1, "expected a JSON object"),  # valid JSON, not an object
-        ('{"step": 1}\n{"step": 2\n', "corrupt", 1, "line 2"),  # a complete (newline-ended) but broken last line
-        ('oops\n{"step": 2}\n{"ste', "corrupt", 1, "still being written"),  # both: a bad line and a torn tail
-        ("", "ok", 0, ""),  # an empty file just created by the trainer
-    ],
-)
+JSONL_CASES = [
+    (GOOD, "ok", 2, ""),  # a complete file
+    (GOOD + '{"step": 3, "rew', "partial", 2, "line 3"),  # torn last line: a write in progress
+    ('{"step": 1}\nnot json\n{"step": 3}\n', "corrupt", 2, "line 2"),  # a bad line inside: skipped, named
+    ('{"step": 1}\n[1, 2]\n', "corrupt", 1, "expected a JSON object"),  # valid JSON, not an object
+    ('{"step": 1}\n{"step": 2\n', "corrupt", 1, "line 2"),  # a complete (newline-ended) but broken last line
+    ('oops\n{"step": 2}\n{"ste', "corrupt", 1, "still being written"),  # both: a bad line and a torn tail
+    ("", "ok", 0, ""),  # an empty file just created by the trainer
+]
+
+
+@pytest.mark.parametrize(("text", "state", "rows", "detail"), JSONL_CASES)
 def test_read_jsonl_states(tmp_path, text, state, rows, detail):
     (tmp_path / "m.jsonl").write_text(text)
     got, status = read_jsonl(tmp_path, "m.jsonl")
     assert (status.state, len(got), status.rows) == (state, rows, rows)
     assert detail in status.detail
+
+
+@pytest.mark.parametrize(("text", "state", "rows", "detail"), JSONL_CASES)
+def test_a_gzip_compressed_file_reads_like_the_plain_one(tmp_path, text, state, rows, detail):
+    # a published folder holds m.jsonl.gz where the run wrote m.jsonl: the same rows, the same state
+    (tmp_path / "m.jsonl.gz").write_bytes(gzip.compress(text.encode()))
+    got, status = read_jsonl(tmp_path, "m.jsonl")
+    assert (status.name, status.state, len(got), status.rows) == ("m.jsonl.gz", state, rows, rows)
+    assert detail in status.detail
+
+
+def test_a_cut_gzip_file_is_corrupt_with_the_rows_before_the_cut(tmp_path):
+    packed = gzip.compress(("".join(json.dumps({"step": i}) + "\n" for i in range(2000))).encode())
+    (tmp_path / "m.jsonl.gz").write_bytes(packed[: len(packed) // 2])
+    got, status = read_jsonl(tmp_path, "m.jsonl")
+    assert status.state == "corrupt" and "gzip" in status.detail
+    assert 0 < len(got) < 2000 and [r["step"] for r in got] == list(range(len(got)))
+
+
+def test_a_published_experiment_with_compressed_logs_expands_and_loads(tmp_path, files):
+    exp = tmp_path / "exp"
+    for name in ("rlvr-seed0", "frozen-seed0"):
+        files.write_jsonl(exp / "runs" / name / "metrics.jsonl", files.metric_rows(3))
+        files.write_jsonl(exp / "runs" / name / "samples.jsonl", files.sample_rows([1, 3]))
+        for log in ("metrics.jsonl", "samples.jsonl"):  # compressed as `perception-r1 publish` does, plain ones gone
+            plain = exp / "runs" / name / log
+            plain.with_name(log + ".gz").write_bytes(gzip.compress(plain.read_bytes()))
+            plain.unlink()
+    assert [label for _, label, _ in expand_run_dirs([exp])] == ["frozen-seed0", "rlvr-seed0"]
+    run = load_run(exp / "runs" / "rlvr-seed0")
+    assert run.is_train and len(run.metrics) == 3 and run.samples
+    assert {f.name: f.state for f in run.files}["samples.jsonl.gz"] == "ok"
 
 
 def test_read_jsonl_missing(tmp_path):

@@ -193,7 +193,8 @@ def experiments_cmd(
     output: Path | None = typer.Option(None, "--output", "-o", help="Also write the pooled result as JSON here."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of Markdown tables."),
 ) -> None:
-    """Pool independent experiment runs: arm differences per (run, seed) and McNemar summed over all of them."""
+    """Pool independent experiment runs: arm differences at run level (mean over each run's seeds, t-interval over
+    runs); the McNemar counts summed over every (run, seed) come labelled as pseudo-replicated."""
     from perception_r1.experiment.pool import load_summaries, pool_summaries, pooled_markdown
     from perception_r1.io_utils import atomic_write_json
 

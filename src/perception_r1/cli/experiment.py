@@ -1,8 +1,9 @@
 """``perception-r1 experiment [RECIPE.yaml] [--quick] [--section.key value ...]``: the controlled experiment.
 
-Warm-up, then GRPO with RLVR rewards and with the Perception-R1 rewards from the same checkpoint, evaluated on
-a held-out test split with exact perception metrics and exact McNemar tests. Rerunning the same command
-continues an interrupted experiment where it stopped.
+Warm-up, then GRPO with RLVR rewards and with the Perception-R1 rewards from the same checkpoint (and a frozen
+control at learning rate 0 on the same prompts), evaluated on a held-out test split with exact perception metrics
+and exact McNemar tests. Rerunning the same command continues an interrupted experiment where it stopped.
+``perception-r1 publish`` turns its folder into a results folder with the raw records.
 """
 
 from __future__ import annotations
@@ -100,6 +101,6 @@ def _run(cfg: ExperimentConfig) -> None:
             f"perception {100 * blind['perception_accuracy']:5.1f}%  recall {100 * blind['perception_recall']:5.1f}%"
             "  (chance: the train split's most common solution, figure unseen)"
         )
-    test = summary["mcnemar"]["perception_r1_vs_rlvr"]["perception"]
-    typer.echo(f"perception_r1 vs rlvr (perception): b={test['b']} c={test['c']} p={test['p_value']:.3g}")
+    for line in summary["findings"][:-1]:  # what was and was not shown (the rules are in the report)
+        typer.echo(line)
     typer.echo(f"report: {Path(cfg.output_dir) / 'report.md'} and report.html")

@@ -29,6 +29,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("train", "perception_r1.cli.train:train"),
     ("experiment", "perception_r1.cli.experiment:experiment"),
     ("report", "perception_r1.cli.report:report"),
+    ("publish", "perception_r1.cli.publish:publish"),
 ]
 
 

@@ -2,6 +2,8 @@
 
 Both arms compute and log the perception reward (so the plots compare it across arms); in ``rlvr`` its weight
 is 0, so it never enters the advantage: the arm trains on accuracy + format + repetition only, as RLVR does.
+The frozen control (:data:`~perception_r1.experiment.config.CONTROL`) is the ``rlvr`` recipe at learning rate 0:
+the same prompts in the same order and the same rewards logged, from a policy that never moves.
 
 Example:
     >>> from perception_r1.experiment.config import ExperimentConfig
@@ -13,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from perception_r1.config import ConfigError
-from perception_r1.experiment.config import ARMS, ExperimentConfig
+from perception_r1.experiment.config import ARMS, CONTROL, ExperimentConfig
 from perception_r1.train.config import (
     DataConfig,
     GRPOArgs,
@@ -31,10 +33,11 @@ def arm_rewards(
 ) -> list[RewardSpec]:
     """The paper's weights (0.9 accuracy, 0.1 format, 1.0 repetition; perception 0.7 in ``perception_r1``).
 
-    ``format_template`` names the format reward's template (``think_answer``: the reference regex).
+    ``format_template`` names the format reward's template (``think_answer``: the reference regex). The frozen
+    control logs the ``rlvr`` arm's rewards (their weights move nothing at learning rate 0).
     """
-    if arm not in ARMS:
-        raise ConfigError(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
+    if arm not in (*ARMS, CONTROL):
+        raise ConfigError(f"unknown arm {arm!r}; known: {', '.join((*ARMS, CONTROL))}")
     return [
         RewardSpec("accuracy", 0.9),
         RewardSpec("format", 0.1, {"template": format_template}),
@@ -50,7 +53,9 @@ def arm_recipe(
 
     Both arms with the same seed see the same prompts in the same order (TRL's sampler is seeded by
     ``grpo.seed``) and run the same number of steps. With ``processes`` > 1 the step's prompts are split over the
-    processes of one data-parallel run (the global batch is unchanged).
+    processes of one data-parallel run (the global batch is unchanged). The frozen control trains at learning
+    rate 0: AdamW's step and its weight decay are both scaled by the learning rate, so its weights stay the
+    warm-up's.
     """
     g = cfg.grpo
     return TrainConfig(
@@ -66,7 +71,7 @@ def arm_recipe(
                 max_completion_length=g.max_completion_length,
                 per_device_train_batch_size=g.prompts_per_step * g.num_generations // cfg.processes,
                 gradient_accumulation_steps=1,
-                learning_rate=g.learning_rate,
+                learning_rate=0.0 if arm == CONTROL else g.learning_rate,
                 weight_decay=1e-3,  # the paper's
                 scale_rewards="group",
                 multi_objective_aggregation="sum_then_normalize",

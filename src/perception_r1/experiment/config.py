@@ -20,6 +20,9 @@ from perception_r1.config import ConfigError, from_dict, option  # noqa: F401  (
 from perception_r1.experiment.policy import PolicySpec
 
 ARMS = ("rlvr", "perception_r1")
+# The control run per seed (``grpo.frozen``): learning rate 0, the same prompts, seed and rewards logged, so each
+# step's rewards are the warm-up policy's on that step's prompts. Not evaluated: its weights are the warm-up's.
+CONTROL = "frozen"
 
 
 @dataclass
@@ -95,6 +98,11 @@ class GRPOArmsSection:
         "tags) or 'think_answer_strict' (each tag exactly once)",
     )
     save_steps: int = option(25, "checkpoint every N steps (an interrupted arm resumes from the last one)")
+    frozen: bool = option(
+        True,
+        "also run the frozen control per seed: the same GRPO run at learning rate 0 (same prompts, seed, logged "
+        "rewards), the per-step baseline the arms' training rewards are compared with",
+    )
 
 
 @dataclass
@@ -159,6 +167,17 @@ QUICK: dict[str, Any] = {
 # recipe.json lacks ``reading`` warmed up without a reading stage; every folder made before the held-out-by-values
 # split became the default split by instance (their recipe.json records it; a hand-made one without the key too).
 BEFORE_THE_KEY: dict[str, Any] = {"reading.steps": 0, "data.split_by": "instance"}
+
+
+def grpo_runs(cfg: ExperimentConfig) -> list[tuple[str, int]]:
+    """The ``(arm, seed)`` GRPO runs of the recipe, seed by seed: the two arms, then the frozen control if on.
+
+    Example:
+        >>> grpo_runs(from_dict(ExperimentConfig, {"seeds": [0]}))
+        [('rlvr', 0), ('perception_r1', 0), ('frozen', 0)]
+    """
+    arms = (*ARMS, CONTROL) if cfg.grpo.frozen else ARMS
+    return [(arm, seed) for seed in cfg.seeds for arm in arms]
 
 
 def validate(cfg: ExperimentConfig) -> None:

@@ -170,11 +170,22 @@ def split_figures(splits: Mapping[str, Sequence[Mapping[str, Any]]], split_by: s
     Returns:
         ``{"split_by", "<split>": {"problems", "keys", "twins"}}`` for val and test (train: problems, keys).
     """
+    return key_figures({name: [problem_key(r, "key") for r in rows] for name, rows in splits.items()}, split_by)
+
+
+def key_figures(keys: Mapping[str, Sequence[str]], split_by: str) -> dict[str, Any]:
+    """:func:`split_figures` from each split's problem keys (:func:`problem_key` with ``"key"``), one per row.
+
+    Example:
+        >>> key_figures({"train": ["a", "a", "b"], "test": ["b", "c"]}, "instance")["test"]
+        {'problems': 2, 'keys': 2, 'twins': 1}
+    """
     out: dict[str, Any] = {"split_by": split_by}
-    for name, rows in splits.items():
-        figures: dict[str, int] = {"problems": len(rows), "keys": len({problem_key(r, "key") for r in rows})}
+    train = set(keys.get("train", ()))
+    for name, split_keys in keys.items():
+        figures: dict[str, int] = {"problems": len(split_keys), "keys": len(set(split_keys))}
         if name != "train":
-            figures["twins"] = count_twins(splits.get("train", ()), rows)
+            figures["twins"] = sum(k in train for k in split_keys)
         out[name] = figures
     return out
 

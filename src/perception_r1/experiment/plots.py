@@ -1,4 +1,5 @@
-"""PNG plots of the experiment (matplotlib, Agg backend): rewards over steps, test figures, zero-variance groups."""
+"""PNG plots of the experiment (matplotlib, Agg backend): rewards over steps (each run, and each arm minus the frozen
+control on the same prompts), test figures, zero-variance groups."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from perception_r1.experiment.config import ARMS
+from perception_r1.experiment.config import ARMS, CONTROL
 
-COLORS = {"warmup": "#7f7f7f", "rlvr": "#1f77b4", "perception_r1": "#d62728"}
+COLORS = {"warmup": "#7f7f7f", "rlvr": "#1f77b4", "perception_r1": "#d62728", CONTROL: "#555555"}
+RUNS = (*ARMS, CONTROL)  # the frozen control's lines are drawn where it ran
+# Each plot's name in the report and its file in ``plots/`` (without ``.png``), in report order.
+PLOT_FILES = {"rewards": "reward_components", "vs_frozen": "rewards_minus_frozen", "test": "test_figures",
+              "zero_std": "zero_variance_groups"}  # fmt: skip
 
 
 def _mean_series(runs: Mapping[str, Mapping[str, Any]], get: Any) -> tuple[list[int], list[float]]:
@@ -62,7 +67,7 @@ def plot_rewards(summary: Mapping[str, Any], path: Path) -> Path:
     names = ["accuracy", "format", "perception", "repetition", "total"]
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2))
     for ax, name in zip(axes, names, strict=True):
-        for arm in ARMS:
+        for arm in RUNS:
             runs = summary["training"].get(arm, {})
 
             def get(f: Mapping[str, Any], n: str = name) -> list[Any]:
@@ -78,10 +83,47 @@ def plot_rewards(summary: Mapping[str, Any], path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(
-        "Training reward components per arm (mean over seeds; rlvr trains with perception weight 0, so its total"
-        " excludes it)",
+        "Training reward components per run (mean over seeds; rlvr and the frozen control weigh perception 0, so"
+        " their totals exclude it)",
         y=1.06,
     )
+    return _save(fig, path)
+
+
+def plot_vs_frozen(summary: Mapping[str, Any], path: Path) -> Path | None:
+    """One panel per reward component: each arm minus the frozen control, step by step on the same prompts (mean
+    over seeds, with its trailing mean); None without frozen control runs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    control = summary["training"].get(CONTROL) or {}
+    if not control:
+        return None
+    names = ["accuracy", "format", "perception", "repetition"]
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2))
+    for ax, name in zip(axes, names, strict=True):
+        for arm in ARMS:
+            diffs: dict[int, list[float]] = {}
+            for seed, run in summary["training"].get(arm, {}).items():
+                base = control.get(seed) or {}
+                of_base = dict(zip(base.get("steps", []), base.get("components", {}).get(name, []), strict=False))
+                for step, value in zip(run.get("steps", []), run.get("components", {}).get(name, []), strict=False):
+                    if value is not None and of_base.get(step) is not None:
+                        diffs.setdefault(step, []).append(value - of_base[step])
+            steps = sorted(diffs)
+            if steps:
+                values = [sum(diffs[s]) / len(diffs[s]) for s in steps]
+                window = max(3, len(steps) // 6)
+                ax.plot(steps, values, color=COLORS[arm], alpha=0.25, linewidth=0.8)
+                ax.plot(steps, rolling_mean(values, window), label=f"{arm} ({window}-step mean)", color=COLORS[arm])
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_title(f"{name}: arm minus frozen", fontsize=9)
+        ax.set_xlabel("GRPO step")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Training rewards against the frozen control on the same prompts (mean over seeds)", y=1.06)
     return _save(fig, path)
 
 
@@ -131,7 +173,7 @@ def plot_zero_std(summary: Mapping[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    for arm in ARMS:
+    for arm in RUNS:
         steps, values = _mean_series(summary["training"].get(arm, {}), lambda f: f.get("frac_reward_zero_std", []))
         if steps:
             ax.plot(steps, values, label=arm, color=COLORS[arm])
@@ -145,9 +187,10 @@ def plot_zero_std(summary: Mapping[str, Any], path: Path) -> Path:
 
 
 def write_plots(folder: Path, summary: Mapping[str, Any]) -> dict[str, Path]:
-    """All plots into ``folder``; returns ``{name: path}``."""
-    return {
-        "rewards": plot_rewards(summary, folder / "reward_components.png"),
-        "test": plot_test(summary, folder / "test_figures.png"),
-        "zero_std": plot_zero_std(summary, folder / "zero_variance_groups.png"),
-    }
+    """All plots into ``folder``; returns ``{name: path}`` (no ``vs_frozen`` without frozen control runs)."""
+    draw = {"rewards": plot_rewards, "vs_frozen": plot_vs_frozen, "test": plot_test, "zero_std": plot_zero_std}
+    plots = {name: draw[name](summary, folder / f"{file}.png") for name, file in PLOT_FILES.items()}
+    stale = folder / f"{PLOT_FILES['vs_frozen']}.png"
+    if plots["vs_frozen"] is None and stale.is_file():  # no control runs now: no plot left from an earlier report
+        stale.unlink()
+    return {name: p for name, p in plots.items() if p is not None}

@@ -1,24 +1,29 @@
-"""Pool several experiment folders: the arms compared over every (run, seed) pair and McNemar over all of them.
+"""Pool several experiment folders at the level of their independent unit: the run (one warm-up each).
 
-One experiment trains its arms from a single warm-up; its seeds vary only the GRPO runs. Whether a difference
-between arms survives another warm-up (another policy initialisation, reading and warm-up seed, or just another
-float trajectory of the same recipe) needs several experiment folders. This module reads their ``summary.json``
-files and reports, for each comparison of ``stats.COMPARISONS`` between trained policies:
+One experiment trains its arms from a single warm-up; its seeds vary only the GRPO runs, over the same test
+problems. Whether a difference between arms survives another warm-up (another policy initialisation, reading and
+warm-up seed, or just another float trajectory of the same recipe) needs several experiment folders. This module
+reads their ``summary.json`` files and reports, for each comparison of ``stats.COMPARISONS`` between trained
+policies:
 
-- the per-(run, seed) difference of each test metric (A minus B; the warm-up's single value stands for every seed
-  of its run), with mean, sd and 95% t-interval across all pairs;
-- the exact McNemar test of the discordant counts summed over every run and seed (each run's own pooled counts).
-
-The t-interval treats the (run, seed) pairs as independent; the seeds of one run share its warm-up, so where
-warm-ups matter more than GRPO seeds the interval is too narrow. The per-pair values are listed so that a reader
-can see how they group by run.
+- **the headline, run level**: per run, the mean over its seeds of the difference A - B of each test metric (the
+  warm-up's single value stands for every seed of its run); then the mean, sd and 95% t-interval of those run
+  values over the runs (n = runs, ``unit: "run"``). Each folder must hold its own warm-up: two folders copied from
+  one would be one unit.
+- for information, the per-(run, seed) differences, grouped by run;
+- the exact McNemar test of the discordant counts summed over every run and seed (``mcnemar_summed``), labelled
+  as what it is: it treats the (run, seed) pairs over the same problems as independent (pseudo-replication), so
+  its p-value is not a test of the arms.
 
 Example:
     >>> s = {"seeds": [0], "n_test": 2, "arms": {a: {"answer_accuracy": {"per_seed": [v]},
     ...      "perception_accuracy": {"per_seed": [v]}} for a, v in (("warmup", 0.5), ("rlvr", 0.5),
     ...      ("perception_r1", 1.0))}, "mcnemar": {"perception_r1_vs_rlvr": {"answer": {"b": 1, "c": 0},
     ...      "perception": {"b": 1, "c": 0}}}}
-    >>> pool_summaries({"a": s, "b": s})["mcnemar"]["perception_r1_vs_rlvr"]["answer"]
+    >>> pooled = pool_summaries({"a": s, "b": s})
+    >>> pooled["differences"]["perception_r1_vs_rlvr"]["answer_accuracy"]["per_run"]
+    [0.5, 0.5]
+    >>> pooled["mcnemar_summed"]["perception_r1_vs_rlvr"]["answer"]
     {'b': 2, 'c': 0, 'p_value': 0.5}
 """
 
@@ -99,6 +104,12 @@ def _per_pair(summary: Mapping[str, Any], policy: str, metric: str) -> list[floa
     return values * n if len(values) == 1 and n > 1 else values
 
 
+SUMMED_LABEL = (
+    "pseudo-replication: the discordant counts of every (run, seed) pair are summed as if independent, but every "
+    "pair is tested on the same problems and the seeds of a run share its warm-up; not a test of the arms"
+)
+
+
 def pool_summaries(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """Pool experiment summaries (see the module docstring).
 
@@ -107,9 +118,10 @@ def pool_summaries(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
 
     Returns:
         ``{"runs": [{"name", "seeds", "n_test"}], "differences": {comparison: {metric: {"mean", "sd", "ci95",
-        "per_seed" (one per (run, seed)), "positive", "negative"}}}, "mcnemar": {comparison: {outcome: {"b", "c",
-        "p_value"}}}}``. Comparisons with the image-blind baseline are left out of the differences (it has no
-        per-seed metrics); a comparison missing from any summary is left out of the McNemar tests.
+        "unit": "run", "per_run" (each run's mean over its seeds), "per_run_seed" (each run's per-seed values),
+        "positive", "negative" (runs)}}}, "mcnemar_summed": {comparison: {outcome: {"b", "c", "p_value"}}},
+        "mcnemar_summed_label"}``. Comparisons with the image-blind baseline are left out of the differences (it
+        has no per-seed metrics); a comparison missing from any summary is left out of the summed McNemar.
     """
     from perception_r1.analysis.mcnemar import exact_p_value
 
@@ -117,17 +129,18 @@ def pool_summaries(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
     for name, a, b in COMPARISONS:
         block = {}
         for metric in METRICS:
-            diffs: list[float] = []
+            per_run: list[list[float]] = []
             for summary in summaries.values():
                 va, vb = _per_pair(summary, a, metric), _per_pair(summary, b, metric)
                 if va is None or vb is None:
                     break
-                diffs += [x - y for x, y in zip(va, vb, strict=True)]
+                per_run.append([round(x - y, 12) for x, y in zip(va, vb, strict=True)])
             else:
-                stats = across_seeds(diffs)
-                stats["positive"] = sum(d > 0 for d in diffs)
-                stats["negative"] = sum(d < 0 for d in diffs)
-                block[metric] = stats
+                means = [round(sum(d) / len(d), 12) for d in per_run]
+                stats = across_seeds(means)
+                block[metric] = {"mean": stats["mean"], "sd": stats["sd"], "ci95": stats["ci95"], "unit": "run",
+                                 "per_run": means, "per_run_seed": per_run, "positive": sum(m > 0 for m in means),
+                                 "negative": sum(m < 0 for m in means)}  # fmt: skip
         if block:
             differences[name] = block
     mcnemar: dict[str, Any] = {}
@@ -140,32 +153,38 @@ def pool_summaries(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
             only_b = sum(int(s["mcnemar"][name][outcome]["c"]) for s in summaries.values())
             mcnemar[name][outcome] = {"b": only_a, "c": only_b, "p_value": exact_p_value(only_a, only_b)}
     runs = [{"name": k, "seeds": list(s["seeds"]), "n_test": s.get("n_test")} for k, s in summaries.items()]
-    return {"runs": runs, "differences": differences, "mcnemar": mcnemar}
+    return {"runs": runs, "differences": differences, "mcnemar_summed": mcnemar, "mcnemar_summed_label": SUMMED_LABEL}
 
 
 def pooled_markdown(pooled: Mapping[str, Any]) -> str:
-    """Two Markdown tables of :func:`pool_summaries`'s result: differences per (run, seed), pooled McNemar."""
+    """Markdown of :func:`pool_summaries`' result: the run-level differences (the headline), then the summed
+    McNemar counts under their pseudo-replication label."""
     n_pairs = sum(len(r["seeds"]) for r in pooled["runs"])
     lines = [
-        f"Pooled over {len(pooled['runs'])} experiment runs, {n_pairs} (run, seed) pairs: "
-        + ", ".join(f"{r['name']} (seeds {r['seeds']})" for r in pooled["runs"]),
+        f"Pooled over {len(pooled['runs'])} experiment runs (the independent unit: one warm-up each), {n_pairs} "
+        "(run, seed) pairs: " + ", ".join(f"{r['name']} (seeds {r['seeds']})" for r in pooled["runs"]),
         "",
-        "| comparison (A - B) | metric | mean [95% t-interval] | pairs A > B / A < B | per (run, seed) |",
-        "|---|---|---|---|---|",
+        "| comparison (A - B) | metric | mean over runs [95% t-interval, n = runs] | runs A > B / A < B | "
+        "per run (mean over its seeds) | per (run, seed) |",
+        "|---|---|---|---|---|---|",
     ]
     for name, block in pooled["differences"].items():
         for metric, s in block.items():
             ci = "" if s["ci95"] is None else f" [{s['ci95'][0]:+.3f}, {s['ci95'][1]:+.3f}]"
-            values = " ".join(f"{v:+.3f}" for v in s["per_seed"])
+            runs = " ".join(f"{v:+.3f}" for v in s["per_run"])
+            pairs = " / ".join(" ".join(f"{v:+.3f}" for v in seeds) for seeds in s["per_run_seed"])
             lines.append(
-                f"| {name} | {metric} | {s['mean']:+.3f}{ci} | {s['positive']} / {s['negative']} | {values} |"
+                f"| {name} | {metric} | {s['mean']:+.3f}{ci} (n={len(s['per_run'])}) | {s['positive']} / "
+                f"{s['negative']} | {runs} | {pairs} |"
             )
     lines += [
         "",
-        "| comparison (A vs B) | outcome | b (A only) | c (B only) | p (exact McNemar) |",
+        f"Summed McNemar counts ({pooled['mcnemar_summed_label']}):",
+        "",
+        "| comparison (A vs B) | outcome | b (A only) | c (B only) | p (exact McNemar, pseudo-replicated) |",
         "|---|---|---|---|---|",
     ]
-    for name, block in pooled["mcnemar"].items():
+    for name, block in pooled["mcnemar_summed"].items():
         for outcome, t in block.items():
             lines.append(f"| {name} | {outcome} | {t['b']} | {t['c']} | {t['p_value']:.3g} |")
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.experiment.config import ARMS, ExperimentConfig
-from perception_r1.experiment.report import POLICIES, mcnemar_table, policy_items, results_table
+from perception_r1.experiment.report import POLICIES, differences_table, mcnemar_table, policy_items, results_table
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -17,107 +17,75 @@ def _num(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
-WINDOW = 10  # steps averaged at each end: one step's few prompts make single-step rewards swing
+def _late(block: Mapping[str, Any] | None, seed: str) -> str:
+    """One seed's mean difference over the second half of the steps ('n/a' where not logged)."""
+    value = ((block or {}).get("per_seed", {}).get(seed) or {}).get("second_half")
+    return "n/a" if value is None else f"{value:+.3f}"
 
 
-def _window(values: list[float | None], k: int = WINDOW, last: bool = True) -> float | None:
-    """Mean of the first or last ``k`` present values (None when there are none)."""
-    present = [v for v in values if v is not None]
-    part = present[-k:] if last else present[:k]
-    return sum(part) / len(part) if part else None
+def _across(block: Mapping[str, Any] | None) -> str:
+    late = (block or {}).get("second_half")
+    if not late:
+        return "n/a"
+    ci = late.get("ci95")
+    interval = f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
+    return f"{late['mean']:+.3f}{interval} (n={len(late['per_seed'])})"
 
 
-def dynamics_table(summary: Mapping[str, Any]) -> str:
-    """Per arm: first and last ``WINDOW``-step means of each reward component, of the rollouts that repeat a tag
-    (``format/repeated_tags``; n/a in runs logged before it), zero-variance groups, step time."""
+TRAINING_NOTE = (
+    "Training rewards of two runs with the same seed, which see the same prompts at the same step, subtracted step "
+    "by step (the prompts' difficulty cancels); the frozen control is the warm-up policy at learning rate 0. Per "
+    "seed: the mean difference over the second half of the steps; across seeds: mean [95% t-interval over seeds]. "
+    "Steps are not independent, so no interval is drawn over them."
+)
+
+
+def training_table(summary: Mapping[str, Any]) -> str:
+    """Per run pair (arm - frozen, perception_r1 - rlvr) and series: per-seed second-half means, and across seeds."""
+    seeds = [str(s) for s in summary.get("seeds", [])]
     lines = [
-        f"| arm | seed | accuracy first→last {WINDOW} steps | perception first→last | format first→last | "
-        "repeated tags first→last | zero-std groups first→last | step s | generation s | loss s | rewards s | "
-        "peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| runs (A - B) | series | " + " | ".join(f"seed {s}" for s in seeds) + " | across seeds |",
+        "|---|---|" + "---|" * len(seeds) + "---|",
     ]
-    for arm in ARMS:
-        for seed, fig in summary["training"].get(arm, {}).items():
+    for pair, block in (summary.get("training_compared") or {}).items():
+        for name, series in block.items():
+            cells = " | ".join(_late(series, s) for s in seeds)
+            lines.append(f"| {pair} | {name} | {cells} | {_across(series)} |")
+    return "\n".join(lines)
+
+
+def costs_table(summary: Mapping[str, Any]) -> str:
+    """Per GRPO run: mean step time and its split (generation, loss, rewards), peak resident memory."""
+    lines = [
+        "| run | seed | steps | step s | generation s | loss s | rewards s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for arm, runs in summary["training"].items():
+        for seed, fig in runs.items():
             if not fig:
                 continue
-            comp = fig["components"]
-
-            def pair(values: list[float | None]) -> str:
-                first, last = _window(values, last=False), _window(values)
-                return "n/a" if first is None or last is None else f"{first:.2f} → {last:.2f}"
-
             t = fig.get("mean_timing_s", {})
             rewards_s = sum(v for k, v in t.items() if k.startswith(("_calculate_rewards", "reward")))
             lines.append(
-                f"| {arm} | {seed} | {pair(comp['accuracy'])} | {pair(comp['perception'])} | {pair(comp['format'])} | "
-                f"{pair(fig.get('format_repeated_tags', []))} | {pair(fig['frac_reward_zero_std'])} | "
-                f"{fig.get('mean_step_s') or 'n/a'} | "
+                f"| {arm} | {seed} | {len(fig.get('steps', []))} | {fig.get('mean_step_s') or 'n/a'} | "
                 f"{t.get('transformers.generate', t.get('_generate', 'n/a'))} | {t.get('compute_loss', 'n/a')} | "
                 f"{round(rewards_s, 3)} | {fig.get('peak_rss_mb') or 'n/a'} |"
             )
     return "\n".join(lines)
 
 
-PAIRED_NOTE = (
-    "Logged training rewards, perception_r1 minus rlvr, step by step (both arms see the same prompts in the same "
-    "order, so the prompts' difficulty cancels); mean over steps [95% t-interval over steps]:"
-)
+def first_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The findings (:mod:`perception_r1.experiment.findings`) the report opens with."""
+    from perception_r1.experiment.findings import findings
+
+    return list(summary.get("findings") or findings(summary))
 
 
-def _signed(mean: float | None, ci: Sequence[float] | None) -> str:
-    if mean is None:
-        return "n/a"
-    return f"{mean:+.3f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "")
-
-
-def paired_table(summary: Mapping[str, Any]) -> str:
-    """perception_r1 minus rlvr per step (same prompts each step), per seed: all steps and the second half."""
-    lines = [
-        "| seed | steps | perception: all steps | perception: second half | accuracy: all | accuracy: second half |",
-        "|---|---|---|---|---|---|",
-    ]
-    for seed, comps in (summary.get("training_paired") or {}).items():
-        p, a = comps["perception"], comps["accuracy"]
-        lines.append(
-            f"| {seed} | {p['n_steps']} | {_signed(p['mean'], p['ci95'])} | "
-            f"{_signed(p['second_half_mean'], p['second_half_ci95'])} | {_signed(a['mean'], a['ci95'])} | "
-            f"{_signed(a['second_half_mean'], a['second_half_ci95'])} |"
-        )
-    return "\n".join(lines)
-
-
-def _blind_line(summary: Mapping[str, Any]) -> str:
-    """Whether the warm-up reads the figure better than the image-blind baseline ('' without a baseline)."""
-    blind = summary.get("baselines", {}).get("blind")
-    test = summary["mcnemar"].get("warmup_vs_blind", {}).get("perception")
-    if not blind or not test:
-        return ""
-    wu = summary["arms"]["warmup"]["perception_accuracy"]["mean"]
-    return (
-        f" Against the image-blind baseline (chance, {100 * blind['perception_accuracy']:.1f}% perception), the "
-        f"warm-up's {100 * wu:.1f}% gives McNemar b={test['b']}, c={test['c']}, p={test['p_value']:.3g}."
-    )
-
-
-def _verdict_line(summary: Mapping[str, Any]) -> str:
-    arms = summary["arms"]
-    pr, rl, wu = (arms[p]["perception_accuracy"]["mean"] for p in ("perception_r1", "rlvr", "warmup"))
-    test = summary["mcnemar"]["perception_r1_vs_rlvr"]["perception"]
-    sig = "significant" if test["p_value"] < 0.05 else "not significant"
-    better = "higher than" if pr > rl else "lower than" if pr < rl else "equal to"
-    return (
-        f"Perception accuracy on the test split: warm-up {100 * wu:.1f}%, rlvr {100 * rl:.1f}%, perception_r1 "
-        f"{100 * pr:.1f}%. perception_r1 is {better} rlvr; pooled exact McNemar b={test['b']}, c={test['c']}, "
-        f"p={test['p_value']:.3g} ({sig} at 0.05)." + _blind_line(summary)
-    )
-
-
-def sample_rollouts(root: Path, cfg: ExperimentConfig, limit: int, test_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """Test problems with each policy's response (first seed) and per-fact verdicts.
+def sample_rollouts(root: Path, seed: int, limit: int, test_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Test problems with each policy's response (of ``seed``) and per-fact verdicts.
 
     Problems where the policies disagree on perception come first: they are the informative ones.
     """
-    seed = cfg.seeds[0]
     names = {"warmup": "warmup", **{arm: f"{arm}-seed{seed}" for arm in ARMS}}
     by_policy = {p: {r["id"]: r for r in policy_items(root, name, test_ids)} for p, name in names.items()}
     ids = [i for i in test_ids if all(i in by_policy[p] for p in names)]
@@ -176,13 +144,13 @@ def render_markdown(
     parts = [
         "# Perception-R1 on the synthetic testbed: warm-up, RLVR and Perception-R1",
         "",
+        *[f"- {line}" for line in first_lines(summary)],
+        "",
         f"Command: `{summary['command']}`; seeds {summary['seeds']}; {summary['n_test']} test problems; "
         f"wall {summary['wall_s'] / 60:.1f} min on {m['cpus']} CPU(s) ({m['platform']}, torch {m['torch']}"
         f"{', GPU ' + m['gpu'] if m.get('gpu') else ''}).",
         "",
         split_line(summary.get("split")),
-        "",
-        _verdict_line(summary),
         "",
         "## Test results (greedy; mean over seeds [95% t-interval])",
         "",
@@ -196,24 +164,30 @@ def render_markdown(
         "each test problem, the train split's most common solution to the same question, written without seeing "
         "the figure (`perception_r1.experiment.baseline`); a policy at or below it does not read the figure.",
         "",
-        "## Exact McNemar tests (pooled over seeds; b = A right and B wrong)",
+        "## Differences between policies, seed by seed (A - B in points; mean [95% t-interval over seeds])",
+        "",
+        differences_table(summary),
+        "",
+        "## Exact McNemar tests (per seed; b = A right and B wrong)",
         "",
         mcnemar_table(summary),
         "",
         f"## Warm-up\n\n{w['examples']} examples, {w['steps']} SFT steps, final loss {_num(w['final_loss'])}, "
         f"{w['wall_s']} s.{reading_line(summary.get('reading'))}",
         "",
-        "## Training dynamics",
+        "## Training rewards on the same prompts",
         "",
-        dynamics_table(summary),
+        TRAINING_NOTE,
         "",
-        PAIRED_NOTE,
+        training_table(summary),
         "",
-        paired_table(summary),
+        "Run costs (means over the steps):",
+        "",
+        costs_table(summary),
         "",
         *[f"![{name}](plots/{path.name})" for name, path in plots.items()],
         "",
-        "## The same test problems across policies (seed " + str(cfg.seeds[0]) + ")",
+        "## The same test problems across policies (seed " + str(summary["seeds"][0]) + ")",
         "",
         *[_rollout_md(s) + "\n" for s in samples],
     ]
@@ -232,7 +206,7 @@ def _md_table_html(table: str) -> str:
 def experiment_section_html(
     summary: Mapping[str, Any], plots: Mapping[str, Path], samples: Sequence[Mapping[str, Any]]
 ) -> str:
-    """The experiment's results as an HTML fragment: verdict, tables, inline plots, side-by-side rollouts."""
+    """The experiment's results as an HTML fragment: findings, tables, inline plots, side-by-side rollouts."""
     imgs = "".join(
         f'<img alt="{html.escape(name)}" style="max-width:100%" src="data:image/png;base64,'
         f'{base64.b64encode(path.read_bytes()).decode()}">'
@@ -255,12 +229,13 @@ def experiment_section_html(
                         f"<table><tr>{''.join(cells)}</tr></table>")  # fmt: skip
     return (
         f"<section id='experiment'><h2>Controlled experiment</h2>"
+        f"<ul id='findings'>{''.join(f'<li>{html.escape(line)}</li>' for line in first_lines(summary))}</ul>"
         f"<p>{html.escape(split_line(summary.get('split')).replace('**', ''))}</p>"
-        f"<p>{html.escape(_verdict_line(summary))}</p>"
         f"<h3>Test results</h3>{_md_table_html(results_table(summary))}"
+        f"<h3>Differences, seed by seed</h3>{_md_table_html(differences_table(summary))}"
         f"<h3>Exact McNemar</h3>{_md_table_html(mcnemar_table(summary))}"
-        f"<h3>Training dynamics</h3>{_md_table_html(dynamics_table(summary))}"
-        f"<p>{html.escape(PAIRED_NOTE)}</p>{_md_table_html(paired_table(summary))}{imgs}"
+        f"<h3>Training rewards on the same prompts</h3><p>{html.escape(TRAINING_NOTE)}</p>"
+        f"{_md_table_html(training_table(summary))}{_md_table_html(costs_table(summary))}{imgs}"
         f"<h3>The same problems across policies</h3>{''.join(rollouts)}</section>"
     )
 

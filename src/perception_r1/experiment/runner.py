@@ -10,6 +10,7 @@ finished one is never repeated)::
                                                                      marker: reading/summary.json
     warmup/final/                    the warm-up policy (SFT)        marker: warmup/summary.json
     runs/<arm>-seed<k>/              GRPO runs (metrics, samples, the trainer's train.log)   marker: .../summary.json
+                                     (arms rlvr, perception_r1 and, with grpo.frozen, the frozen control)
     eval/<policy>/items.jsonl        graded test responses           marker: eval/<policy>/summary.json
     eval/blind/items.jsonl           the image-blind baseline (chance level, no model)
     summary.json, report.md, report.html, plots/*.png
@@ -28,14 +29,22 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.config import ConfigError, flatten_keys, from_dict, to_dict  # noqa: F401  (from_dict: doctest)
-from perception_r1.experiment.config import ARMS, BEFORE_THE_KEY, QUICK, ExperimentConfig, validate  # noqa: F401
+from perception_r1.experiment.config import (  # noqa: F401  (QUICK: doctest)
+    ARMS,
+    BEFORE_THE_KEY,
+    QUICK,
+    ExperimentConfig,
+    grpo_runs,
+    validate,
+)
 from perception_r1.folder_lock import claims_output_folder
 from perception_r1.io_utils import atomic_write_json
 
 log = logging.getLogger(__name__)
 
-# Keys a rerun may change without invalidating finished stages (more seeds, a different report).
-_FREE_KEYS = {"seeds", "eval.samples", "workers"}
+# Keys a rerun may change without invalidating finished stages (more seeds, a different report, the frozen control
+# runs added to a folder made without them).
+_FREE_KEYS = {"seeds", "eval.samples", "workers", "grpo.frozen"}
 # timings.json entry (negative seconds) for the time parallel GRPO runs overlapped: the sum of all entries is the
 # experiment's wall time, the other entries are each stage's own time.
 PARALLEL_OVERLAP = "grpo/parallel overlap"
@@ -392,10 +401,11 @@ def run_experiment(
         stages.policy()
     warm = stages.warmup()
     evals: dict[str, Any] = {"blind": stages.blind(), "warmup": stages.evaluate("warmup", warm)}
-    stages.train_arms([(arm, seed) for seed in cfg.seeds for arm in ARMS], warm)
-    for seed in cfg.seeds:
-        for arm in ARMS:
-            final = stages.arm(arm, seed, warm)
+    runs = grpo_runs(cfg)
+    stages.train_arms(runs, warm)
+    for arm, seed in runs:
+        final = stages.arm(arm, seed, warm)
+        if arm in ARMS:  # the frozen control's weights are the warm-up's: its evaluation is the warm-up's
             evals[f"{arm}-seed{seed}"] = stages.evaluate(f"{arm}-seed{seed}", final)
     test_ids = [r["id"] for r in stages.splits["test"]]
     timings = stages.current_timings()

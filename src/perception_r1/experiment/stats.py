@@ -1,9 +1,18 @@
-"""Statistics of the experiment: per-arm figures across seeds and exact McNemar tests between policies.
+"""Statistics of the experiment: per-arm figures across seeds, exact McNemar tests between policies, and the
+per-step comparison of training runs on the same prompts.
 
-McNemar pairs the same test problem under two policies. For each seed the arms are compared with each other and
-with the warm-up policy they started from; the *pooled* test adds the discordant counts of all seeds (every
-(seed, problem) pair counted once), which is what ``summary.json`` reports at the top level, with the per-seed
-tests beside it.
+The independent unit is the seed (one GRPO run per arm; every seed of a folder shares one warm-up and the same test
+problems). So:
+
+- McNemar pairs the same test problem under two policies, **per seed** (exact): that is the valid test.
+- Across seeds, each test metric's **per-seed difference** A - B gets its mean and 95% t-interval over the seeds
+  (n = seeds): :func:`seed_differences`.
+- The discordant counts summed over seeds (``b``, ``c``, ``p_value`` at the top of a comparison, with
+  ``seeds_summed``) treat the same problems under each seed as independent: **pseudo-replication** when more than
+  one seed is summed (the warm-up's answers are reused for every seed); kept for continuity and labelled so.
+- Training rewards: per step, run A minus run B on the same prompts (:func:`step_difference`), the mean over the
+  second half of the steps per seed, then a t-interval over seeds. Steps are never the unit (the policy carries
+  over from step to step).
 
 Example:
     >>> across_seeds([0.5, 0.6, 0.7])["mean"]
@@ -58,33 +67,49 @@ def across_seeds(values: Sequence[float]) -> dict[str, Any]:
             "per_seed": vals}  # fmt: skip
 
 
-def paired_step_difference(a: Sequence[float | None], b: Sequence[float | None]) -> dict[str, Any]:
-    """Per-step ``a - b`` of two arms' logged rewards, over all steps and over the second half.
+def step_difference(
+    steps_a: Sequence[int], a: Sequence[float | None], steps_b: Sequence[int], b: Sequence[float | None]
+) -> dict[str, Any]:
+    """Per-step ``a - b`` of two runs' logged values, matched by step number, and its means.
 
-    Both arms see the same prompts in the same order, so subtracting step by step removes the swing that comes
-    from how hard each step's prompts are; what remains is the arms' difference. Steps are not independent (the
-    policy carries over), so the t-interval over steps describes the spread, not a test.
+    Runs with the same seed see the same prompts at the same step, so subtracting step by step removes the swing
+    that comes from how hard each step's prompts are. Steps are not independent (the policy carries over), so no
+    interval is given over steps: the unit is the seed (:func:`across_seeds` of the per-seed second-half means).
+
+    Args:
+        steps_a, a: Run A's logged steps and its values at them (None: not logged at that step).
+        steps_b, b: The same for run B.
 
     Returns:
-        ``{"n_steps", "mean", "ci95", "second_half_mean", "second_half_ci95"}`` (``None`` where too few steps).
+        ``{"n_steps", "all_steps", "second_half"}``: the steps both logged, the mean difference over them and over
+        their second half (the later ``n_steps - n_steps // 2`` steps); means are None without a common step.
 
     Example:
-        >>> paired_step_difference([0.5, 0.6, 0.7, 0.8], [0.5, 0.5, 0.5, 0.5])["second_half_mean"]
+        >>> step_difference([1, 2, 3, 4], [0.5, 0.6, 0.7, 0.8], [1, 2, 3, 4], [0.5, 0.5, 0.5, 0.5])["second_half"]
         0.25
     """
-    diffs = [x - y for x, y in zip(a, b, strict=False) if x is not None and y is not None]
-
-    def mean_ci(values: list[float]) -> tuple[float | None, list[float] | None]:
-        if not values:
-            return None, None
-        summary = across_seeds(values)
-        return summary["mean"], summary["ci95"]
-
-    mean, ci = mean_ci(diffs)
-    late_mean, late_ci = mean_ci(diffs[len(diffs) // 2 :])
+    of_b = {s: v for s, v in zip(steps_b, b, strict=False) if v is not None}
+    diffs = [v - of_b[s] for s, v in sorted(zip(steps_a, a, strict=False)) if v is not None and s in of_b]
+    late = diffs[len(diffs) // 2 :]
     return {
-        "n_steps": len(diffs), "mean": mean, "ci95": ci, "second_half_mean": late_mean, "second_half_ci95": late_ci,
-    }  # fmt: skip
+        "n_steps": len(diffs),
+        "all_steps": round(statistics.fmean(diffs), 6) if diffs else None,
+        "second_half": round(statistics.fmean(late), 6) if late else None,
+    }
+
+
+def seed_differences(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
+    """Per-seed ``a - b`` of a test metric (a one-value side, e.g. the warm-up, stands for every seed), with
+    :func:`across_seeds`' mean, sd and 95% t-interval over the seeds (``unit: "seed"``).
+
+    Example:
+        >>> seed_differences([0.5, 0.7], [0.4])["per_seed"]
+        [0.1, 0.3]
+    """
+    n = max(len(a), len(b))
+    a = list(a) * n if len(a) == 1 else list(a)
+    b = list(b) * n if len(b) == 1 else list(b)
+    return {**across_seeds([round(x - y, 12) for x, y in zip(a, b, strict=True)]), "unit": "seed"}
 
 
 def binary_outcomes(items: Sequence[Mapping[str, Any]], key: str) -> dict[str, int]:
@@ -97,7 +122,7 @@ def mcnemar_block(
     seeds: Sequence[int],
     seedless: Collection[str] = ("warmup", "blind"),
 ) -> dict[str, Any]:
-    """Exact McNemar for every comparison and outcome, per seed and pooled over seeds.
+    """Exact McNemar for every comparison and outcome, per seed and summed over seeds.
 
     Args:
         runs: ``{policy: {seed: graded items}}``; the warm-up's (and the blind baseline's) items are the same for
@@ -107,7 +132,9 @@ def mcnemar_block(
             the first seed): pooling the same pairs over seeds would count each problem several times.
 
     Returns:
-        ``{comparison: {outcome: {"b", "c", "n_pairs", "p_value", "per_seed": [...]}}}``.
+        ``{comparison: {outcome: {"b", "c", "n_pairs", "p_value", "seeds_summed", "per_seed": [...]}}}``: the
+        top-level counts and p-value sum the ``seeds_summed`` seeds' discordant pairs; with more than one that is
+        pseudo-replication (the same problems counted once per seed), and the per-seed tests are the valid ones.
     """
     out: dict[str, Any] = {}
     for name, a, b in COMPARISONS:
@@ -124,6 +151,6 @@ def mcnemar_block(
                 total_b, total_c, pairs = total_b + counts["b"], total_c + counts["c"], pairs + counts["n_pairs"]
             pooled = mcnemar(total_b, total_c, n_pairs=pairs)
             block[outcome] = {"b": total_b, "c": total_c, "n_pairs": pairs, "p_value": pooled.p_value,
-                              "per_seed": per_seed}  # fmt: skip
+                              "seeds_summed": len(tested), "per_seed": per_seed}  # fmt: skip
         out[name] = block
     return out

@@ -3,6 +3,8 @@
 A run folder is whatever ``perception-r1 train`` (``metrics.jsonl``, ``samples.jsonl``, ``summary.json``,
 ``recipe.json``) or ``perception-r1 eval`` (``summary.json``, ``run.json``, ``items/<bench>.jsonl``) writes. An
 experiment folder (``runs/<arm>-seed<k>/`` training runs plus its own ``summary.json``) expands into its runs.
+Every JSONL file may be gzip-compressed (``metrics.jsonl.gz``...), as in a published results folder
+(``perception-r1 publish``): it is read the same way.
 
 Nothing here raises for a damaged file: each file read gets a :class:`FileStatus` (ok, missing, corrupt, or
 still being written) that the page shows next to the run, so a half-written or broken run is never a blank page.
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perception_r1.io_utils import JsonlError, iter_jsonl
+from perception_r1.io_utils import GZIP_SUFFIX, JsonlError, iter_jsonl, jsonl_file
 
 METRICS_FILE = "metrics.jsonl"  # the names perception_r1.train.callbacks writes (not imported: it needs transformers)
 SAMPLES_FILE = "samples.jsonl"
@@ -88,7 +90,7 @@ class RunData:
     def is_train(self) -> bool:
         """A training folder: metrics, samples or a recipe (any of them, a run may be just starting)."""
         return bool(self.metrics or self.samples or self.recipe) or any(
-            f.name in (METRICS_FILE, SAMPLES_FILE) and f.state != "missing" for f in self.files
+            _plain(f.name) in (METRICS_FILE, SAMPLES_FILE) and f.state != "missing" for f in self.files
         )
 
     @property
@@ -126,6 +128,18 @@ def _weights_from(source: Any) -> dict[str, float]:
 
 
 def _ends_with_newline(path: Path) -> bool:
+    if path.name.endswith(GZIP_SUFFIX):  # no seeking from the end in a compressed stream: read it through
+        import gzip
+        import zlib
+
+        last = b""
+        try:
+            with gzip.open(path, "rb") as packed:
+                while chunk := packed.read(2**20):
+                    last = chunk[-1:]
+        except (OSError, EOFError, zlib.error):  # a cut or foreign stream: iter_jsonl reported it as the last line
+            return True
+        return last in (b"", b"\n")
     with open(path, "rb") as handle:
         handle.seek(0, 2)
         if handle.tell() == 0:
@@ -135,12 +149,13 @@ def _ends_with_newline(path: Path) -> bool:
 
 
 def read_jsonl(folder: Path, name: str) -> tuple[list[dict[str, Any]], FileStatus]:
-    """Rows of ``folder/name`` and how the read went.
+    """Rows of ``folder/name`` (or of ``name.gz`` where only that exists) and how the read went.
 
     A malformed last line without a final newline is a write in progress (``partial``); other malformed lines
-    are skipped and reported (``corrupt``) with their line numbers.
+    are skipped and reported (``corrupt``) with their line numbers. The status names the file read.
     """
-    path = folder / name
+    path = jsonl_file(folder / name)
+    name = str(path.relative_to(folder))
     if not path.is_file():
         return [], FileStatus(name, "missing", "not written (yet)")
     rows: list[dict[str, Any]] = []
@@ -154,7 +169,7 @@ def read_jsonl(folder: Path, name: str) -> tuple[list[dict[str, Any]], FileStatu
             else:
                 rows.append(row)
         complete = _ends_with_newline(path)
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError) as exc:  # EOFError: a .gz cut short
         return rows, FileStatus(name, "corrupt", f"unreadable: {type(exc).__name__}: {exc}", len(rows))
     torn = bool(bad) and bad[-1].line_no == last_line and not complete
     if torn:
@@ -249,9 +264,12 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
             run.eval_run = value
     items_dir = folder / EVAL_ITEMS_DIR
     if items_dir.is_dir():
-        for items_path in sorted(items_dir.glob("*.jsonl")):
+        for items_path in sorted([*items_dir.glob("*.jsonl"), *items_dir.glob("*.jsonl.gz")]):
+            bench = items_path.name.removesuffix(GZIP_SUFFIX).removesuffix(".jsonl")
+            if bench in run.items:  # both forms present: the plain file was read
+                continue
             rows, status = read_jsonl(folder, f"{EVAL_ITEMS_DIR}/{items_path.name}")
-            run.items[items_path.stem] = rows
+            run.items[bench] = rows
             run.files.append(status)
     _drop_irrelevant_missing(run)
     return run
@@ -260,7 +278,9 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
 def _drop_irrelevant_missing(run: RunData) -> None:
     """An evaluation folder has no metrics/samples by design: do not flag them as missing there."""
     if run.is_eval and not run.is_train:
-        run.files = [f for f in run.files if not (f.state == "missing" and f.name in (METRICS_FILE, SAMPLES_FILE))]
+        run.files = [
+            f for f in run.files if not (f.state == "missing" and _plain(f.name) in (METRICS_FILE, SAMPLES_FILE))
+        ]
 
 
 def is_experiment(path: Path) -> bool:
@@ -270,7 +290,14 @@ def is_experiment(path: Path) -> bool:
 
 
 def _looks_like_run(path: Path) -> bool:
-    return any((path / name).exists() for name in (METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, RECIPE_FILE))
+    names = (METRICS_FILE, SAMPLES_FILE, METRICS_FILE + GZIP_SUFFIX, SAMPLES_FILE + GZIP_SUFFIX, SUMMARY_FILE,
+             RECIPE_FILE)  # fmt: skip
+    return any((path / name).exists() for name in names)
+
+
+def _plain(name: str) -> str:
+    """A file name without its ``.gz`` (``metrics.jsonl.gz`` -> ``metrics.jsonl``)."""
+    return name.removesuffix(GZIP_SUFFIX)
 
 
 def expand_run_dirs(
