@@ -7,7 +7,8 @@
 ``p_value``, ``per_seed``; ``warmup_vs_blind`` too), ``training.<arm>`` (reward trajectories, zero-variance-group
 fraction, step-time split, peak memory), ``warmup``, ``reading`` (None without a reading stage), ``timings_s`` and
 ``split`` (``split_by`` and, per split, ``problems``, ``keys`` and for val/test ``twins``: problems with a train
-problem of the same family, variant and values; :func:`perception_r1.experiment.data.split_figures`).
+problem of the same family, variant and values; :func:`perception_r1.experiment.data.split_figures`); with
+``data.multiple_choice``, ``mechanism`` (:mod:`perception_r1.experiment.mechanism`).
 """
 
 from __future__ import annotations
@@ -201,14 +202,16 @@ def write_report(
     ``test_ids`` are the evaluated test problems (each distinct problem once); ``split`` what
     :func:`perception_r1.experiment.data.split_figures` says about the splits (the report states the twin count).
     """
+    from perception_r1.experiment.mechanism import add_mechanism
     from perception_r1.experiment.plots import write_plots
     from perception_r1.experiment.report_md import render_html, render_markdown, sample_rollouts
 
     command = command or "perception-r1 experiment"
     summary = build_summary(root, cfg, evals, timings, wall_s, command, test_ids, split)
+    mechanism_md = add_mechanism(root, cfg, summary, test_ids)  # multiple-choice data only: "" otherwise
     plots = write_plots(root / "plots", summary)
     atomic_write_json(root / "summary.json", summary)
     samples = sample_rollouts(root, cfg, cfg.eval.samples, test_ids)
-    atomic_write_text(root / "report.md", render_markdown(cfg, summary, plots, samples))
+    atomic_write_text(root / "report.md", render_markdown(cfg, summary, plots, samples) + mechanism_md)
     render_html(root, summary, plots, samples)
     return summary
