@@ -25,6 +25,29 @@ def test_synth_writes_splits_readme_and_summary(tmp_path) -> None:
     assert (out / "README.md").exists()
 
 
+def test_synth_multiple_choice(tmp_path) -> None:
+    out = tmp_path / "tb"
+    args = [
+        "data",
+        "synth",
+        "--n",
+        "8",
+        "-o",
+        str(out),
+        "--size",
+        "112",
+        "--test-fraction",
+        "0.25",
+        "--multiple-choice",
+    ]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "summary.json").read_text())["multiple_choice"] is True
+    rows = load_examples(out / "train") + load_examples(out / "test")
+    assert {r["answer"] for r in rows} <= set("ABCD") and all(len(r["choices"]) == 4 for r in rows)
+    assert all("\nChoices:\n(A) " in r["problem"] for r in rows)
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -72,3 +72,62 @@ def test_evaluate_blind_grades_like_a_policy(tmp_path) -> None:
     items = [json.loads(line) for line in (tmp_path / "items.jsonl").read_text().splitlines()]
     assert [(i["id"], i["perception_correct"]) for i in items] == [("t1", True), ("t2", False)]
     assert (tmp_path / "summary.json").is_file()
+
+
+def _mc_row(stem: str, options: list[str], letter: str, facts: str = "angle BAC = 50°", rid: str = "m") -> dict:
+    """A testbed-like multiple-choice row: the question lists its options, the solution ends with the letter."""
+    listed = "\n".join(f"({L}) {o}" for L, o in zip("ABCD", options, strict=True))
+    value = options["ABCD".index(letter)]
+    cot = (
+        f"<think>\nFrom the figure, {facts}.\nSo the answer is {value}, which is option ({letter}).\n</think>\n"
+        f"<answer>\nThe answer is \\boxed{{{letter}}}.\n</answer>"
+    )
+    problem = f"{stem}\nChoices:\n{listed}\nAnswer with the letter of the correct option."
+    meta = json.dumps({"family": "triangle_angle_sum"})
+    return {"id": rid, "problem": problem, "answer": letter, "cot": cot, "choices": options, "meta": meta}
+
+
+MC_TRAIN = [
+    _mc_row("Find x.", ["58", "60", "62", "64"], "B", "angle BAC = 70°"),  # 60, three times, in other positions
+    _mc_row("Find x.", ["60", "62", "64", "66"], "A", "angle BAC = 70°"),
+    _mc_row("Find x.", ["54", "56", "58", "60"], "D", "angle BAC = 70°"),
+    _mc_row("Find x.", ["62", "64", "66", "68"], "A", "angle BAC = 68°"),  # 62 once
+    _mc_row("Find y.", ["10", "12", "14", "16"], "C", "angle ABC = 40°"),  # another question: 14
+]
+
+
+@pytest.mark.parametrize(
+    ("row", "letter", "stated"),
+    [
+        # the option most often the answer to the same question in train (60, thrice), whatever its letter here,
+        # with that value's most common solution, made to name this row's option
+        (_mc_row("Find x.", ["62", "64", "60", "66"], "A"), "C", "angle BAC = 70°"),
+        # 62 (once) beats the never-seen options
+        (_mc_row("Find x.", ["68", "62", "70", "72"], "A"), "B", "angle BAC = 68°"),
+        # no option ever an answer to this question: the first letter (right 1 time in 4, the letters being uniform)
+        (_mc_row("Find x.", ["90", "92", "94", "96"], "D"), "A", "angle BAC = 70°"),
+        # a question train never asked: its family's answers decide (14 from the other question)
+        (_mc_row("Find z.", ["12", "14", "16", "18"], "A"), "B", "angle ABC = 40°"),
+    ],
+)
+def test_blind_multiple_choice_picks_the_option_most_often_the_answer(row: dict, letter: str, stated: str) -> None:
+    (response,) = blind_solutions(MC_TRAIN, [row])
+    value = row["choices"]["ABCD".index(letter)]
+    assert response.endswith(f"So the answer is {value}, which is option ({letter}).\n</think>\n<answer>\nThe "
+                             f"answer is \\boxed{{{letter}}}.\n</answer>")  # fmt: skip
+    assert stated in response
+
+
+def test_blind_multiple_choice_never_reads_the_gold_letter() -> None:
+    a = _mc_row("Find x.", ["62", "64", "60", "66"], "A")
+    assert blind_solutions(MC_TRAIN, [a]) == blind_solutions(MC_TRAIN, [{**a, "answer": "C", "cot": "?"}])
+
+
+def test_blind_multiple_choice_is_graded_on_letters(tmp_path) -> None:
+    # the blind pick (60) is option C: right where C is the gold letter, wrong where it is A
+    right = {**_mc_row("Find x.", ["62", "64", "60", "66"], "C", rid="t1"), "visual_annotations": ["angle BAC = 70°"]}
+    wrong = {**_mc_row("Find x.", ["62", "64", "60", "66"], "A", rid="t2"), "visual_annotations": ["angle BAC = 72°"]}
+    summary = evaluate_blind(MC_TRAIN, [right, wrong], tmp_path)
+    items = [json.loads(line) for line in (tmp_path / "items.jsonl").read_text().splitlines()]
+    assert [(i["answer_correct"], i["perception_correct"]) for i in items] == [(1.0, True), (0.0, False)]
+    assert summary["answer_accuracy"] == 0.5 and summary["format"] == 1.0

@@ -143,3 +143,24 @@ def test_count_twins_counts_rows_with_a_train_key(train_answers: list, test_answ
         return {"id": key, "problem": "q", "meta": json.dumps({"key": ["family", key]})}
 
     assert count_twins([row(k) for k in train_answers], [row(k) for k in test_answers]) == twins
+
+
+@pytest.mark.parametrize(
+    "split_by",
+    [
+        "key",  # held out by values
+        "instance",  # held out by figure and question: the options do not make another problem
+    ],
+)
+def test_multiple_choice_splits_hold_the_same_problems_with_options(split_by: str) -> None:
+    base = {"n_train": 60, "n_val": 12, "n_test": 24, "seed": 3, "difficulty": 1, "split_by": split_by}
+    plain = make_splits(DataSection(**base), 112)
+    mc = make_splits(DataSection(**base, multiple_choice=True), 112)
+    check_disjoint(mc, split_by)
+    # the same rows in every split: the same figures, keys and facts, now with options and a letter as gold
+    for name in plain:
+        assert [r["id"] for r in mc[name]] == [r["id"] for r in plain[name]]
+        assert all(r["answer"] in "ABCD" and len(r["choices"]) == 4 for r in mc[name])
+    # at difficulty 1 a figure recurs with its options in another order: one test problem, evaluated once
+    assert [r["id"] for r in unique_instances(mc["test"])] == [r["id"] for r in unique_instances(plain["test"])]
+    assert {problem_key(r, "instance") for r in mc["test"]} == {problem_key(r, "instance") for r in plain["test"]}

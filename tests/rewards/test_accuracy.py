@@ -50,6 +50,16 @@ def reward():
         (boxed("C"), "B", ["6", "8", "10"], 0.0),  # wrong letter
         (boxed("8"), "B", ["6", "8", "10"], 1.0),  # option text vs gold letter
         (boxed("B"), "8", None, 0.0),  # no choices: a letter is just a wrong answer
+        # the synthetic testbed's multiple-choice rows (data.multiple_choice): gold the letter, options A-D
+        (boxed("C"), "C", ["62", "60", "64", "66"], 1.0),  # the right letter
+        (boxed("A"), "C", ["62", "60", "64", "66"], 0.0),  # a wrong letter (a nearby value)
+        (boxed("64"), "C", ["62", "60", "64", "66"], 1.0),  # the right option's text
+        (boxed("64^\\circ"), "C", ["62", "60", "64", "66"], 1.0),  # ... in degrees
+        (boxed("62"), "C", ["62", "60", "64", "66"], 0.0),  # another option's text
+        (boxed("(C) 64"), "C", ["62", "60", "64", "66"], 1.0),  # letter and text
+        (boxed("E"), "C", ["62", "60", "64", "66"], 0.0),  # a letter that is no option
+        (boxed("12\\pi"), "B", ["10\\pi", "12\\pi", "14\\pi", "16\\pi"], 1.0),  # an option in terms of pi
+        (boxed("12"), "B", ["10\\pi", "12\\pi", "14\\pi", "16\\pi"], 0.0),  # 12 is not 12*pi
     ],
 )
 def test_accuracy_cases(reward, response, gold, choices, expected):

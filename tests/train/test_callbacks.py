@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
+from collections import defaultdict
 from types import SimpleNamespace
 
-from perception_r1.train.callbacks import METRICS_FILE, SAMPLES_FILE, MetricsCallback, StepTimes, plot_rewards
+import pytest
+
+from perception_r1.train.callbacks import (
+    LUCKY_KEY,
+    METRICS_FILE,
+    RIGHT_KEY,
+    SAMPLES_FILE,
+    MetricsCallback,
+    StepTimes,
+    answer_perception_shares,
+    plot_rewards,
+)
 
 
 def _state(step, zero=True):
@@ -77,3 +90,33 @@ def test_plot_rewards_writes_a_png(tmp_path):
     (tmp_path / METRICS_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = plot_rewards(tmp_path / METRICS_FILE, tmp_path / "p.png", ["format", "perception"])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("rewards", "expected"),
+    [
+        # lucky (right answer, perception 0.5), right (1, 1), wrong answer with right perception, wrong both
+        ({"accuracy": [1.0, 1.0, 0.0, 0.0], "perception": [0.5, 1.0, 1.0, 0.0]}, {LUCKY_KEY: 0.25, RIGHT_KEY: 0.25}),
+        # a completion either reward failed to score (NaN from TRL, or None) is left out of both counts
+        ({"accuracy": [1.0, math.nan, 1.0], "perception": [0.0, 1.0, None]}, {LUCKY_KEY: 1.0, RIGHT_KEY: 0.0}),
+        # no perception reward (an RLVR recipe that does not log it): nothing to split
+        ({"accuracy": [1.0, 0.0], "format": [1.0, 1.0]}, {}),
+        # nothing scored by both
+        ({"accuracy": [math.nan], "perception": [1.0]}, {}),
+    ],
+)
+def test_answer_perception_shares(rewards, expected):
+    assert answer_perception_shares(rewards) == expected
+
+
+def test_step_end_adds_the_shares_to_the_trainers_metrics(tmp_path):
+    cb = MetricsCallback(tmp_path, ["accuracy", "perception"])
+    metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
+    cb.trainer = SimpleNamespace(
+        _logs={"rewards": {"accuracy": [1.0, 1.0], "perception": [0.5, 1.0]}}, _metrics=metrics
+    )
+    cb.on_step_end(None, _state(1), None)
+    cb.on_step_end(None, _state(2), None)
+    # TRL averages the values of the steps of one log and writes them with its own metrics
+    assert metrics["train"] == {LUCKY_KEY: [0.5, 0.5], RIGHT_KEY: [0.5, 0.5]} and not metrics["eval"]
+    MetricsCallback(tmp_path, []).on_step_end(None, _state(1), None)  # no trainer wired: nothing to do

@@ -117,6 +117,17 @@ def test_unknown_synth_parameter_is_a_config_error():
 
     with pytest.raises(ConfigError, match="data.synth_params"):
         load_rows(DataConfig(synth_n=1, synth_params={"dificulty": 2}))
+    # a bad value of a known parameter too, named
+    with pytest.raises(ConfigError, match="data.synth_params: multiple_choice must be true or false"):
+        load_rows(DataConfig(synth_n=1, synth_params={"multiple_choice": "yes"}))
+
+
+def test_synth_params_multiple_choice_gives_letter_answers_with_choices():
+    from perception_r1.train.config import DataConfig
+    from perception_r1.train.trainer import load_rows
+
+    rows = load_rows(DataConfig(synth_n=6, synth_params={"size": 112, "multiple_choice": True}))
+    assert all(r["answer"] in "ABCD" and len(r["choices"]) == 4 for r in rows)
 
 
 def test_paper_recipe_maps_onto_grpo_config():

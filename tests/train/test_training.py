@@ -72,6 +72,8 @@ def test_smoke_two_steps_change_weights_and_log_every_component(full_run, tiny_m
             assert row[f"rewards/{name}/mean"] is not None and f"rewards/{name}/std" in row
         assert "perception/judge_failure_rate" in row and "perception/judge_latency_s" in row
         assert "frac_reward_zero_std" in row and "completions/mean_length" in row
+        # rollouts split by answer and perception reward (callbacks.answer_perception_shares), through TRL's log
+        assert 0.0 <= row["rollouts/correct_wrong_perception"] <= 1.0 and "rollouts/correct_right_perception" in row
         assert row["timing/transformers.generate"] > 0 and row["timing/perception"] >= 0
     assert (out / "reward_components.png").read_bytes()[:4] == b"\x89PNG"
     # recipe.json records the prompt templates' versions and digests (the rule judge reads no prompt)

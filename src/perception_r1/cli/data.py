@@ -27,6 +27,11 @@ def synth(
     letters: str = typer.Option(
         "auto", "--letters", help="Point letters: 'auto' (difficulty decides), 'fixed' (A, B, C...) or 'random'."
     ),
+    multiple_choice: bool = typer.Option(
+        False,
+        "--multiple-choice",
+        help="Four options (A-D) in each question, the gold answer the correct letter (a guess is right 1 in 4).",
+    ),
 ) -> None:
     """Render a synthetic geometry testbed with exact visual annotations."""
     from perception_r1.data.synth import write_testbed
@@ -44,6 +49,7 @@ def synth(
             size=size,
             families=chosen,
             letters=letters,
+            multiple_choice=multiple_choice,
         )
     except (ValueError, UnknownNameError, OSError) as exc:  # OSError: a refused or unwritable output folder
         raise typer.BadParameter(str(exc)) from None

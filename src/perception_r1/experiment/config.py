@@ -41,6 +41,11 @@ class DataSection:
         "image: a test problem may share family, variant and values, and so its answer, with a train problem; "
         "not held out by values, kept to reproduce earlier folders)",
     )
+    multiple_choice: bool = option(
+        False,
+        "four options (A-D) in every question, the gold answer the correct letter (a guess is right 1 time in 4): "
+        "the setting where a correct answer can come with wrong perception; adds the mechanism analysis to the report",
+    )
     n_train: int = option(3000, "training problems (warm-up and GRPO prompts)")
     n_val: int = option(120, "validation problems (used to fix hyperparameters, and logged)")
     n_test: int = option(360, "held-out test problems (read only by the final evaluation)")

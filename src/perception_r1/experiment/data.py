@@ -5,8 +5,9 @@ One pool of problems is generated and split, family by family, by what ``data.sp
 * ``key`` (the default): the problem key (family, question variant and values, whatever the letters or the
   drawing). No validation or test problem has a *twin* in train (a train problem with the same key, hence the
   same answer): the test is held out by values.
-* ``instance``: the rendered problem (question and image pixels). A test problem may then have train twins; the
-  earlier committed results were made this way (their NOTE.md says how many test problems had one).
+* ``instance``: the rendered problem (question and image pixels; a multiple-choice question without its options).
+  A test problem may then have train twins; the earlier committed results were made this way (their NOTE.md says
+  how many test problems had one).
 
 :func:`check_disjoint` verifies the chosen disjointness again on whatever is on disk before anything trains on it;
 :func:`count_twins` counts the twins by key whatever the split, for the report.
@@ -25,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from perception_r1.data.synth.choices import question_stem
 from perception_r1.experiment.config import DataSection
 
 SPLITS = ("train", "val", "test")
@@ -38,7 +40,11 @@ def _grouped(problems: Sequence[Any], split_by: str) -> list[list[int]]:
     """Indices grouped by what may not straddle splits: the problem key, or the rendered instance."""
     groups: dict[str, list[int]] = {}
     for i, p in enumerate(problems):
-        ident = json.dumps(list(p.key)) if split_by == "key" else _instance_hash(p.problem, [p.image.tobytes()])
+        ident = (
+            json.dumps(list(p.key))
+            if split_by == "key"
+            else _instance_hash(question_stem(p.problem), [p.image.tobytes()])
+        )
         groups.setdefault(ident, []).append(i)
     return list(groups.values())
 
@@ -76,6 +82,7 @@ def make_splits(data: DataSection, image_size: int) -> dict[str, list[dict[str, 
         families=data.families or None,
         size=image_size,
         letters=data.letters,
+        multiple_choice=data.multiple_choice,
     )
     by_family: dict[str, list[int]] = {}
     for i, p in enumerate(pool):
@@ -110,7 +117,9 @@ def problem_key(row: Mapping[str, Any], split_by: str = "key") -> str:
     Args:
         row: A schema row.
         split_by: ``"key"``: the generator's key in ``meta`` (family, variant, values), falling back to the
-            instance when the row has none; ``"instance"``: the question text and the decoded image pixels.
+            instance when the row has none; ``"instance"``: the question text and the decoded image pixels. A
+            multiple-choice question counts without its options: the same figure and question with the options
+            drawn in another order is the same problem (twins across splits, and one test problem, not several).
     """
     meta = row.get("meta")
     if split_by == "key" and isinstance(meta, str) and meta:
@@ -125,7 +134,7 @@ def problem_key(row: Mapping[str, Any], split_by: str = "key") -> str:
             pixels.append(open_image(image).convert("RGB").tobytes())
         except (OSError, ValueError):  # an unreadable image is identified by its raw bytes
             pixels.append(image if isinstance(image, bytes) else str(image).encode())
-    return _instance_hash(row.get("problem", ""), pixels)
+    return _instance_hash(question_stem(row.get("problem", "")), pixels)
 
 
 def check_disjoint(splits: Mapping[str, Sequence[Mapping[str, Any]]], split_by: str = "key") -> None:

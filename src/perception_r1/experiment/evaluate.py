@@ -1,7 +1,8 @@
 """Greedy evaluation of a policy on the experiment's test split, graded exactly (no LLM).
 
 Per item: answer correctness (the project's accuracy reward: the ``<answer>`` block's ``\\boxed{}`` checked by
-math-verify), format, and the exact perception grade of :mod:`perception_r1.experiment.perception_metrics`.
+math-verify; on a multiple-choice row, with its ``choices``, the letter or the option's text), format, and the
+exact perception grade of :mod:`perception_r1.experiment.perception_metrics`.
 Items are appended to ``items.jsonl`` as they are graded, so an interrupted evaluation generates only what is
 missing when it runs again. Every item and summary carries the grader's version
 (:data:`~perception_r1.experiment.perception_metrics.GRADER_VERSION`): items graded by another version are graded
@@ -75,7 +76,8 @@ def grade_items(
         accuracy, fmt: The project's ``accuracy`` and ``format`` rewards (made once per evaluation: the accuracy
             reward keeps a math-verify worker process between calls).
     """
-    acc = accuracy(list(responses), answer=[r["answer"] for r in rows])
+    # A multiple-choice row's options let a letter stand for its option's text (and the option's text count too).
+    acc = accuracy(list(responses), answer=[r["answer"] for r in rows], choices=[r.get("choices") for r in rows])
     form = fmt(list(responses))
     out = []
     for row, response, a, f in zip(rows, responses, acc, form, strict=True):

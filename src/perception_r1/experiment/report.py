@@ -14,6 +14,7 @@ difference's mean over all and over the second half of the steps; ``second_half`
 without a reading stage), ``timings_s``, ``split`` (``split_by`` and, per split, ``problems``, ``keys`` and for
 val/test ``twins``: problems with a train problem of the same family, variant and values;
 :func:`perception_r1.experiment.data.split_figures`) and ``test_ids``.
+With ``data.multiple_choice``, ``mechanism`` (:mod:`perception_r1.experiment.mechanism`).
 """
 
 from __future__ import annotations
@@ -309,14 +310,16 @@ def write_report(
     :func:`perception_r1.experiment.data.split_figures` says about the splits (the report states the twin count);
     ``machine_info`` and ``seeds`` as in :func:`build_summary`.
     """
+    from perception_r1.experiment.mechanism import add_mechanism
     from perception_r1.experiment.plots import write_plots
     from perception_r1.experiment.report_md import render_html, render_markdown, sample_rollouts
 
     command = command or "perception-r1 experiment"
     summary = build_summary(root, cfg, evals, timings, wall_s, command, test_ids, split, machine_info, seeds)
+    mechanism_md = add_mechanism(root, cfg, summary, test_ids)  # multiple-choice data only: "" otherwise
     plots = write_plots(root / "plots", summary)
     atomic_write_json(root / "summary.json", summary)
     samples = sample_rollouts(root, summary["seeds"][0], cfg.eval.samples, test_ids)
-    atomic_write_text(root / "report.md", render_markdown(cfg, summary, plots, samples))
+    atomic_write_text(root / "report.md", render_markdown(cfg, summary, plots, samples) + mechanism_md)
     render_html(root, summary, plots, samples)
     return summary

@@ -6,6 +6,9 @@ Files written into the output folder (rank 0 only):
   ``reward``, ``frac_reward_zero_std`` (groups with zero reward variance, no learning signal), completion
   lengths, anything the rewards logged through ``log_metric`` (judge failure rate, latency...), and
   ``timing/*`` seconds spent in generation, each reward and the whole step.
+  With both an ``accuracy`` and a ``perception`` reward, also ``rollouts/correct_wrong_perception`` (the share of
+  the step's completions with a correct answer and a perception reward below 1: right for the wrong reasons) and
+  ``rollouts/correct_right_perception`` (correct answer, perception reward 1), over the completions both scored.
 * ``samples.jsonl``: a few prompts/completions per logged step with their per-reward scores and the extra
   columns rewards logged through ``log_extra`` (e.g. per-annotation verdicts).
 * ``reward_components.png``: reward component means over the steps, written at the end.
@@ -15,8 +18,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,8 @@ from perception_r1.train.run_logs import LogRepair, log_row, resume_log
 from perception_r1.train.run_logs import clean_number as _clean
 
 METRICS_FILE = "metrics.jsonl"
+# Rollout shares by answer and perception reward (see answer_perception_shares).
+LUCKY_KEY, RIGHT_KEY = "rollouts/correct_wrong_perception", "rollouts/correct_right_perception"
 SAMPLES_FILE = "samples.jsonl"
 PLOT_FILE = "reward_components.png"
 
@@ -48,6 +54,32 @@ def _prompt_text(prompt: Any) -> str:
             "".join(IMAGE_PLACEHOLDER if p.get("type") == "image" else str(p.get("text") or "") for p in content)
         )
     return "\n".join(lines)
+
+
+def answer_perception_shares(rewards: Mapping[str, Sequence[float | None]]) -> dict[str, float]:
+    """Shares of one generation batch's completions by answer and perception reward.
+
+    Args:
+        rewards: Per-completion scores by reward name (TRL's ``_logs["rewards"]``; a failed score is NaN or None).
+
+    Returns:
+        ``{LUCKY_KEY: correct answer and perception < 1, RIGHT_KEY: correct answer and perception 1}`` as
+        fractions of the completions both rewards scored; ``{}`` without both rewards or any such completion.
+
+    Example:
+        >>> answer_perception_shares({"accuracy": [1.0, 1.0, 0.0, 1.0], "perception": [0.5, 1.0, 1.0, None]})
+        {'rollouts/correct_wrong_perception': 0.333333, 'rollouts/correct_right_perception': 0.333333}
+    """
+    pairs = [
+        (a, p)
+        for a, p in zip(rewards.get("accuracy") or [], rewards.get("perception") or [], strict=False)
+        if a is not None and p is not None and not math.isnan(a) and not math.isnan(p)
+    ]
+    if not pairs:
+        return {}
+    lucky = sum(1 for a, p in pairs if a == 1.0 and p < 1.0)
+    right = sum(1 for a, p in pairs if a == 1.0 and p >= 1.0)
+    return {LUCKY_KEY: round(lucky / len(pairs), 6), RIGHT_KEY: round(right / len(pairs), 6)}
 
 
 class StepTimes:
@@ -131,6 +163,16 @@ class MetricsCallback(TrainerCallback):
                 )
                 if r is not None and (r.malformed or r.restored)
             ]
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Add the step's rollout shares by answer and perception (:func:`answer_perception_shares`) to the
+        trainer's metrics, which TRL averages over the steps of a log and writes with its own (log history too)."""
+        logs, metrics = getattr(self.trainer, "_logs", None), getattr(self.trainer, "_metrics", None)
+        if not isinstance(logs, Mapping) or not isinstance(metrics, Mapping) or "train" not in metrics:
+            return
+        # TRL keeps the last generation batch in _logs: this step's (a batch reused over steps counts once a step)
+        for key, value in answer_perception_shares(logs.get("rewards") or {}).items():
+            metrics["train"].setdefault(key, []).append(value)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not state.is_world_process_zero or not logs:

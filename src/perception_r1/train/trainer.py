@@ -39,7 +39,7 @@ def load_rows(data: DataConfig) -> list[dict[str, Any]]:
         difficulty = int(data.synth_params.get("difficulty", 1))
         try:
             problems = generate_problems(data.synth_n, data.synth_seed, **data.synth_params)
-        except TypeError as exc:  # an unknown generator parameter
+        except (TypeError, ValueError) as exc:  # an unknown generator parameter, or a bad value of one
             raise ConfigError(f"data.synth_params: {exc}") from None
         rows = [to_row(p, f"synth-{data.synth_seed}-{i}", difficulty) for i, p in enumerate(problems)]
         rows = rows[: data.limit] if data.limit is not None else rows

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.data.schema import image_to_bytes
+from perception_r1.data.synth.choices import balanced_position, make_multiple_choice
 from perception_r1.data.synth.problem import DIFFICULTIES, LETTER_MODES, SynthProblem
 from perception_r1.io_utils import atomic_write_json, atomic_write_text
 from perception_r1.registry import Registry
@@ -30,6 +31,7 @@ def generate_problems(
     families: Sequence[str] | None = None,
     size: int = 224,
     letters: str = "auto",
+    multiple_choice: bool = False,
 ) -> list[SynthProblem]:
     """Render ``n`` problems, cycling through ``families``; item ``i`` depends only on (seed, i, options).
 
@@ -41,15 +43,26 @@ def generate_problems(
         size: Image side in pixels, 112-448.
         letters: Point letters: ``"auto"`` (difficulty decides), ``"fixed"`` (A, B, C, ... and O for a circle's
             centre at any difficulty) or ``"random"``.
+        multiple_choice: Four options (A-D) listed in the question, the gold answer the correct one's letter
+            (:mod:`perception_r1.data.synth.choices`). Problem ``i`` keeps the figure, facts and key it has without
+            options: the options come from a random source of their own.
 
     Raises:
-        ValueError: bad ``n``, ``difficulty``, ``size`` or ``letters``; UnknownNameError: an unknown family.
+        ValueError: bad ``n``, ``difficulty``, ``size``, ``letters`` or ``multiple_choice``; UnknownNameError: an
+            unknown family.
     """
-    makers = _makers(n, difficulty, size, families, letters)
-    return [_problem(makers, seed, i, difficulty, size, letters) for i in range(n)]
+    makers = _makers(n, difficulty, size, families, letters, multiple_choice)
+    return [_problem(makers, seed, i, difficulty, size, letters, multiple_choice) for i in range(n)]
 
 
-def _makers(n: int, difficulty: int, size: int, families: Sequence[str] | None, letters: str = "auto") -> list[Any]:
+def _makers(
+    n: int,
+    difficulty: int,
+    size: int,
+    families: Sequence[str] | None,
+    letters: str = "auto",
+    multiple_choice: Any = False,
+) -> list[Any]:
     """Check the generator options; the family makers in cycling order."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
@@ -59,15 +72,27 @@ def _makers(n: int, difficulty: int, size: int, families: Sequence[str] | None, 
         raise ValueError(f"size must be between 112 and 448 pixels, got {size}")
     if letters not in LETTER_MODES:
         raise ValueError(f"letters must be one of {LETTER_MODES}, got {letters!r}")
+    if not isinstance(multiple_choice, bool):  # a YAML "yes"/"no" string would otherwise count as true
+        raise ValueError(f"multiple_choice must be true or false, got {multiple_choice!r}")
     names = list(families) if families else FAMILIES.names()
     return [FAMILIES.get(name) for name in names]
 
 
 def _problem(
-    makers: Sequence[Any], seed: int, i: int, difficulty: int, size: int, letters: str = "auto"
+    makers: Sequence[Any],
+    seed: int,
+    i: int,
+    difficulty: int,
+    size: int,
+    letters: str = "auto",
+    multiple_choice: bool = False,
 ) -> SynthProblem:
     rng = random.Random(f"perception-r1-synth:{seed}:{i}")  # str seeds hash deterministically (sha512)
-    return makers[i % len(makers)](rng, difficulty, size, letters)
+    problem = makers[i % len(makers)](rng, difficulty, size, letters)
+    if multiple_choice:  # the options' own random source: the figure stays the one drawn without options
+        options_rng = random.Random(f"perception-r1-synth-choices:{seed}:{i}")
+        problem = make_multiple_choice(problem, options_rng, balanced_position(seed, i, len(makers)))
+    return problem
 
 
 def split_by_key(problems: Sequence[SynthProblem], test_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -98,8 +123,13 @@ def split_by_key(problems: Sequence[SynthProblem], test_fraction: float, seed: i
 
 
 def to_row(problem: SynthProblem, row_id: str, difficulty: int) -> dict[str, Any]:
-    """A schema row (image as PNG bytes; ``meta`` is a JSON string with family, key, distractors, labels)."""
-    meta = {
+    """A schema row (image as PNG bytes; ``meta`` is a JSON string with family, key, distractors, labels).
+
+    A multiple-choice problem's row also has ``choices`` (the option texts, A-D) and, in ``meta``,
+    ``multiple_choice``: ``value`` (the correct option's text) and ``offsets`` (each option's nearby-answer offset,
+    0 for the correct one). Other rows have neither key, exactly as before the option existed.
+    """
+    meta: dict[str, Any] = {
         "family": problem.family,
         "difficulty": difficulty,
         "key": list(problem.key),
@@ -107,7 +137,9 @@ def to_row(problem: SynthProblem, row_id: str, difficulty: int) -> dict[str, Any
         "derived": problem.derived,
         "labels": [{"text": lb.text, "role": lb.role, "target": lb.target, "xy": lb.xy} for lb in problem.labels],
     }
-    return {
+    if problem.choices:
+        meta["multiple_choice"] = {"value": problem.nearby[0], "offsets": list(problem.choice_offsets)}
+    row = {
         "id": row_id,
         "images": [image_to_bytes(problem.image)],
         "problem": problem.problem,
@@ -117,6 +149,9 @@ def to_row(problem: SynthProblem, row_id: str, difficulty: int) -> dict[str, Any
         "source": "synth",
         "meta": json.dumps(meta, ensure_ascii=False),
     }
+    if problem.choices:
+        row["choices"] = list(problem.choices)
+    return row
 
 
 _README = """# Perception-R1 synthetic geometry testbed
@@ -140,6 +175,14 @@ Families: {families}
 """
 
 
+_README_CHOICES = """
+Multiple choice: each question lists four options, (A)-(D), and `answer` is the correct option's letter;
+`choices` holds the option texts in letter order. The options are the answers of reading one needed value of the
+figure a few grid steps off (`perception_r1.data.synth.choices`), the correct letter uniform over A-D;
+`meta.multiple_choice` gives the correct option's `value` and each option's `offsets` from the answer.
+"""
+
+
 def write_testbed(
     out_dir: str | Path,
     *,
@@ -151,6 +194,7 @@ def write_testbed(
     size: int = 224,
     families: Sequence[str] | None = None,
     letters: str = "auto",
+    multiple_choice: bool = False,
 ) -> dict[str, Any]:
     """Generate problems and write one dataset folder: ``train`` and ``test`` splits, ``README.md``, ``summary.json``.
 
@@ -181,15 +225,17 @@ def write_testbed(
         raise ValueError(f"n must be >= 1, got {n}")
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
-    makers = _makers(n, difficulty, size, families, letters)
+    makers = _makers(n, difficulty, size, families, letters, multiple_choice)
     out = Path(out_dir)
     summary: dict[str, Any] = {
         "generator": "perception-r1 data synth", "format": fmt,
         "n": n, "seed": seed, "difficulty": difficulty, "test_fraction": test_fraction, "size": size,
         "letters": letters, "splits": {},
     }  # fmt: skip
+    if multiple_choice:  # the key only when set: a testbed without options is written as it always was
+        summary["multiple_choice"] = True
     with atomic_folder(out, owned=is_testbed_folder) as stage:
-        problems = ((i, _problem(makers, seed, i, difficulty, size, letters)) for i in range(n))
+        problems = ((i, _problem(makers, seed, i, difficulty, size, letters, multiple_choice)) for i in range(n))
         pairs = ((p, to_row(p, f"synth-s{seed}-d{difficulty}-{i:06d}", difficulty)) for i, p in problems)
         infos = write_splits(stage, out, pairs, n, fmt, lambda keyed: split_by_key(keyed, test_fraction, seed))
         summary["splits"] = infos
@@ -198,6 +244,9 @@ def write_testbed(
         readme = _README.format(
             n=n, seed=seed, difficulty=difficulty, tf=test_fraction, table=table, families=families_used
         )
+        if multiple_choice:
+            readme = readme.replace(f"--test-fraction {test_fraction}`", f"--test-fraction {test_fraction} "
+                                    "--multiple-choice`") + _README_CHOICES  # fmt: skip
         atomic_write_text(stage / "README.md", readme)
         atomic_write_json(stage / "summary.json", summary)
     return summary

@@ -36,6 +36,10 @@ class SynthProblem:
         derived: True canonical facts the figure determines without showing them (the other angles at a
             crossing, the opposite side of a rectangle, the third angle); stating them is not a hallucination.
         key: Letter-free identity of the problem (family, variant, values); equal keys never straddle splits.
+        nearby: Answers of the same kind near the answer, by offset -3..3 (0: the answer): what reading one needed
+            value a few grid steps off gives (:mod:`perception_r1.data.synth.choices` draws the options from them).
+        choices: Multiple choice only: the option texts in letter order (A, B, C, D); ``answer`` is then a letter.
+        choice_offsets: Multiple choice only: each option's offset in ``nearby`` (0: the correct option).
     """
 
     family: str
@@ -50,6 +54,9 @@ class SynthProblem:
     distractors: list[str] = field(default_factory=list)
     derived: list[str] = field(default_factory=list)
     key: tuple[Any, ...] = ()
+    nearby: dict[int, str] = field(default_factory=dict)
+    choices: list[str] = field(default_factory=list)
+    choice_offsets: list[int] = field(default_factory=list)
 
     @property
     def cot(self) -> str:
@@ -100,6 +107,7 @@ def finish(
     distractors: list[str] | None = None,
     circles: dict[str, tuple[float, float, float]] | None = None,
     derived: list[str] | None = None,
+    nearby: dict[int, str] | None = None,
 ) -> SynthProblem:
     """Bundle a finished drawing into a :class:`SynthProblem` (adds the ``<image>`` placeholder)."""
     return SynthProblem(
@@ -115,4 +123,5 @@ def finish(
         distractors=distractors or [],
         derived=[fact for fact in derived or [] if fact not in annotations and fact not in (distractors or [])],
         key=(family, *key),
+        nearby=nearby or {},
     )

@@ -11,6 +11,7 @@ import random
 
 from perception_r1.data import facts
 from perception_r1.data.synth.canvas import Canvas, centroid, fit, rotate
+from perception_r1.data.synth.choices import nearby_answers
 from perception_r1.data.synth.problem import (
     LETTERS,
     SynthProblem,
@@ -96,6 +97,8 @@ def parallel_lines(rng: random.Random, difficulty: int, size: int, letters: str 
         steps=steps,
         points=pts,
         key=(x, th == tg, lh == lg),
+        # the marked angle read j steps off moves the answer (equal or supplementary to it) by j steps
+        nearby=nearby_answers(lambda j: answer + j * step if 0 < answer + j * step < 180 else None),
         derived=[  # every angle between the transversal and a parallel, at both crossings
             facts.angle(f"{rays[t]}{vertex}{rays[side]}", _angle_value(theta, t == "up", side == "right"))
             for vertex, rays in ((G, rays_g), (H, rays_h))
@@ -149,6 +152,8 @@ def rectangle(rng: random.Random, difficulty: int, size: int, letters: str = "au
         steps=steps,
         points=pts,
         key=(what, min(w, h), max(w, h)),
+        # the first side (w) read j units off
+        nearby=nearby_answers(lambda j: None if w + j < 1 else (w + j) * h if ask_area else 2 * (w + j + h)),
         derived=[
             facts.length(f"{A}{B}", w),
             facts.length(f"{C}{D}", w),
@@ -157,6 +162,11 @@ def rectangle(rng: random.Random, difficulty: int, size: int, letters: str = "au
         ]
         + [facts.angle(order[i - 1] + order[i] + order[(i + 1) % 4], 90) for i in range(4)],
     )
+
+
+def _circle_answer(asked: str, r: int) -> str:
+    """The answer text of a circle problem asking for ``asked`` when the radius is ``r``."""
+    return {"radius": str(r), "diameter": str(2 * r), "circumference": f"{2 * r}\\pi", "area": f"{r * r}\\pi"}[asked]
 
 
 def circle(rng: random.Random, difficulty: int, size: int, letters: str = "auto") -> SynthProblem:
@@ -191,7 +201,6 @@ def circle(rng: random.Random, difficulty: int, size: int, letters: str = "auto"
     steps = [f"From the figure, the {'diameter' if given_diameter else 'radius'} of circle {O} = {value}."]
     if given_diameter:
         steps.append(f"The radius is half of it: {value} / 2 = {r}.")
-    answers = {"radius": str(r), "diameter": str(2 * r), "circumference": f"{2 * r}\\pi", "area": f"{r * r}\\pi"}
     explain = {
         "radius": f"So the radius is {r}.",
         "diameter": f"The diameter is 2 × {r} = {2 * r}.",
@@ -204,12 +213,14 @@ def circle(rng: random.Random, difficulty: int, size: int, letters: str = "auto"
         canvas,
         family="circle",
         problem=f"Find the {asked} of circle {O} in the figure.{suffix}",
-        answer=answers[asked],
+        answer=_circle_answer(asked, r),
         annotations=[fact],
         steps=steps,
         points=pts,
         key=("diameter" if given_diameter else "radius", asked, r),
         circles={O: (pts[O][0], pts[O][1], scale)},
+        # the radius read j units off (the diameter 2j)
+        nearby=nearby_answers(lambda j: _circle_answer(asked, r + j) if r + j >= 1 else None),
         derived=[facts.radius(O, r), facts.diameter(O, 2 * r), facts.length(f"{O}{A}", r)]
         + ([facts.length(f"{O}{B}", r), facts.length(f"{A}{B}", 2 * r)] if given_diameter else []),
     )

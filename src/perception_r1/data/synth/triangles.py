@@ -11,6 +11,7 @@ import random
 
 from perception_r1.data import facts
 from perception_r1.data.synth.canvas import Canvas, Point, centroid, fit, rotate
+from perception_r1.data.synth.choices import nearby_answers
 from perception_r1.data.synth.problem import SynthProblem, deg, figure_rotation, finish, pick_letters, pick_value
 
 
@@ -83,6 +84,8 @@ def triangle_angle_sum(rng: random.Random, difficulty: int, size: int, letters: 
         key=tuple(sorted((a, b))),
         distractors=distractors,
         derived=[facts.angle(f"{A}{C}{B}", c)],
+        # a shown angle read j steps off changes the third angle by j steps
+        nearby=nearby_answers(lambda j: c + j * step if 0 < c + j * step < 180 else None),
     )
 
 
@@ -130,6 +133,14 @@ def isosceles_triangle(rng: random.Random, difficulty: int, size: int, letters: 
         points=pts,
         key=("base" if given_base else "apex", apex),
         distractors=distractors,
+        # the apex read j steps off moves each base angle by half a step; a base angle read j off, the apex by 2j
+        nearby=nearby_answers(
+            lambda j: (
+                (apex + 2 * j if 0 < apex + 2 * j < 180 else None)
+                if given_base
+                else (base + j * step / 2 if 0 < base + j * step / 2 < 90 else None)
+            )
+        ),
         derived=[facts.angle(f"{B}{A}{C}", apex), facts.angle(f"{A}{B}{C}", base), facts.angle(f"{A}{C}{B}", base)],
     )
 
@@ -177,6 +188,8 @@ def right_triangle(rng: random.Random, difficulty: int, size: int, letters: str 
         steps=steps,
         points=pts,
         key=("leg", b, c) if find_leg else ("hyp", min(a, b), max(a, b)),
+        # lengths one unit apart (a misread side gives no whole length: the nearest whole ones stand for it)
+        nearby=nearby_answers(lambda j: (a if find_leg else c) + j if (a if find_leg else c) + j >= 1 else None),
         derived=[
             facts.length(f"{A}{C}", b),
             facts.length(f"{B}{C}", a),
