@@ -96,15 +96,17 @@ def _outcome(items: Sequence[Mapping[str, Any]], outcome: str) -> dict[str, int]
 def mcnemar_tests(
     runs: Mapping[str, Mapping[int, Sequence[Mapping[str, Any]]]], seeds: Sequence[int]
 ) -> dict[str, dict[str, Any]]:
-    """Exact McNemar of each comparison and outcome, per seed and pooled over seeds.
+    """Exact McNemar of each comparison and outcome, per seed (the valid tests) and summed over seeds.
 
     Args:
         runs: ``{policy: {seed: graded items}}`` (the warm-up's items under every seed).
         seeds: The seeds.
 
     Returns:
-        ``{comparison: {outcome: {"b", "c", "n_pairs", "p_value", "per_seed": [{"seed", "b", "c", "p_value"}]}}}``;
-        b counts problems where A has the outcome and B has not. Comparisons missing a policy are left out.
+        ``{comparison: {outcome: {"b", "c", "n_pairs", "p_value", "seeds_summed", "per_seed": [{"seed", "b", "c",
+        "p_value"}]}}}``; b counts problems where A has the outcome and B has not. The top-level test sums the
+        seeds' discordant pairs over the same problems: with more than one seed that is pseudo-replication, as in
+        :func:`perception_r1.experiment.stats.mcnemar_tests`. Comparisons missing a policy are left out.
     """
     out: dict[str, dict[str, Any]] = {}
     for name, a, b in COMPARISONS:
@@ -120,7 +122,7 @@ def mcnemar_tests(
                 total_b, total_c, pairs = total_b + counts["b"], total_c + counts["c"], pairs + counts["n_pairs"]
             pooled = mcnemar(total_b, total_c, n_pairs=pairs)
             out[name][outcome] = {"b": total_b, "c": total_c, "n_pairs": pairs, "p_value": pooled.p_value,
-                                  "per_seed": per_seed}  # fmt: skip
+                                  "seeds_summed": len(seeds), "per_seed": per_seed}  # fmt: skip
     return out
 
 
@@ -337,7 +339,9 @@ def mechanism_markdown(block: Mapping[str, Any]) -> str:
         "",
         *_policy_rows(block),
         "",
-        "Exact McNemar on the same test problems (b = A has the outcome and B has not; pooled over seeds):",
+        "Exact McNemar on the same test problems (b = A has the outcome and B has not), per seed; the summed "
+        "counts treat the same problems under each seed as independent (pseudo-replication) and are shown for "
+        "reference only:",
         "",
         *_test_rows(block),
         "",
