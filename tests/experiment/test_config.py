@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from perception_r1.config import ConfigError, apply_overrides, from_dict
+from perception_r1.config import ConfigError, apply_overrides, from_dict, to_dict
 from perception_r1.experiment.arms import arm_recipe, arm_rewards
 from perception_r1.experiment.config import QUICK, ExperimentConfig, validate
 
@@ -16,20 +16,15 @@ def test_full_and_quick_modes_validate() -> None:
     quick = from_dict(ExperimentConfig, QUICK)
     validate(full)
     validate(quick)
-    # full mode: >= 3 seeds and >= 300 test problems, as the issue asks; quick: one seed, a shorter warm-up
-    assert len(full.seeds) >= 3 and full.data.n_test >= 300
+    # full mode: >= 3 seeds and >= 300 test problems, as the issue asks; quick: one seed
+    assert len(full.seeds) >= 3 and full.data.n_test >= 300 and quick.seeds == [0]
+    # quick mode is a slice of the full mode: the same data, policy, reading and warm-up settings (so its shipped
+    # warm-up, the full recipe's, never saw a quick test problem), fewer GRPO prompts and steps, no frozen arm
+    from perception_r1.experiment.shipped import shaping
 
-    def examples_seen(cfg: ExperimentConfig) -> float:
-        return cfg.warmup.epochs * (cfg.warmup.n_examples or cfg.data.n_train)
-
-    assert quick.seeds == [0] and examples_seen(quick) < examples_seen(full)
-    # full mode teaches the vision tower to read the labels before the warm-up; quick mode has no minutes for it
-    assert full.reading.steps > 0 and quick.reading.steps == 0
-    # the full mode scores the format with the reference regex, as its committed run did; quick mode, whose weaker
-    # policy learnt to game that regex with repeated tags, with each tag exactly once
-    assert (full.grpo.format_template, quick.grpo.format_template) == ("think_answer", "think_answer_strict")
-    # both train the arms side by side on 2 cores
-    assert full.workers == quick.workers == 2
+    assert shaping(to_dict(quick)) == shaping(to_dict(full)) and quick.warmup.shipped and not full.warmup.shipped
+    assert quick.grpo.max_steps * quick.grpo.prompts_per_step < full.grpo.max_steps * full.grpo.prompts_per_step
+    assert full.grpo.frozen and not quick.grpo.frozen
 
 
 @pytest.mark.parametrize(
@@ -109,8 +104,8 @@ def test_the_frozen_control_is_the_rlvr_recipe_at_learning_rate_zero() -> None:
                              ("frozen", 1)]),
         # the control switched off: the two arms only
         ({"seeds": [3], "grpo": {"frozen": False}}, [("rlvr", 3), ("perception_r1", 3)]),
-        # quick mode leaves the key at its default (the lead decides; today: on)
-        (QUICK, [("rlvr", 0), ("perception_r1", 0), ("frozen", 0)]),
+        # quick mode: the two arms side by side on two cores, no room for a third run
+        (QUICK, [("rlvr", 0), ("perception_r1", 0)]),
     ],
 )  # fmt: skip
 def test_grpo_runs(overrides: dict, runs: list) -> None:
@@ -146,8 +141,7 @@ def test_the_quick_flag_help_states_the_quick_recipe() -> None:
     from perception_r1.cli.main import build_app
 
     quick = from_dict(ExperimentConfig, QUICK)
-    warmup_steps = round(quick.warmup.epochs * quick.warmup.n_examples / quick.warmup.batch_size)
     out = CliRunner().invoke(build_app(), ["experiment", "--help"], terminal_width=400).output
     text = re.sub(r"[\s│]+", " ", out)
-    assert f"a {warmup_steps}-step warm-up" in text
+    assert quick.warmup.shipped and "shipped warm-up" in text
     assert f"{quick.grpo.max_steps} GRPO steps of {quick.grpo.prompts_per_step} prompts" in text

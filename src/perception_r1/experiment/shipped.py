@@ -110,13 +110,18 @@ def install(recipe: dict[str, Any], final: Path, assets: Path = ASSETS) -> dict[
 
 def write_assets(experiment_dir: Path, assets: Path = ASSETS) -> dict[str, Any]:
     """Write the shipped policy from a finished experiment folder: its warm-up and its validation figures."""
+    from perception_r1.config import from_dict, to_dict
+    from perception_r1.experiment.config import ExperimentConfig
+
     root = Path(experiment_dir)
-    recipe = json.loads((root / "recipe.json").read_text(encoding="utf-8"))
+    # Through the config: keys added after the folder was made take their defaults, as a rerun would read them.
+    recipe = to_dict(from_dict(ExperimentConfig, json.loads((root / "recipe.json").read_text(encoding="utf-8"))))
     final = root / "warmup" / "final"
     if assets.exists():
         shutil.rmtree(assets)
     assets.mkdir(parents=True)
-    files = sorted(p.name for p in final.iterdir() if p.is_file())
+    # The weights, config, tokenizer and processor; not the trainer's pickled arguments (not needed to load).
+    files = sorted(p.name for p in final.iterdir() if p.is_file() and p.suffix != ".bin")
     for name in files:
         shutil.copy2(final / name, assets / name)
     validation = {}
