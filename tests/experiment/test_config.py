@@ -19,12 +19,12 @@ def test_full_and_quick_modes_validate() -> None:
     # full mode: >= 3 seeds and >= 300 test problems, as the issue asks; quick: one seed
     assert len(full.seeds) >= 3 and full.data.n_test >= 300 and quick.seeds == [0]
     # quick mode is a slice of the full mode: the same data, policy, reading and warm-up settings (so its shipped
-    # warm-up, the full recipe's, never saw a quick test problem), fewer GRPO prompts and steps, no frozen arm
+    # warm-up, the full recipe's, never saw a quick test problem), fewer GRPO prompts and steps
     from perception_r1.experiment.shipped import shaping
 
     assert shaping(to_dict(quick)) == shaping(to_dict(full)) and quick.warmup.shipped and not full.warmup.shipped
     assert quick.grpo.max_steps * quick.grpo.prompts_per_step < full.grpo.max_steps * full.grpo.prompts_per_step
-    assert full.grpo.frozen and not quick.grpo.frozen
+    assert full.grpo.frozen and quick.grpo.frozen
 
 
 @pytest.mark.parametrize(
@@ -104,8 +104,8 @@ def test_the_frozen_control_is_the_rlvr_recipe_at_learning_rate_zero() -> None:
                              ("frozen", 1)]),
         # the control switched off: the two arms only
         ({"seeds": [3], "grpo": {"frozen": False}}, [("rlvr", 3), ("perception_r1", 3)]),
-        # quick mode: the two arms side by side on two cores, no room for a third run
-        (QUICK, [("rlvr", 0), ("perception_r1", 0)]),
+        # quick mode: both arms and the frozen control, one seed
+        (QUICK, [("rlvr", 0), ("perception_r1", 0), ("frozen", 0)]),
     ],
 )  # fmt: skip
 def test_grpo_runs(overrides: dict, runs: list) -> None:
