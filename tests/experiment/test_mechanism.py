@@ -12,7 +12,6 @@ from perception_r1.analysis.mcnemar import exact_p_value
 from perception_r1.config import from_dict
 from perception_r1.experiment.config import ExperimentConfig
 from perception_r1.experiment.mechanism import (
-    add_mechanism,
     grade_cell,
     mcnemar_tests,
     mechanism_block,
@@ -162,9 +161,10 @@ def test_missing_items_are_a_clear_error() -> None:
         mechanism_block({**RUNS, "rlvr": {0: RUNS["rlvr"][0], 1: []}}, [0, 1])
 
 
-def test_nothing_is_added_without_multiple_choice(tmp_path: Path) -> None:
-    summary: dict = {"arms": {}}
-    assert add_mechanism(tmp_path, ExperimentConfig(), summary, ["a"]) == "" and summary == {"arms": {}}
+def test_nothing_is_added_without_multiple_choice() -> None:
+    from perception_r1.experiment.report_md import _mechanism_section
+
+    assert _mechanism_section({"arms": {}}) == [] and _mechanism_section({"mechanism": None}) == []
 
 
 def _toy_settings() -> dict:
@@ -208,3 +208,12 @@ def test_toy_multiple_choice_experiment_reports_the_mechanism(tmp_path: Path) ->
     # the test problems were multiple choice: letters as gold, graded against them
     items = [json.loads(line) for line in (out / "eval" / "warmup" / "items.jsonl").read_text().splitlines()]
     assert {i["answer"] for i in items} <= set("ABCD")
+    # published with its raw records, the mechanism is rebuilt from them and the check passes
+    from perception_r1.experiment.publish import publish
+    from perception_r1.experiment.recompute import check_folder
+
+    dest = tmp_path / "published"
+    publish(out, dest)
+    assert json.loads((dest / "summary.json").read_text())["mechanism"] == block
+    assert "## The paper's mechanism" in (dest / "report.md").read_text()
+    assert check_folder(dest) == []

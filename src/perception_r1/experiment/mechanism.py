@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.analysis.mcnemar import mcnemar, pair_counts
-from perception_r1.experiment.config import ARMS, ExperimentConfig
+from perception_r1.experiment.config import ARMS
 
 CELLS = ("correct_right_perception", "correct_wrong_perception", "wrong_right_perception", "wrong_wrong_perception")
 # Per-problem outcomes tested with McNemar: the wanted one, and the lucky one the paper says RLVR reinforces.
@@ -237,16 +237,16 @@ def mechanism_block(
 def _items(root: Path, name: str, ids: Sequence[str]) -> list[dict[str, Any]]:
     """Graded test items of one policy folder, in ``ids`` order."""
     from perception_r1.experiment.evaluate import ITEMS_FILE
-    from perception_r1.io_utils import iter_jsonl
+    from perception_r1.io_utils import iter_jsonl, jsonl_file
 
-    path = root / "eval" / name / ITEMS_FILE
+    path = jsonl_file(root / "eval" / name / ITEMS_FILE)  # items.jsonl.gz in a published folder
     by_id = {r["id"]: r for _, r in iter_jsonl(path) if isinstance(r, dict)} if path.is_file() else {}
     return [by_id[i] for i in ids if i in by_id]
 
 
 def load_block(root: Path, seeds: Sequence[int], test_ids: Sequence[str]) -> dict[str, Any]:
     """:func:`mechanism_block` of an experiment folder: its evaluations and its GRPO runs' ``metrics.jsonl``."""
-    from perception_r1.io_utils import iter_jsonl
+    from perception_r1.io_utils import iter_jsonl, jsonl_file
 
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {}
     for policy in ("blind", "warmup"):
@@ -258,7 +258,7 @@ def load_block(root: Path, seeds: Sequence[int], test_ids: Sequence[str]) -> dic
         runs[arm] = {s: _items(root, f"{arm}-seed{s}", test_ids) for s in seeds}
         training[arm] = {}
         for s in seeds:
-            path = root / "runs" / f"{arm}-seed{s}" / "metrics.jsonl"
+            path = jsonl_file(root / "runs" / f"{arm}-seed{s}" / "metrics.jsonl")
             rows = [r for _, r in iter_jsonl(path) if isinstance(r, dict)] if path.is_file() else []
             training[arm][s] = rows
     return mechanism_block(runs, seeds, training)
@@ -357,16 +357,3 @@ def mechanism_markdown(block: Mapping[str, Any]) -> str:
         *_training_rows(block),
     ]
     return "\n".join(parts) + "\n"
-
-
-def add_mechanism(root: Path, cfg: ExperimentConfig, summary: dict[str, Any], test_ids: Sequence[str]) -> str:
-    """On multiple-choice data: put the ``mechanism`` block into ``summary`` and return the report's section.
-
-    The one call from the report code (:func:`perception_r1.experiment.report.write_report`). Other data: the
-    summary is left as it is and the section is empty.
-    """
-    if not cfg.data.multiple_choice:
-        return ""
-    block = load_block(root, list(cfg.seeds), test_ids)
-    summary["mechanism"] = block
-    return "\n" + mechanism_markdown(block)

@@ -36,7 +36,7 @@ from perception_r1.experiment.stats import (
     step_difference,
     wilson_interval,
 )
-from perception_r1.io_utils import atomic_write_json, atomic_write_text, iter_jsonl, jsonl_file
+from perception_r1.io_utils import iter_jsonl, jsonl_file
 
 FIGURES = ("answer_accuracy", "perception_accuracy", "perception_recall", "format", "wrong_facts",
            "hallucinated_facts")  # fmt: skip
@@ -205,6 +205,10 @@ def build_summary(
         "split": dict(split) if split else None,
         "test_ids": list(test_ids),
     }
+    if cfg.data.multiple_choice:  # the paper's mechanism: correct answers with wrong perception, per arm
+        from perception_r1.experiment.mechanism import load_block
+
+        summary["mechanism"] = load_block(root, seeds, test_ids)
     summary["findings"] = findings(summary)
     return summary
 
@@ -297,29 +301,3 @@ def _points(block: Mapping[str, Any]) -> str:
     if block.get("ci95"):
         text += f" [{100 * block['ci95'][0]:+.1f}, {100 * block['ci95'][1]:+.1f}]"
     return text + f" (n={len(block['per_seed'])})"
-
-
-def write_report(
-    root: Path, cfg: ExperimentConfig, evals: Mapping[str, Mapping[str, Any]], timings: Mapping[str, float],
-    wall_s: float, command: str | None = None, test_ids: Sequence[str] = (), split: Mapping[str, Any] | None = None,
-    machine_info: Mapping[str, Any] | None = None, seeds: Sequence[int] | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    """Write ``summary.json``, the plots, ``report.md`` and ``report.html`` into ``root``; return the summary.
-
-    ``test_ids`` are the evaluated test problems (each distinct problem once); ``split`` what
-    :func:`perception_r1.experiment.data.split_figures` says about the splits (the report states the twin count);
-    ``machine_info`` and ``seeds`` as in :func:`build_summary`.
-    """
-    from perception_r1.experiment.mechanism import add_mechanism
-    from perception_r1.experiment.plots import write_plots
-    from perception_r1.experiment.report_md import render_html, render_markdown, sample_rollouts
-
-    command = command or "perception-r1 experiment"
-    summary = build_summary(root, cfg, evals, timings, wall_s, command, test_ids, split, machine_info, seeds)
-    mechanism_md = add_mechanism(root, cfg, summary, test_ids)  # multiple-choice data only: "" otherwise
-    plots = write_plots(root / "plots", summary)
-    atomic_write_json(root / "summary.json", summary)
-    samples = sample_rollouts(root, summary["seeds"][0], cfg.eval.samples, test_ids)
-    atomic_write_text(root / "report.md", render_markdown(cfg, summary, plots, samples) + mechanism_md)
-    render_html(root, summary, plots, samples)
-    return summary

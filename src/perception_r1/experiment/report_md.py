@@ -1,4 +1,7 @@
-"""Human-readable experiment report: ``report.md`` and the self-contained ``report.html``."""
+"""Human-readable experiment report: ``report.md`` and the self-contained ``report.html``, and
+:func:`write_report`, which writes them with ``summary.json`` and the plots (the summary itself is built by
+:mod:`perception_r1.experiment.report`, which imports nothing from here).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.experiment.config import ARMS, ExperimentConfig
-from perception_r1.experiment.report import POLICIES, differences_table, mcnemar_table, policy_items, results_table
+from perception_r1.experiment.report import (
+    POLICIES,
+    build_summary,
+    differences_table,
+    mcnemar_table,
+    policy_items,
+    results_table,
+)
+from perception_r1.io_utils import atomic_write_json, atomic_write_text
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -187,11 +198,21 @@ def render_markdown(
         "",
         *[f"![{name}](plots/{path.name})" for name, path in plots.items()],
         "",
+        *_mechanism_section(summary),
         "## The same test problems across policies (seed " + str(summary["seeds"][0]) + ")",
         "",
         *[_rollout_md(s) + "\n" for s in samples],
     ]
     return "\n".join(parts) + "\n"
+
+
+def _mechanism_section(summary: Mapping[str, Any]) -> list[str]:
+    """The multiple-choice mechanism section (:mod:`perception_r1.experiment.mechanism`), when the summary has it."""
+    if not summary.get("mechanism"):
+        return []
+    from perception_r1.experiment.mechanism import mechanism_markdown
+
+    return [mechanism_markdown(summary["mechanism"]), ""]
 
 
 def _md_table_html(table: str) -> str:
@@ -249,3 +270,26 @@ def render_html(
 
     section = experiment_section_html(summary, plots, samples)
     return write_report([root], root / "report.html", title="Perception-R1 controlled experiment", extra_html=section)
+
+
+def write_report(
+    root: Path, cfg: ExperimentConfig, evals: Mapping[str, Mapping[str, Any]], timings: Mapping[str, float],
+    wall_s: float, command: str | None = None, test_ids: Sequence[str] = (), split: Mapping[str, Any] | None = None,
+    machine_info: Mapping[str, Any] | None = None, seeds: Sequence[int] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Write ``summary.json``, the plots, ``report.md`` and ``report.html`` into ``root``; return the summary.
+
+    ``test_ids`` are the evaluated test problems (each distinct problem once); ``split`` what
+    :func:`perception_r1.experiment.data.split_figures` says about the splits (the report states the twin count);
+    ``machine_info`` and ``seeds`` as in :func:`build_summary`.
+    """
+    from perception_r1.experiment.plots import write_plots
+
+    command = command or "perception-r1 experiment"
+    summary = build_summary(root, cfg, evals, timings, wall_s, command, test_ids, split, machine_info, seeds)
+    plots = write_plots(root / "plots", summary)
+    atomic_write_json(root / "summary.json", summary)
+    samples = sample_rollouts(root, summary["seeds"][0], cfg.eval.samples, test_ids)
+    atomic_write_text(root / "report.md", render_markdown(cfg, summary, plots, samples))
+    render_html(root, summary, plots, samples)
+    return summary

@@ -391,7 +391,7 @@ def run_experiment(
         ConfigError: invalid settings, or a folder made with other settings; SplitOverlapError: a test problem
         that is also in train; FolderBusyError: another experiment writes into the folder.
     """
-    from perception_r1.experiment.report import write_report
+    from perception_r1.experiment.report_md import write_report
 
     validate(cfg)
     stages = Stages(cfg, announce)
