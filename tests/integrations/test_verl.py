@@ -125,8 +125,9 @@ def test_async_entry_point_judges_concurrently_without_blocking_the_loop():
     from support.fake_openai_server import FakeOpenAIServer
 
     n = 16
-    with FakeOpenAIServer(fake_judge.truthful_judge, latency_s=0.4) as server:
-        judge = {"base_url": server.base_url, "max_retries": 0, "max_concurrency": 64}
+    # A judge slow enough that every request is still in flight when the last one starts, also on a loaded machine.
+    with FakeOpenAIServer(fake_judge.truthful_judge, latency_s=3.0) as server:
+        judge = {"base_url": server.base_url, "max_retries": 0, "max_concurrency": 64, "timeout_s": 60.0}
 
         async def main():
             ticks = 0
@@ -159,7 +160,7 @@ def test_async_entry_point_judges_concurrently_without_blocking_the_loop():
         in_flight = server.max_in_flight
     assert [o["perception"] for o in outs] == [0.0] * n
     assert in_flight == n  # every response's judgment was in flight at once (the sync path: a thread pool's worth)
-    assert ticks >= 10  # 0.4 s of judging, a tick every 0.02 s
+    assert ticks >= 10  # 3 s of judging, a tick every 0.02 s
 
 
 def _batch(extra_infos, **kw):
