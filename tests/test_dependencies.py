@@ -16,7 +16,15 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 # Modules whose distribution is not installed here (GPU-only extras): module -> the distribution they come from.
-NOT_INSTALLED_HERE = {"vllm": "vllm", "deepspeed": "deepspeed", "flash_attn": "flash-attn"}
+# verl and its config libraries live in their own venv (scripts/setup_verl.sh), not in the one the suite runs in.
+NOT_INSTALLED_HERE = {
+    "vllm": "vllm",
+    "deepspeed": "deepspeed",
+    "flash_attn": "flash-attn",
+    "verl": "verl",
+    "hydra": "hydra-core",
+    "omegaconf": "omegaconf",
+}
 
 
 def _declared() -> set[str]:

@@ -132,3 +132,52 @@ def test_only_the_main_process_of_a_launch_takes_the_lock(tmp_path: Path, monkey
     monkeypatch.setenv("RANK", "0")
     claimed(tmp_path)
     assert seen[0] is None and seen[1]["pid"] == os.getpid()
+
+
+# A process that takes the folder's lock, names `pid` as the holder, and lets go after `hold_s` seconds.
+_HOLD_AS = """
+import fcntl, json, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+holder = {"what": "train", "pid": int(sys.argv[2]), "host": sys.argv[3], "started": "-", "command": "x"}
+os.pwrite(fd, json.dumps(holder).encode(), 0)
+print("held", flush=True)
+time.sleep(float(sys.argv[4]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("holder_alive", "expect_taken"),
+    [
+        (False, True),  # the named holder is gone (killed a moment ago): wait for the kernel to free the lock
+        (True, False),  # the named holder runs: refused at once, no waiting
+    ],
+)
+def test_a_holder_that_is_gone_is_waited_for_briefly(tmp_path: Path, holder_alive: bool, expect_taken: bool) -> None:
+    import subprocess
+    import sys
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    dead_pid = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_pid.wait()
+    named = os.getppid() if holder_alive else dead_pid.pid
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_AS, str(folder / ".perception-r1.lock"), str(named), socket.gethostname(), "2"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        start = time.monotonic()
+        if expect_taken:
+            with FolderLock(folder, "train"):
+                assert lock_details(folder)["pid"] == os.getpid()
+            assert time.monotonic() - start > 1.0  # it waited for the lock rather than breaking it
+        else:
+            with pytest.raises(FolderBusyError, match=f"pid {named}"):
+                FolderLock(folder, "train").acquire()
+            assert time.monotonic() - start < 1.0
+    finally:
+        proc.kill()
+        proc.wait()

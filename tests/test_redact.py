@@ -195,6 +195,8 @@ def test_training_samples_and_report(echo_server, tmp_path, monkeypatch):
             },
             "logging": {"samples_per_step": 2},
             "output": {"dir": str(tmp_path / "train"), "save_final": False, "resume": "never"},
+            # The start-up probe would (rightly) refuse this judge; here its failures must reach the samples.
+            "judge_guard": {"probe": False},
         },
     )
     run_training(cfg)

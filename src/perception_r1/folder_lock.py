@@ -10,6 +10,8 @@ How:
       same folder. Only the launch's main process (``RANK`` 0, or no ``RANK``) takes the lock, so the ranks of one
       run never block each other; in a second launch on the same folder, rank 0 is refused and the launcher stops
       that launch's other ranks (torchrun ends every worker when one fails).
+    * A holder that is dead or dying (killed, a zombie, SIGKILL pending) is waited for, up to ``ENDING_GRACE_S``:
+      the kernel frees the lock only once the process is torn down, a moment after ``kill -9`` returns.
     * Re-entrant within a process: a function holding a folder may call another that claims the same folder.
     * Every command also checks first that the folder is writable (:func:`perception_r1.disk.check_writable`), so
       a read-only or full disk is named before any model is loaded.
@@ -23,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import json
@@ -30,6 +33,7 @@ import logging
 import os
 import re
 import shlex
+import signal
 import socket
 import sys
 import threading
@@ -45,6 +49,8 @@ from perception_r1.ranks import rank
 log = logging.getLogger(__name__)
 
 LOCK_FILE = ".perception-r1.lock"
+# How long a command waits for a holder that is already dead or dying (killed) to let go of the folder.
+ENDING_GRACE_S = 30.0
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -147,8 +153,10 @@ class FolderLock:
             return
         except BlockingIOError:
             holder = _read_holder(fd)
-            if not self.wait:
+            if not self.wait and not (holder and _ending(holder) and _lock_within(fd, ENDING_GRACE_S)):
                 raise FolderBusyError(self.folder, holder) from None
+            if not self.wait:
+                return
         log.warning("%s is in use by %s; waiting for it to finish", self.folder, holder.describe() if holder else "?")
         fcntl.flock(fd, fcntl.LOCK_EX)
 
@@ -169,6 +177,47 @@ class FolderLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _ending(holder: Holder) -> bool:
+    """Whether the holder is a process of this host that is gone or on its way out.
+
+    A killed run (``kill -9``, a launcher that stops its ranks) keeps its lock until the kernel has torn the process
+    down, which takes a moment for a process holding a model in memory: a rerun started right after the kill would
+    otherwise be refused by a run that no longer exists.
+    """
+    if holder.host != socket.gethostname() or holder.pid == os.getpid():
+        return False
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    try:
+        status = Path(f"/proc/{holder.pid}/status").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    state = fields.get("State", "").strip()[:1]
+    pending = 0
+    for key in ("SigPnd", "ShdPnd"):
+        with contextlib.suppress(ValueError):
+            pending |= int(fields.get(key, "0").strip(), 16)
+    return state in ("Z", "X") or bool(pending & (1 << (signal.SIGKILL - 1)))
+
+
+def _lock_within(fd: int, seconds: float) -> bool:
+    """Try the lock without blocking until it is free or ``seconds`` have passed; True if taken."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            continue
+    return False
 
 
 def _read_holder(fd: int) -> Holder | None:

@@ -10,6 +10,7 @@ Sizes: 2 processes x 2 prompts x 2 completions x 16 tokens per step, the tiny mo
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import signal
@@ -110,6 +111,24 @@ def _wait_for_checkpoint(proc: subprocess.Popen, folder: Path, timeout_s: float 
     raise AssertionError(f"{folder} did not appear within {timeout_s} s")
 
 
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL a launcher and every process under it, and wait until all are gone.
+
+    torchrun starts each rank in a session of its own, so killing the launcher's process group leaves the ranks
+    running (training on, and holding the output folder).
+    """
+    import psutil
+
+    launcher = psutil.Process(proc.pid)
+    everyone = [launcher, *launcher.children(recursive=True)]
+    for p in everyone:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    _, alive = psutil.wait_procs(everyone, timeout=60)
+    assert not alive, alive
+
+
 def test_two_process_run_killed_after_a_checkpoint_continues_exactly(tmp_path, tiny_model_path):
     judge = {"backend": "rule"}
     sections = {"data": {"synth_n": 8}, "grpo": {"max_steps": 4}}
@@ -126,8 +145,7 @@ def test_two_process_run_killed_after_a_checkpoint_continues_exactly(tmp_path, t
     try:
         _wait_for_checkpoint(proc, out / "checkpoint-2")
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both ranks, mid step 3
-        proc.wait(timeout=60)
+        _kill_tree(proc)  # the launcher and both ranks, mid step 3
     assert not (out / "summary.json").exists()
     resumed = subprocess.run(_torchrun(recipe), env=_env(), capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -8,7 +8,7 @@ is read only by the final evaluation.
 Example:
     >>> cfg = from_dict(ExperimentConfig, QUICK)
     >>> cfg.seeds, cfg.data.n_test
-    ([0], 120)
+    ([0], 360)
 """
 
 from __future__ import annotations

@@ -148,7 +148,7 @@ class AtomicCheckpoints:
         self._staging = True
         try:
             with disk_errors(run_dir):
-                super()._save_checkpoint(model, trial)  # type: ignore[misc]
+                super()._save_checkpoint(model, trial)  # type: ignore[misc]  # the Trainer's method, via the MRO
         finally:
             self._staging = False
         self.accelerator.wait_for_everyone()  # every rank wrote its part (rng_state_<rank>.pth, ZeRO shards)
@@ -175,12 +175,12 @@ class AtomicCheckpoints:
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         with disk_errors(output_dir or self.args.output_dir):
-            super().save_model(output_dir, _internal_call)  # type: ignore[misc]
+            super().save_model(output_dir, _internal_call)  # type: ignore[misc]  # the Trainer's, via the MRO
 
     def train(self, *args: Any, **kwargs: Any) -> Any:
         if self.args.should_save:
             self._warn_if_short_of_space()
-        return super().train(*args, **kwargs)  # type: ignore[misc]
+        return super().train(*args, **kwargs)  # type: ignore[misc]  # the Trainer's method, via the MRO
 
     def _warn_if_short_of_space(self) -> None:
         if self.args.save_strategy == "no":
