@@ -92,7 +92,8 @@ def run_warmup(
         model=model, args=args, train_dataset=dataset, processing_class=processor, callbacks=list(callbacks)
     )
     checkpoint = resume_point(out_dir)  # the newest complete checkpoint
-    restore_weights(model, checkpoint)  # the Trainer's own resume loads none of them (see train.checkpoints)
+    if restore_weights(model, checkpoint):  # the Trainer's own resume loads none of them (see train.checkpoints)
+        trainer.weights_restored_from = str(checkpoint)
     train_from(trainer, checkpoint)
     final = out_dir / "final"
     trainer.save_model(str(final))

@@ -126,6 +126,10 @@ class AtomicCheckpoints:
     """
 
     _staging = False
+    # The checkpoint whose weights the caller already loaded into the model with their names mapped
+    # (train.checkpoints.restore_weights): the Trainer's own load of it maps none of the names of a Qwen2.5-VL
+    # under transformers 5, so it would load nothing and warn of every key "missing"; it is skipped.
+    weights_restored_from: str | None = None
     # The Trainer's own attributes the mixin uses (declared for mypy; the Trainer sets them).
     args: Any
     state: Any
@@ -135,6 +139,13 @@ class AtomicCheckpoints:
     def _get_output_dir(self, trial: Any) -> str:
         run_dir: str = super()._get_output_dir(trial)  # type: ignore[misc]  # the Trainer's method, via the MRO
         return os.path.join(run_dir, STAGING_DIR) if self._staging else run_dir
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+        if self.weights_restored_from is not None and os.path.samefile(
+            self.weights_restored_from, resume_from_checkpoint
+        ):
+            return
+        super()._load_from_checkpoint(resume_from_checkpoint, model)  # type: ignore[misc]  # the Trainer's, via the MRO
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
         run_dir = Path(self._get_output_dir(trial))

@@ -235,6 +235,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     if main_process:
         atomic_write_json(out / "recipe.json", {**to_dict(cfg), "prompt_templates": fingerprints})
     if restore_weights(trainer.model, checkpoint):  # the Trainer's own resume loads none of them
+        trainer.weights_restored_from = str(checkpoint)
         log.info("restored the policy's weights from %s", checkpoint)
     log.info(
         "training %s on %d examples (%d dropped as too long) in %d process(es); resume from %s",
