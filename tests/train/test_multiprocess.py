@@ -72,12 +72,27 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_two_processes_are_one_run(tmp_path, tiny_model_path):
+def _accelerate(recipe: Path) -> list[str]:
+    # `--multi_gpu` on a machine without GPUs: what a user copies from a GPU recipe; accelerate runs it on gloo.
+    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+            "-m", "perception_r1.cli.main", "train", str(recipe)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        _torchrun,  # torchrun --nproc_per_node 2
+        _accelerate,  # accelerate launch --multi_gpu --num_processes 2 (torchrun underneath, its own env variables)
+    ],
+    ids=["torchrun", "accelerate"],
+)
+def test_two_processes_are_one_run(tmp_path, tiny_model_path, launcher):
     out = tmp_path / "run"
     with FakeOpenAIServer(truthful_judge) as server:
         judge = {"backend": "openai", "base_url": server.base_url, "model": "fake", "max_retries": 0}
         recipe = _recipe(tmp_path / "recipe.yaml", out, judge)
-        done = subprocess.run(_torchrun(recipe), env=_env(), capture_output=True, text=True, timeout=900)
+        done = subprocess.run(launcher(recipe), env=_env(), capture_output=True, text=True, timeout=900)
         requests = [parse_case(last_user_text(body)) for body in server.requests]
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
