@@ -153,12 +153,15 @@ class FolderLock:
             return
         except BlockingIOError:
             holder = _read_holder(fd)
-            if not self.wait and not (holder and _ending(holder) and _lock_within(fd, ENDING_GRACE_S)):
-                raise FolderBusyError(self.folder, holder) from None
-            if not self.wait:
-                return
-        log.warning("%s is in use by %s; waiting for it to finish", self.folder, holder.describe() if holder else "?")
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if self.wait:
+            who = holder.describe() if holder else "?"
+            log.warning("%s is in use by %s; waiting for it to finish", self.folder, who)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return
+        # A holder killed a moment ago keeps the lock until the kernel has torn it down: give it that moment.
+        if holder is not None and _ending(holder) and _lock_within(fd, ENDING_GRACE_S):
+            return
+        raise FolderBusyError(self.folder, holder)
 
     def release(self) -> None:
         """Release one level of the lock; the last release unlocks the file (which stays, empty of meaning)."""
