@@ -1,9 +1,12 @@
-"""The two GRPO arms as training recipes: the same everything, except the perception reward's weight.
+"""The GRPO arms as overlays of one training recipe (``arm.yaml`` beside this module).
 
-Both arms compute and log the perception reward (so the plots compare it across arms); in ``rlvr`` its weight
-is 0, so it never enters the advantage: the arm trains on accuracy + format + repetition only, as RLVR does.
-The frozen control (:data:`~perception_r1.experiment.config.CONTROL`) is the ``rlvr`` recipe at learning rate 0:
-the same prompts in the same order and the same rewards logged, from a policy that never moves.
+``arm.yaml`` is an ordinary ``perception-r1 train`` recipe. Each run of the experiment is that recipe with the
+experiment's settings laid over it (warm-up, train split, sizes, learning rate, steps, seed) and then its arm's
+overlay (:data:`ARM_OVERLAYS`): ``rlvr`` sets the perception reward's weight to 0, so the reward is computed and
+logged (the plots compare it across arms) but never enters the advantage, and the arm trains on accuracy +
+format + repetition only, as RLVR does. The frozen control (:data:`~perception_r1.experiment.config.CONTROL`) is
+``rlvr`` at learning rate 0: the same prompts in the same order and the same rewards logged, from a policy that
+never moves (AdamW's step and its weight decay are both scaled by the learning rate).
 
 Example:
     >>> from perception_r1.experiment.config import ExperimentConfig
@@ -14,78 +17,87 @@ Example:
 
 from __future__ import annotations
 
-from perception_r1.config import ConfigError
+from pathlib import Path
+from typing import Any
+
+from perception_r1.config import ConfigError, apply_overrides, from_dict, load_yaml
 from perception_r1.experiment.config import ARMS, CONTROL, ExperimentConfig
-from perception_r1.train.config import (
-    DataConfig,
-    GRPOArgs,
-    LaunchConfig,
-    LoggingConfig,
-    ModelConfig,
-    OutputConfig,
-    RewardSpec,
-    TrainConfig,
-)
+from perception_r1.train.config import RewardSpec, TrainConfig
+
+ARM_RECIPE = Path(__file__).with_name("arm.yaml")
+# Each arm's overlay of the recipe, applied last (dotted keys, as on the command line).
+ARM_OVERLAYS: dict[str, dict[str, Any]] = {
+    "perception_r1": {},
+    "rlvr": {"rewards[perception].weight": 0.0},
+    CONTROL: {"rewards[perception].weight": 0.0, "grpo.learning_rate": 0.0},
+}
+
+
+def _overlay(arm: str) -> dict[str, Any]:
+    if arm not in (*ARMS, CONTROL):
+        raise ConfigError(f"unknown arm {arm!r}; known: {', '.join((*ARMS, CONTROL))}")
+    return ARM_OVERLAYS[arm]
 
 
 def arm_rewards(
     arm: str, perception_weight: float, repetition_n: int, format_template: str = "think_answer"
 ) -> list[RewardSpec]:
-    """The paper's weights (0.9 accuracy, 0.1 format, 1.0 repetition; perception 0.7 in ``perception_r1``).
+    """The arm's rewards: ``arm.yaml``'s (the paper's weights: 0.9 accuracy, 0.1 format, 0.7 perception, 1.0
+    repetition) with the experiment's perception weight, repetition n and format template, and the arm's overlay.
 
-    ``format_template`` names the format reward's template (``think_answer``: the reference regex). The frozen
-    control logs the ``rlvr`` arm's rewards (their weights move nothing at learning rate 0).
+    Raises:
+        ConfigError: an unknown arm.
     """
-    if arm not in (*ARMS, CONTROL):
-        raise ConfigError(f"unknown arm {arm!r}; known: {', '.join((*ARMS, CONTROL))}")
-    return [
-        RewardSpec("accuracy", 0.9),
-        RewardSpec("format", 0.1, {"template": format_template}),
-        RewardSpec("perception", perception_weight if arm == "perception_r1" else 0.0, {"judge": {"backend": "rule"}}),
-        RewardSpec("repetition", 1.0, {"n": repetition_n, "max_penalty": -2.0}),
-    ]
+    overlay = _overlay(arm)
+    cfg = apply_overrides(
+        from_dict(TrainConfig, load_yaml(ARM_RECIPE), str(ARM_RECIPE)),
+        {
+            "rewards[perception].weight": perception_weight,
+            "rewards[repetition].params.n": repetition_n,
+            "rewards[format].params.template": format_template,
+            **{k: v for k, v in overlay.items() if k.startswith("rewards")},
+        },
+        f"arm {arm}",
+    )
+    return cfg.rewards
 
 
 def arm_recipe(
     cfg: ExperimentConfig, arm: str, seed: int, model_path: str, train_data: str, out_dir: str
 ) -> TrainConfig:
-    """The ``TrainConfig`` of one arm and seed, started from ``model_path`` on ``train_data``.
+    """The ``TrainConfig`` of one arm and seed: ``arm.yaml``, the experiment's settings, the arm's overlay.
 
     Both arms with the same seed see the same prompts in the same order (TRL's sampler is seeded by
     ``grpo.seed``) and run the same number of steps. With ``processes`` > 1 the step's prompts are split over the
-    processes of one data-parallel run (the global batch is unchanged). The frozen control trains at learning
-    rate 0: AdamW's step and its weight decay are both scaled by the learning rate, so its weights stay the
-    warm-up's.
+    processes of one data-parallel run (the global batch is unchanged).
+
+    Raises:
+        ConfigError: an unknown arm.
     """
     g = cfg.grpo
-    return TrainConfig(
-        model=ModelConfig(path=model_path),
-        data=DataConfig(source=train_data, kind="parquet", split=None, max_prompt_length=None),
-        rewards=arm_rewards(arm, g.perception_weight, g.repetition_n, g.format_template),
-        grpo=GRPOArgs(
-            dict(
-                num_generations=g.num_generations,
-                temperature=g.temperature,
-                loss_type=g.loss_type,
-                beta=g.beta,
-                max_completion_length=g.max_completion_length,
-                per_device_train_batch_size=g.prompts_per_step * g.num_generations // cfg.processes,
-                gradient_accumulation_steps=1,
-                learning_rate=0.0 if arm == CONTROL else g.learning_rate,
-                weight_decay=1e-3,  # the paper's
-                scale_rewards="group",
-                multi_objective_aggregation="sum_then_normalize",
-                warmup_steps=0.05,  # transformers 5 reads a value in [0, 1) as a ratio
-                lr_scheduler_type="constant_with_warmup",
-                num_train_epochs=1.0,
-                max_steps=g.max_steps,
-                seed=seed,
-            )
-        ),
-        logging=LoggingConfig(samples_per_step=g.num_generations * 2),
-        output=OutputConfig(dir=out_dir, save_steps=g.save_steps, save_total_limit=1, resume="auto"),
-        launch=LaunchConfig(num_processes=cfg.processes),
-    )
+    overlay = _overlay(arm)
+    experiment = {
+        "model.path": model_path,
+        "data.source": train_data,
+        "rewards[perception].weight": g.perception_weight,
+        "rewards[repetition].params.n": g.repetition_n,
+        "rewards[format].params.template": g.format_template,
+        "grpo.num_generations": g.num_generations,
+        "grpo.temperature": g.temperature,
+        "grpo.loss_type": g.loss_type,
+        "grpo.beta": g.beta,
+        "grpo.max_completion_length": g.max_completion_length,
+        "grpo.per_device_train_batch_size": g.prompts_per_step * g.num_generations // cfg.processes,
+        "grpo.learning_rate": g.learning_rate,
+        "grpo.max_steps": g.max_steps,
+        "grpo.seed": seed,
+        "logging.samples_per_step": g.num_generations * 2,
+        "output.dir": out_dir,
+        "output.save_steps": g.save_steps,
+        "launch.num_processes": cfg.processes,
+    }
+    base = from_dict(TrainConfig, load_yaml(ARM_RECIPE), str(ARM_RECIPE))
+    return apply_overrides(apply_overrides(base, experiment, "experiment"), overlay, f"arm {arm}")
 
 
 class PeakMemory:
