@@ -147,37 +147,44 @@ time.sleep(float(sys.argv[4]))
 
 
 @pytest.mark.parametrize(
-    ("holder_alive", "expect_taken"),
+    ("holder_alive", "hold_s"),
     [
-        (False, True),  # the named holder is gone (killed a moment ago): wait for the kernel to free the lock
-        (True, False),  # the named holder runs: refused at once, no waiting
+        (False, 3),  # the named holder is gone (killed a moment ago): wait for the kernel to free the lock
+        (True, 60),  # the named holder runs: refused at once, without the grace a dying holder gets
     ],
 )
-def test_a_holder_that_is_gone_is_waited_for_briefly(tmp_path: Path, holder_alive: bool, expect_taken: bool) -> None:
+def test_a_holder_that_is_gone_is_waited_for_briefly(tmp_path: Path, holder_alive: bool, hold_s: int) -> None:
+    import fcntl
     import subprocess
     import sys
 
     folder = tmp_path / "out"
     folder.mkdir()
-    dead_pid = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead_pid.wait()
-    named = os.getppid() if holder_alive else dead_pid.pid
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid names no process now
+    named = os.getppid() if holder_alive else dead.pid
+    lock_file = folder / ".perception-r1.lock"
     proc = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_AS, str(folder / ".perception-r1.lock"), str(named), socket.gethostname(), "2"],
+        [sys.executable, "-c", _HOLD_AS, str(lock_file), str(named), socket.gethostname(), str(hold_s)],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        probe = os.open(lock_file, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):  # the lock is held when the command starts
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(probe)
         start = time.monotonic()
-        if expect_taken:
-            with FolderLock(folder, "train"):
-                assert lock_details(folder)["pid"] == os.getpid()
-            assert time.monotonic() - start > 1.0  # it waited for the lock rather than breaking it
-        else:
+        if holder_alive:
             with pytest.raises(FolderBusyError, match=f"pid {named}"):
                 FolderLock(folder, "train").acquire()
-            assert time.monotonic() - start < 1.0
+            assert time.monotonic() - start < 10  # not the 30 s grace
+        else:
+            with FolderLock(folder, "train"):  # taken once the holder let go, not refused
+                assert lock_details(folder)["pid"] == os.getpid()
     finally:
         proc.kill()
         proc.wait()
