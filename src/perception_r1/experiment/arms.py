@@ -39,6 +39,21 @@ def _overlay(arm: str) -> dict[str, Any]:
     return ARM_OVERLAYS[arm]
 
 
+def _arm_config(arm: str, experiment: dict[str, Any]) -> TrainConfig:
+    """``arm.yaml`` with the experiment's keys laid over it, then the arm's overlay."""
+    overlay = _overlay(arm)  # an unknown arm fails before any file is read
+    base = from_dict(TrainConfig, load_yaml(ARM_RECIPE), str(ARM_RECIPE))
+    return apply_overrides(apply_overrides(base, experiment, "experiment"), overlay, f"arm {arm}")
+
+
+def _reward_keys(perception_weight: float, repetition_n: int, format_template: str) -> dict[str, Any]:
+    return {
+        "rewards[perception].weight": perception_weight,
+        "rewards[repetition].params.n": repetition_n,
+        "rewards[format].params.template": format_template,
+    }
+
+
 def arm_rewards(
     arm: str, perception_weight: float, repetition_n: int, format_template: str = "think_answer"
 ) -> list[RewardSpec]:
@@ -48,18 +63,7 @@ def arm_rewards(
     Raises:
         ConfigError: an unknown arm.
     """
-    overlay = _overlay(arm)
-    cfg = apply_overrides(
-        from_dict(TrainConfig, load_yaml(ARM_RECIPE), str(ARM_RECIPE)),
-        {
-            "rewards[perception].weight": perception_weight,
-            "rewards[repetition].params.n": repetition_n,
-            "rewards[format].params.template": format_template,
-            **{k: v for k, v in overlay.items() if k.startswith("rewards")},
-        },
-        f"arm {arm}",
-    )
-    return cfg.rewards
+    return _arm_config(arm, _reward_keys(perception_weight, repetition_n, format_template)).rewards
 
 
 def arm_recipe(
@@ -75,13 +79,10 @@ def arm_recipe(
         ConfigError: an unknown arm.
     """
     g = cfg.grpo
-    overlay = _overlay(arm)
     experiment = {
         "model.path": model_path,
         "data.source": train_data,
-        "rewards[perception].weight": g.perception_weight,
-        "rewards[repetition].params.n": g.repetition_n,
-        "rewards[format].params.template": g.format_template,
+        **_reward_keys(g.perception_weight, g.repetition_n, g.format_template),
         "grpo.num_generations": g.num_generations,
         "grpo.temperature": g.temperature,
         "grpo.loss_type": g.loss_type,
@@ -96,8 +97,7 @@ def arm_recipe(
         "output.save_steps": g.save_steps,
         "launch.num_processes": cfg.processes,
     }
-    base = from_dict(TrainConfig, load_yaml(ARM_RECIPE), str(ARM_RECIPE))
-    return apply_overrides(apply_overrides(base, experiment, "experiment"), overlay, f"arm {arm}")
+    return _arm_config(arm, experiment)
 
 
 class PeakMemory:
