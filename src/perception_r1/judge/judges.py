@@ -21,7 +21,7 @@ from typing import Any
 from perception_r1.judge.config import JudgeConfig, judge_template
 from perception_r1.judge.parse import VerdictError, parse_verdicts
 from perception_r1.judge.prompt import build_messages, verdict_schema
-from perception_r1.judge.sanitize import looks_injected, sanitize_and_flag, sanitize_response
+from perception_r1.judge.sanitize import sanitize_and_flag
 from perception_r1.llm.client import ChatRequest, build_client
 from perception_r1.registry import Registry
 
@@ -196,8 +196,8 @@ class RuleJudge:
         from perception_r1.judge.rule import FactParseError, rule_verdicts  # lazy: optional at import time
 
         start = time.perf_counter()
-        injected = looks_injected(response)
-        text = sanitize_response(response) if self.cfg.sanitize else response
+        sanitized, injected = sanitize_and_flag(response)
+        text = sanitized if self.cfg.sanitize else response
         try:
             verdicts = [int(v) for v in rule_verdicts(annotations, text)]
         except FactParseError as exc:

@@ -118,16 +118,12 @@ def sanitize_response(text: str) -> str:
     Returns:
         The sanitised text; unchanged when it is plain text holding nothing verdict-like.
     """
-    text = normalize_text(text)
-    for pattern in _PATTERNS:
-        text = pattern.sub(REMOVED, text)
-    return text
+    return sanitize_and_flag(text)[0]
 
 
 def looks_injected(text: str) -> bool:
     """True when the normalised ``text`` holds verdict-like text (for counting injection attempts)."""
-    normalized = normalize_text(text)
-    return any(p.search(normalized) for p in _PATTERNS)
+    return sanitize_and_flag(text)[1]
 
 
 def sanitize_and_flag(text: str) -> tuple[str, bool]:
