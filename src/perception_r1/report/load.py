@@ -168,10 +168,11 @@ def read_jsonl(folder: Path, name: str) -> tuple[list[dict[str, Any]], FileStatu
                 bad.append(row)
             else:
                 rows.append(row)
-        complete = _ends_with_newline(path)
+        # Only a malformed last line can be one still being written; only then is the file read again to see
+        # whether it ends in a newline (for a .gz, a second decompression).
+        torn = bool(bad) and bad[-1].line_no == last_line and not _ends_with_newline(path)
     except (OSError, EOFError, UnicodeDecodeError) as exc:  # EOFError: a .gz cut short
         return rows, FileStatus(name, "corrupt", f"unreadable: {type(exc).__name__}: {exc}", len(rows))
-    torn = bool(bad) and bad[-1].line_no == last_line and not complete
     if torn:
         bad = bad[:-1]
     if bad:
