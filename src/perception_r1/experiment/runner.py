@@ -393,8 +393,7 @@ def run_experiment(
     """
     from perception_r1.experiment.report_md import write_report
 
-    validate(cfg)
-    stages = Stages(cfg, announce)
+    stages = Stages(cfg, announce)  # cfg was validated by claims_output_folder's check, before the lock
     check_recipe(stages.root, cfg)
     stages.data()
     if not cfg.warmup.shipped:  # the shipped warm-up brings its own policy and tokenizer

@@ -202,8 +202,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list[Any] | None = None) -> 
     from perception_r1.train.policy_cache import resolve_model_path
     from perception_r1.train.prompts import template_fingerprints
 
-    started = time.perf_counter()
-    validate(cfg)
+    started = time.perf_counter()  # the recipe was validated by claims_output_folder's check, before the lock
     fingerprints = template_fingerprints(cfg)  # also fails early on an unusable prompt template file
     rows = load_rows(cfg.data)
     check_columns(cfg.rewards, rows, where=f"data.source {cfg.data.source!r}")
