@@ -30,8 +30,8 @@ from transformers import TrainerCallback
 from perception_r1.data.schema import IMAGE_PLACEHOLDER
 from perception_r1.io_utils import atomic_open, iter_jsonl
 from perception_r1.redact import redact_obj
-from perception_r1.train.run_logs import LogRepair, log_row, resume_log
 from perception_r1.train.run_logs import clean_number as _clean
+from perception_r1.train.run_logs import log_row, resume_log
 
 METRICS_FILE = "metrics.jsonl"
 # Rollout shares by answer and perception reward (see answer_perception_shares).
@@ -147,7 +147,6 @@ class MetricsCallback(TrainerCallback):
         self.times = times
         self.plot = plot
         self.trainer: Any = None  # set by the trainer wiring: samples come from GRPOTrainer._logs
-        self.repairs: list[LogRepair] = []  # logs repaired when the run resumed (torn lines, restored rows)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero:
@@ -155,14 +154,9 @@ class MetricsCallback(TrainerCallback):
             # A resumed run starts at the checkpoint's step: rows the interrupted run wrote later are stale, and a
             # torn metrics row is rebuilt from the checkpoint's log history (perception_r1.train.run_logs).
             step, source = state.global_step, f"checkpoint-{state.global_step}/trainer_state.json"
-            self.repairs = [
-                r
-                for r in (
-                    resume_log(self.dir / METRICS_FILE, step, list(getattr(state, "log_history", [])), source),
-                    resume_log(self.dir / SAMPLES_FILE, step),
-                )
-                if r is not None and (r.malformed or r.restored)
-            ]
+            # (resume_log reports what it repaired itself)
+            resume_log(self.dir / METRICS_FILE, step, list(getattr(state, "log_history", [])), source)
+            resume_log(self.dir / SAMPLES_FILE, step)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Add the step's rollout shares by answer and perception (:func:`answer_perception_shares`) to the
