@@ -101,10 +101,13 @@ def rotate(run_dir: Path, limit: int | None, keep: set[Path], optimizer_state: b
         return []
     found = checkpoint_dirs(run_dir)
     kept = {p.resolve() for p in keep}
-    candidates = [(checkpoint_problem(p, optimizer_state=optimizer_state) is None, step, p) for step, p in found]
-    candidates = sorted(c for c in candidates if c[2].resolve() not in kept)
-    excess = len(found) - max(limit, len(found) - len(candidates))
-    deleted = [p for _, _, p in candidates[: max(excess, 0)]]
+    deletable = [(step, p) for step, p in found if p.resolve() not in kept]
+    excess = len(found) - max(limit, len(found) - len(deletable))
+    if excess <= 0:
+        return []  # nothing to delete: no checkpoint is opened
+    # Incomplete checkpoints go first (False sorts before True), then the oldest steps.
+    candidates = sorted((checkpoint_problem(p, optimizer_state=optimizer_state) is None, s, p) for s, p in deletable)
+    deleted = [p for _, _, p in candidates[:excess]]
     for path in deleted:
         log.info("deleting %s (save_total_limit=%d)", path, limit)
         discard(path)
