@@ -258,7 +258,7 @@ def grpo_config(cfg: TrainConfig, reward_weights: list[float], *, check_only: bo
     """
     from trl import GRPOConfig
 
-    kwargs = {key: coerce_field(key, value, f"grpo.{key}") for key, value in GRPOArgs(cfg.grpo).items()}
+    kwargs = dict(GRPOArgs.config_coerce(cfg.grpo, "grpo"))
     kwargs.update(_owned_values(cfg, reward_weights))
     if "use_cpu" not in kwargs and not check_only:
         import torch
@@ -303,7 +303,7 @@ def validate_grpo(section: Mapping[str, Any], processes: int) -> GRPOArgs:
     Raises:
         ConfigError: naming the key, what was expected and what was given.
     """
-    g = GRPOArgs({key: coerce_field(key, value, f"grpo.{key}") for key, value in section.items()})
+    g = GRPOArgs.config_coerce(section, "grpo")
     _check_values(g)
     _check_generation_batch(g, processes)
     return g
