@@ -31,3 +31,6 @@ def test_single_process_env_drops_the_launchers_variables():
            "ACCELERATE_USE_DEEPSPEED": "true", "PATH": "/bin", "PERCEPTION_R1_CACHE": "/c"}  # fmt: skip
     assert single_process_env(env) == {"PATH": "/bin", "PERCEPTION_R1_CACHE": "/c"}
     assert not launched(single_process_env(env))
+    # an MPI launcher's rank (which rank() and launched() read) is dropped too
+    mpi = {"OMPI_COMM_WORLD_RANK": "1", "PMI_RANK": "1", "MV2_COMM_WORLD_RANK": "1", "PATH": "/bin"}
+    assert launched(mpi) and single_process_env(mpi) == {"PATH": "/bin"} and not launched(single_process_env(mpi))

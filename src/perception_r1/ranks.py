@@ -17,10 +17,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+# Where launchers put the global rank: torchrun/accelerate (RANK), and the MPI launchers accelerate also reads.
+RANK_VARIABLES = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
 # Variables through which torchrun / accelerate tell a process that it belongs to a launched group. A child that
-# must run as a plain single process (a cache build) is started without them.
+# must run as a plain single process (a cache build) is started without them, so that it is not `launched()`.
 LAUNCH_VARIABLES = (
-    "RANK",
+    *RANK_VARIABLES,
     "LOCAL_RANK",
     "WORLD_SIZE",
     "LOCAL_WORLD_SIZE",
@@ -48,10 +50,6 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
 def world_size(env: Mapping[str, str] | None = None) -> int:
     """Processes in the launch (1 when not launched)."""
     return max(1, _int(_env(env), "WORLD_SIZE", 1))
-
-
-# Where launchers put the global rank: torchrun/accelerate (RANK), and the MPI launchers accelerate also reads.
-RANK_VARIABLES = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
 
 
 def rank(env: Mapping[str, str] | None = None) -> int:
