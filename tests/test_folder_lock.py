@@ -188,3 +188,15 @@ def test_a_holder_that_is_gone_is_waited_for_briefly(tmp_path: Path, holder_aliv
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_the_recorded_command_line_masks_credentials(monkeypatch) -> None:
+    from perception_r1.folder_lock import command_line
+
+    argv = ["perception-r1", "train", "r.yaml", "--judge.base_url", "http://user:pw@host/v1",
+            "--judge.headers", "Authorization: Bearer abc.def", "--judge.key", "sk-abcdefghijklmnop123"]  # fmt: skip
+    monkeypatch.setattr("sys.argv", argv)
+    text = command_line()
+    # shown to whoever is refused the folder: no password, bearer token or key in it
+    assert "pw@" not in text and "abc.def" not in text and "sk-abcdefghijklmnop123" not in text
+    assert text.startswith("perception-r1 train r.yaml") and "//***@host" in text

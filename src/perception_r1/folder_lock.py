@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from perception_r1.disk import check_writable
-from perception_r1.ranks import rank
+from perception_r1.ranks import is_main_process
+from perception_r1.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +79,13 @@ class Holder:
 
 
 def command_line() -> str:
-    """This process's command line as a shell would show it (credentials in URLs masked, at most 400 characters)."""
+    """This process's command line as a shell would show it (credentials masked, at most 400 characters)."""
     argv = list(sys.argv) or ["python"]
     if Path(argv[0]).name in ("perception-r1", "main.py", "__main__.py"):
         argv[0] = "perception-r1"
-    text = re.sub(r"//[^/@\s]+@", "//***@", shlex.join(argv))
+    # Credentials in URLs, and any key or token the redaction knows (a --judge.api_key on the command line): the
+    # command is shown to whoever is refused the folder.
+    text = redact(re.sub(r"//[^/@\s]+@", "//***@", shlex.join(argv)))
     return text if len(text) <= 400 else text[:397] + "..."
 
 
@@ -260,7 +263,7 @@ def claims_output_folder(
             if not create and not folder.is_dir():
                 return fn(*args, **kwargs)
             check_writable(folder)
-            if rank() != 0:
+            if not is_main_process():
                 return fn(*args, **kwargs)
             with FolderLock(folder, what, wait=wait):
                 return fn(*args, **kwargs)

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.config import ConfigError
-from perception_r1.ranks import rank
+from perception_r1.ranks import is_main_process
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ def resume_point(run_dir: str | Path, *, optimizer_state: bool = True) -> str | 
     for path in interrupted_saves(run_dir):
         log.warning("%s: an interrupted save or deletion (%s) was discarded; it never was a checkpoint", run_dir,
                     path.relative_to(run_dir))  # fmt: skip
-        if rank() == 0:
+        if is_main_process():
             shutil.rmtree(path, ignore_errors=True)
     skipped: list[tuple[Path, Problem]] = []
     for _, folder in checkpoint_dirs(run_dir):
