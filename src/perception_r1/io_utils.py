@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -219,6 +220,15 @@ def atomic_write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
             packed.write((json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
             n += 1
     return n
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 hex digest of a file's bytes, read in 1 MiB blocks (bounded memory for any size)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(2**20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def atomic_gzip_copy(source: str | Path, dest: str | Path) -> int:

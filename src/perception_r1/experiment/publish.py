@@ -32,13 +32,12 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
-from perception_r1.io_utils import atomic_folder, atomic_gzip_copy, atomic_write_json, atomic_write_jsonl
+from perception_r1.io_utils import atomic_folder, atomic_gzip_copy, atomic_write_json, atomic_write_jsonl, file_sha256
 
 MANIFEST = "published.json"
 NOTE = "NOTE.md"
@@ -215,7 +214,7 @@ def write_manifest(dest: Path, run_dir: Path, notes: list[str], summary: dict[st
     for path in sorted(p for p in dest.rglob("*") if p.is_file()):
         name = str(path.relative_to(dest))
         if name not in (MANIFEST, NOTE):  # the curator's note may be edited after publishing
-            files[name] = {"bytes": path.stat().st_size, "sha256": _digest(path)}
+            files[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
     manifest = {
         "source": str(run_dir.resolve()),
         "seeds": summary["seeds"] if summary else [],
@@ -225,14 +224,6 @@ def write_manifest(dest: Path, run_dir: Path, notes: list[str], summary: dict[st
     }
     atomic_write_json(dest / MANIFEST, manifest)
     return manifest
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(2**20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def manifest_problems(folder: Path) -> list[str]:
@@ -251,7 +242,7 @@ def manifest_problems(folder: Path) -> list[str]:
         file = folder / name
         if name not in present:
             problems.append(f"{name}: listed in {MANIFEST} but missing")
-        elif file.stat().st_size != entry.get("bytes") or _digest(file) != entry.get("sha256"):
+        elif file.stat().st_size != entry.get("bytes") or file_sha256(file) != entry.get("sha256"):
             problems.append(f"{name}: changed since it was published (size or sha256 differs)")
     problems += [f"{name}: not listed in {MANIFEST}" for name in sorted(present - files.keys())]
     for name in sorted(present):

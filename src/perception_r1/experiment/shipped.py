@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.config import ConfigError
-from perception_r1.io_utils import atomic_write_json
+from perception_r1.io_utils import atomic_write_json, file_sha256
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "warmup"
 MANIFEST = "manifest.json"
@@ -37,14 +36,6 @@ def shaping(recipe: dict[str, Any]) -> dict[str, Any]:
     out = {section: dict(recipe.get(section) or {}) for section in ("data", "policy", "reading", "warmup")}
     out["warmup"].pop("shipped", None)
     return out
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def manifest(assets: Path = ASSETS) -> dict[str, Any]:
@@ -99,7 +90,7 @@ def install(recipe: dict[str, Any], final: Path, assets: Path = ASSETS) -> dict[
     tmp.mkdir(parents=True)
     for name, digest in made["sha256"].items():
         source = assets / name
-        if not source.is_file() or _digest(source) != digest:
+        if not source.is_file() or file_sha256(source) != digest:
             shutil.rmtree(tmp, ignore_errors=True)
             raise ConfigError(f"warmup.shipped: {source} is missing or altered (expected sha256 {digest[:12]}...)")
         shutil.copy2(source, tmp / name)
@@ -132,7 +123,7 @@ def write_assets(experiment_dir: Path, assets: Path = ASSETS) -> dict[str, Any]:
             validation[policy] = {k: figures.get(k) for k in ("n", "answer_accuracy", "perception_accuracy")}
     made = {
         "recipe": shaping(recipe),
-        "sha256": {name: _digest(assets / name) for name in files},
+        "sha256": {name: file_sha256(assets / name) for name in files},
         "warmup_summary": json.loads((root / "warmup" / "summary.json").read_text(encoding="utf-8")),
         "validation": validation,
     }
