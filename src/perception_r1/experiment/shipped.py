@@ -101,12 +101,12 @@ def install(recipe: dict[str, Any], final: Path, assets: Path = ASSETS) -> dict[
 
 def write_assets(experiment_dir: Path, assets: Path = ASSETS) -> dict[str, Any]:
     """Write the shipped policy from a finished experiment folder: its warm-up and its validation figures."""
-    from perception_r1.config import from_dict, to_dict
-    from perception_r1.experiment.config import ExperimentConfig
+    from perception_r1.config import to_dict
+    from perception_r1.experiment.recompute import recipe as folder_recipe
 
     root = Path(experiment_dir)
-    # Through the config: keys added after the folder was made take their defaults, as a rerun would read them.
-    recipe = to_dict(from_dict(ExperimentConfig, json.loads((root / "recipe.json").read_text(encoding="utf-8"))))
+    # As a rerun reads it: a key added after the folder was made takes the value that reproduces what it ran.
+    recipe = to_dict(folder_recipe(root))
     final = root / "warmup" / "final"
     if assets.exists():
         shutil.rmtree(assets)
