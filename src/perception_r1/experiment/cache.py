@@ -121,7 +121,6 @@ def ensure_warmup_policy(announce: Callable[[str], None] = log.info) -> Path:
         validate(cfg)
         check_recipe(stages.root, cfg)
         stages.data()
-        stages.policy()
         return stages.warmup()
 
 

@@ -186,8 +186,9 @@ class Stages:
 
     def reading(self) -> Path:
         """The policy the warm-up starts from: the built one, or (``reading.steps`` > 0) one that reads labels."""
+        built = self.policy()  # only a warm-up trained here needs it (the shipped one brings its own)
         if self.cfg.reading.steps == 0:
-            return self.root / "policy"
+            return built
         from perception_r1.experiment.reading import run_reading
 
         folder = self.root / "reading"
@@ -195,7 +196,7 @@ class Stages:
             self.announce(f"reading: {self.cfg.reading.steps} steps of label-reading pretraining of the vision tower")
             train, val, section = self.splits["train"], self.splits["val"], self.cfg.reading
             size = self.cfg.policy.image_size
-            self._timed("reading", lambda: run_reading(self.root / "policy", train, val, section, size, folder))
+            self._timed("reading", lambda: run_reading(built, train, val, section, size, folder))
         return folder / "final"
 
     def warmup(self) -> Path:
@@ -396,8 +397,6 @@ def run_experiment(
     stages = Stages(cfg, announce)  # cfg was validated by claims_output_folder's check, before the lock
     check_recipe(stages.root, cfg)
     stages.data()
-    if not cfg.warmup.shipped:  # the shipped warm-up brings its own policy and tokenizer
-        stages.policy()
     warm = stages.warmup()
     evals: dict[str, Any] = {"blind": stages.blind(), "warmup": stages.evaluate("warmup", warm)}
     runs = grpo_runs(cfg)
