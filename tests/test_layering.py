@@ -35,6 +35,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("ranks", "-"): "where a process stands in a launch, read from the launcher's environment: nothing of ours",
     ("folder_lock", "disk"): "a claimed output folder is checked for writability first",
     ("folder_lock", "ranks"): "only the launch's rank 0 holds the folder",
+    ("folder_lock", "redact"): "the holder's command line, shown to a refused writer, may carry a key",
     ("train", "ranks"): "rank 0 writes the run's files; a cache build runs outside the launched group",
     ("key_info", "-"): "the <infoN> annotation layout: pure text, shared by data, rewards and analysis",
     ("final_answer", "-"): "where a response states its answer: pure text, shared by data, rewards and eval",
