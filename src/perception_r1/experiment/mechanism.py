@@ -41,6 +41,7 @@ from typing import Any
 
 from perception_r1.analysis.mcnemar import mcnemar, pair_counts
 from perception_r1.experiment.config import ARMS
+from perception_r1.train.run_logs import LUCKY_KEY, RIGHT_KEY
 
 CELLS = ("correct_right_perception", "correct_wrong_perception", "wrong_right_perception", "wrong_wrong_perception")
 # Per-problem outcomes tested with McNemar: the wanted one, and the lucky one the paper says RLVR reinforces.
@@ -53,7 +54,7 @@ COMPARISONS = (
 )
 RATES = ("lucky_rate", "lucky_share", "right_rate")
 # Logged by perception_r1.train.callbacks per GRPO step (rollouts with both rewards scored).
-ROLLOUT_KEYS = ("rollouts/correct_wrong_perception", "rollouts/correct_right_perception")
+ROLLOUT_KEYS = (LUCKY_KEY, RIGHT_KEY)
 WINDOW = 10  # steps averaged at each end of a run's rollout series
 
 

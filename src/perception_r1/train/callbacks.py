@@ -30,12 +30,10 @@ from transformers import TrainerCallback
 from perception_r1.data.schema import IMAGE_PLACEHOLDER
 from perception_r1.io_utils import atomic_open, iter_jsonl
 from perception_r1.redact import redact_obj
+from perception_r1.train.run_logs import LUCKY_KEY, RIGHT_KEY, log_row, resume_log
 from perception_r1.train.run_logs import clean_number as _clean
-from perception_r1.train.run_logs import log_row, resume_log
 
 METRICS_FILE = "metrics.jsonl"
-# Rollout shares by answer and perception reward (see answer_perception_shares).
-LUCKY_KEY, RIGHT_KEY = "rollouts/correct_wrong_perception", "rollouts/correct_right_perception"
 SAMPLES_FILE = "samples.jsonl"
 PLOT_FILE = "reward_components.png"
 

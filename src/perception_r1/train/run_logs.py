@@ -29,6 +29,9 @@ from perception_r1.io_utils import JsonlError, atomic_write_jsonl, iter_jsonl
 
 log = logging.getLogger(__name__)
 RESTORED_KEY = "restored_from"
+# The per-step rollout shares by answer and perception that train.callbacks logs and the experiment's mechanism
+# analysis reads: correct answer with a perception reward below 1 ("lucky"), and correct with perception reward 1.
+LUCKY_KEY, RIGHT_KEY = "rollouts/correct_wrong_perception", "rollouts/correct_right_perception"
 
 
 def clean_number(value: Any) -> Any:
