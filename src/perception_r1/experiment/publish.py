@@ -161,8 +161,9 @@ def copy_records(run_dir: Path, stage: Path) -> list[str]:
 
 def _newest_trainer_state(stage: Path) -> Path | None:
     """The ``trainer_state.json`` of a stage's newest checkpoint (its whole log history), or None."""
-    states = [p for p in stage.glob("checkpoint-*/trainer_state.json") if p.parent.name.split("-")[-1].isdigit()]
-    return max(states, key=lambda p: int(p.parent.name.split("-")[-1]), default=None)
+    from perception_r1.train.checkpoints import TRAINER_STATE, checkpoint_dirs
+
+    return next((f / TRAINER_STATE for _, f in checkpoint_dirs(stage) if (f / TRAINER_STATE).is_file()), None)
 
 
 def split_rows(data: Path) -> list[dict[str, Any]]:
