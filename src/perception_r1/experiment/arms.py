@@ -21,27 +21,25 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.config import ConfigError, apply_overrides, from_dict, load_yaml
-from perception_r1.experiment.config import ARMS, CONTROL, ExperimentConfig
+from perception_r1.experiment.config import CONTROL, ExperimentConfig
 from perception_r1.train.config import RewardSpec, TrainConfig
 
 ARM_RECIPE = Path(__file__).with_name("arm.yaml")
 # Each arm's overlay of the recipe, applied last (dotted keys, as on the command line).
 ARM_OVERLAYS: dict[str, dict[str, Any]] = {
-    "perception_r1": {},
     "rlvr": {"rewards[perception].weight": 0.0},
+    "perception_r1": {},
     CONTROL: {"rewards[perception].weight": 0.0, "grpo.learning_rate": 0.0},
 }
 
 
-def _overlay(arm: str) -> dict[str, Any]:
-    if arm not in (*ARMS, CONTROL):
-        raise ConfigError(f"unknown arm {arm!r}; known: {', '.join((*ARMS, CONTROL))}")
-    return ARM_OVERLAYS[arm]
 
 
 def _arm_config(arm: str, experiment: dict[str, Any]) -> TrainConfig:
     """``arm.yaml`` with the experiment's keys laid over it, then the arm's overlay."""
-    overlay = _overlay(arm)  # an unknown arm fails before any file is read
+    if arm not in ARM_OVERLAYS:  # before any file is read
+        raise ConfigError(f"unknown arm {arm!r}; known: {', '.join(ARM_OVERLAYS)}")
+    overlay = ARM_OVERLAYS[arm]
     base = from_dict(TrainConfig, load_yaml(ARM_RECIPE), str(ARM_RECIPE))
     return apply_overrides(apply_overrides(base, experiment, "experiment"), overlay, f"arm {arm}")
 
