@@ -112,12 +112,7 @@ class Registry(Generic[T]):
         Raises:
             UnknownNameError: for an unknown name, with close matches and the list of known names.
         """
-        if name not in self._entries:
-            known = self.names()
-            raise UnknownNameError(
-                f"unknown {self.kind} {name!r}{did_you_mean(name, known)}; known: {', '.join(known)}"
-            )
-        entry = self._entries[name]
+        entry = lookup(self._entries, name, self.kind)
         if isinstance(entry, str) and self.lazy_strings:
             entry = import_target(entry)
             self._entries[name] = entry
