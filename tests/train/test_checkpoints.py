@@ -322,6 +322,15 @@ def test_an_explicit_checkpoint_is_checked(tmp_path, fault, message) -> None:
             check_resumable(folder)
 
 
+def test_an_explicit_checkpoint_under_home_is_found(tmp_path, monkeypatch) -> None:
+    from perception_r1.train.checkpoints import check_resumable
+
+    # the recipe's validation accepts output.resume ~/...; the resume must find the same folder
+    monkeypatch.setenv("HOME", str(tmp_path))
+    folder = make_checkpoint(tmp_path / "runs" / "checkpoint-4", 4)
+    assert check_resumable("~/runs/checkpoint-4") == folder
+
+
 def test_leftovers_of_cut_saves_are_reported_and_removed(tmp_path, caplog) -> None:
     from perception_r1.train.checkpoints import STAGING_DIR, TRASH_PREFIX, resume_point
 

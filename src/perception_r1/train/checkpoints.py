@@ -252,7 +252,7 @@ def checkpoint_problem(folder: str | Path, *, optimizer_state: bool = True) -> P
 
 def check_resumable(checkpoint: str | Path, *, optimizer_state: bool = True) -> Path:
     """An explicitly chosen checkpoint, or a ConfigError saying why it cannot be resumed and what to do."""
-    path = Path(checkpoint)
+    path = Path(checkpoint).expanduser()  # `~/runs/x/checkpoint-4`, as the recipe's validation accepts it
     if not path.is_dir():
         raise ConfigError(f"output.resume: {path}: no such checkpoint folder")
     problem = checkpoint_problem(path, optimizer_state=optimizer_state)
