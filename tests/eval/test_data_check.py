@@ -72,3 +72,22 @@ def test_cli_table_json_and_exit_codes(tmp_path) -> None:
     assert (report["items"], report["size"], report["subsets"], report["image_problems"]) == (2, 1500, {"val": 2}, 1)
     res = runner.invoke(build_app(), ["eval", "check-data", "--data-dir", str(data), "-b", "mmstr"])
     assert res.exit_code == 2 and "did you mean 'mmstar'" in res.output
+
+
+@pytest.mark.parametrize(
+    ("size", "problem"),
+    [
+        ((8, 8), None),  # within the limit
+        ((40, 40), "1600 pixels, over the limit of 1000"),  # the evaluation would refuse it: so does the check
+    ],
+)
+def test_check_image_applies_the_evaluations_pixel_limit(tmp_path, monkeypatch, size, problem) -> None:
+    from PIL import Image
+
+    from perception_r1.eval.data_check import check_image
+
+    monkeypatch.setenv("PERCEPTION_R1_MAX_IMAGE_PIXELS", "1000")
+    Image.new("RGB", size).save(tmp_path / "a.png")
+    for source in ("a.png", Image.open(tmp_path / "a.png")):  # a file, and an image already opened
+        found = check_image(source, tmp_path)
+        assert found is None if problem is None else problem in found

@@ -95,13 +95,20 @@ class BenchmarkCheck:
 def check_image(source: Any, base_dir: Path | None) -> str | None:
     """Why one image value cannot be used (missing file, not an image, truncated header), or None.
 
-    Cheaper than decoding: the file must exist and PIL must identify and verify it.
+    Cheaper than decoding: the file must exist, PIL must identify and verify it, and it must be within the pixel
+    limit the evaluation applies (:func:`perception_r1.images.check_pixels`).
     """
     import io
 
     from PIL import Image, UnidentifiedImageError
 
+    from perception_r1.images import ImageError, check_pixels
+
     if isinstance(source, Image.Image):
+        try:
+            check_pixels(source)
+        except ImageError as exc:
+            return f"unreadable image: {exc}"
         return None
     if isinstance(source, dict):
         source = source.get("bytes") or source.get("path")
@@ -117,7 +124,8 @@ def check_image(source: Any, base_dir: Path | None) -> str | None:
             handle = path
         else:
             return f"not an image value ({type(source).__name__})"
-        with Image.open(handle) as image:
+        with Image.open(handle) as image:  # the header only: the size is known before anything is decoded
+            check_pixels(image)
             image.verify()
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:  # PIL raises SyntaxError on bad PNGs
         return f"unreadable image: {exc}"
