@@ -36,7 +36,7 @@ from perception_r1.eval.metrics import summarize
 from perception_r1.eval.official import OfficialState, score_official
 from perception_r1.eval.prompts import build_prompt
 from perception_r1.eval.scoring import check_mode, score_item
-from perception_r1.eval.shards import parse_shard, shard_of
+from perception_r1.eval.shards import GENERATION_KEYS, parse_shard, shard_of
 from perception_r1.folder_lock import claims_output_folder
 from perception_r1.io_utils import JsonlError, atomic_write_json, atomic_write_jsonl, atomic_write_text, iter_jsonl
 from perception_r1.redact import redact
@@ -87,7 +87,7 @@ class EvalConfig:
 
 
 def _generation_key(cfg: EvalConfig) -> dict[str, Any]:
-    return {"model": cfg.model, "backend": cfg.backend, "max_new_tokens": cfg.max_new_tokens}
+    return {key: getattr(cfg, key) for key in GENERATION_KEYS}
 
 
 def _check_run_file(out: Path, cfg: EvalConfig) -> None:

@@ -38,6 +38,11 @@ def parse_shard(spec: str) -> tuple[int, int]:
     return i, n
 
 
+# The settings that make generations comparable: one output folder (eval.runner, run.json) and the shards of one
+# run (merge_runs) must agree on every one of them. Named like EvalConfig's fields.
+GENERATION_KEYS = ("model", "backend", "max_new_tokens")
+
+
 def shard_of(items: Sequence[T], shard: tuple[int, int] | None) -> list[T]:
     """The items of shard ``(I, N)``: every N-th item from item I (all items when ``shard`` is None)."""
     if shard is None:
@@ -94,10 +99,9 @@ def merge_runs(shard_dirs: Sequence[str | Path], out_dir: str | Path, scoring: s
         raise ValueError(f"merge needs two or more shard folders, got {len(folders)}")
     if any(out.resolve() == f.resolve() for f in folders):
         raise ValueError(f"{out}: the merged folder must not be one of the shard folders")
-    settings = [_run_settings(f) for f in folders]
-    keys = ("model", "backend", "max_new_tokens")
-    for folder, s in zip(folders[1:], settings[1:], strict=True):
-        diff = [f"{k}: {settings[0].get(k)!r} vs {s.get(k)!r}" for k in keys if s.get(k) != settings[0].get(k)]
+    first, *others = [_run_settings(f) for f in folders]
+    for folder, s in zip(folders[1:], others, strict=True):
+        diff = [f"{k}: {first.get(k)!r} vs {s.get(k)!r}" for k in GENERATION_KEYS if s.get(k) != first.get(k)]
         if diff:
             raise ValueError(f"{folders[0]} and {folder} are shards of different runs ({', '.join(diff)})")
     modes = {m for m in (_summary_scoring(f) for f in folders) if m is not None}
@@ -122,5 +126,5 @@ def merge_runs(shard_dirs: Sequence[str | Path], out_dir: str | Path, scoring: s
                     owner[key] = folder
                     rows.append(row)
             atomic_write_jsonl(out / kind / name, rows)
-    atomic_write_json(out / "run.json", settings[0])
+    atomic_write_json(out / "run.json", first)
     return rescore(out, scoring=mode)
