@@ -33,8 +33,6 @@ ARM_OVERLAYS: dict[str, dict[str, Any]] = {
 }
 
 
-
-
 def _arm_config(arm: str, experiment: dict[str, Any]) -> TrainConfig:
     """``arm.yaml`` with the experiment's keys laid over it, then the arm's overlay."""
     if arm not in ARM_OVERLAYS:  # before any file is read
