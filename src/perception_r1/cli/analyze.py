@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import NoReturn
@@ -145,8 +144,8 @@ def perception_cmd(
             _fail(f"{f}: no such file")
     try:
         cfg = judge.build(default_backend="rule") or JudgeConfig(backend="rule")  # (never None with a default)
-        if cfg.backend != "rule" and not cfg.cache_path:  # every verdict kept as it arrives: a rerun resumes
-            cfg = dataclasses.replace(cfg, cache_path=str(output_dir / "judge_cache.sqlite"))
+        if cfg.backend != "rule":  # every verdict kept as it arrives: a rerun resumes
+            cfg = cfg.with_default_cache(output_dir / "judge_cache.sqlite")
         JUDGE_BACKENDS.get(cfg.backend)  # fail fast on an unknown backend, before reading anything
         anns = load_annotations(annotations, id_field)
         resp_a, resp_b = _load_responses(responses_a, id_field), _load_responses(responses_b, id_field)

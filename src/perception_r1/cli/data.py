@@ -69,10 +69,7 @@ def _llm_config(
     from perception_r1.llm.config import LLMConfig
 
     overrides = {k: v for k, v in (("base_url", base_url), ("model", model), ("cache_path", cache_path)) if v}
-    cfg = load_config(LLMConfig, config_file, overrides)
-    if not cfg.cache_path:
-        cfg.cache_path = str(output / DEFAULT_CACHE_NAME)
-    return cfg
+    return load_config(LLMConfig, config_file, overrides).with_default_cache(output / DEFAULT_CACHE_NAME)
 
 
 def _load_rows(

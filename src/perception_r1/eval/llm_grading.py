@@ -182,6 +182,6 @@ def build_stages(cfg: LLMGradingConfig | None, default_cache: str | Path | None 
     """
     if cfg is None or not (cfg.extract or cfg.grade):
         return None
-    if default_cache is not None and not cfg.client.cache_path:
-        cfg = dataclasses.replace(cfg, client=dataclasses.replace(cfg.client, cache_path=str(default_cache)))
+    if default_cache is not None:
+        cfg = dataclasses.replace(cfg, client=cfg.client.with_default_cache(default_cache))
     return LLMStages(cfg)

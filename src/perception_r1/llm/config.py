@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
 from perception_r1.config import option
 from perception_r1.redact import register_secret_env
 
 HTTP_TRANSPORTS = ("auto", "sdk", "aiohttp")
+
+
+C = TypeVar("C", bound="LLMConfig")
 
 
 @dataclass
@@ -42,6 +48,11 @@ class LLMConfig:
     structured_output_type: str = option(
         "json_schema", "response_format type for structured output: json_schema (OpenAI, vLLM, SGLang) or json_object"
     )
+
+    def with_default_cache(self: C, path: str | Path) -> C:
+        """This config, or a copy caching at ``path`` when no ``cache_path`` is set: a job's replies are kept as
+        they arrive in its own output folder, so a killed job run again asks only the calls that were in flight."""
+        return self if self.cache_path else dataclasses.replace(self, cache_path=str(path))
 
     def __post_init__(self) -> None:
         register_secret_env(self.api_key_env)  # its value is redacted from every error text (perception_r1.redact)

@@ -16,7 +16,6 @@ annotator's replies are cached as they arrive (``cache_path`` of each, by defaul
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,10 +111,8 @@ def build(recipe: DataRecipe, *, accuracy: Any) -> dict[str, Any]:
         rejects=load_rejects, limit=src.limit,
     )  # fmt: skip
     atomic_write_jsonl(out / "load" / "rejects.jsonl", [{**r, "stage": "load"} for r in load_rejects])
-    teacher, annotator = (
-        cfg if cfg.cache_path else dataclasses.replace(cfg, cache_path=str(out / "cache" / f"{role}.sqlite"))
-        for role, cfg in (("teacher", recipe.teacher), ("annotator", recipe.annotator))
-    )
+    teacher = recipe.teacher.with_default_cache(out / "cache" / "teacher.sqlite")
+    annotator = recipe.annotator.with_default_cache(out / "cache" / "annotator.sqlite")
     stages: dict[str, StepResult] = {}
     stages["distill"] = distill(rows, teacher, recipe.distill)
     write_step(out / "distill", stages["distill"])
