@@ -113,6 +113,21 @@ def selection_counts(
     }
 
 
+def _eligible(
+    annotations: Mapping[str, list[str]],
+    responses_a: Mapping[str, Mapping[str, Any]],
+    responses_b: Mapping[str, Mapping[str, Any]],
+    where: Mapping[str, str] | None,
+) -> tuple[list[str], list[str]]:
+    """The ids with annotations and a response from both models, and those of them matching ``where``."""
+    both = [
+        i
+        for i in annotations
+        if annotations[i] and responses_a.get(i, {}).get("response") and responses_b.get(i, {}).get("response")
+    ]
+    return both, [i for i in both if _matches(responses_a[i], where or {})]
+
+
 def select_items(
     annotations: Mapping[str, list[str]],
     responses_a: Mapping[str, Mapping[str, Any]],
@@ -124,14 +139,7 @@ def select_items(
     """Seeded sample of ``n`` ids that have annotations and a response from both models (and match ``where``
     on model A's record: dotted field -> value, list fields match by membership). Sorted before sampling, so the
     subset depends only on the ids and the seed."""
-    pool = sorted(
-        i
-        for i in annotations
-        if annotations[i]
-        and responses_a.get(i, {}).get("response")
-        and responses_b.get(i, {}).get("response")
-        and _matches(responses_a[i], where or {})
-    )
+    pool = sorted(_eligible(annotations, responses_a, responses_b, where)[1])
     if n is None or n >= len(pool):
         return pool
     return sorted(random.Random(seed).sample(pool, n))
@@ -157,12 +165,7 @@ def selection_summary(
         left-out counts: ``no_annotations``, ``no_response_a``, ``no_response_b`` (:func:`selection_counts`) and
         ``not_matching_where`` (annotated with both responses, but filtered out by ``where``).
     """
-    both = [
-        i
-        for i in annotations
-        if annotations[i] and responses_a.get(i, {}).get("response") and responses_b.get(i, {}).get("response")
-    ]
-    eligible = [i for i in both if _matches(responses_a[i], where or {})]
+    both, eligible = _eligible(annotations, responses_a, responses_b, where)
     return {
         "requested": n,
         "eligible": len(eligible),

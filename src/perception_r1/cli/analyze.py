@@ -124,7 +124,6 @@ def perception_cmd(
         load_annotations,
         markdown_report,
         select_items,
-        selection_counts,
         selection_note,
         selection_summary,
     )
@@ -152,7 +151,7 @@ def perception_cmd(
         filters = _parse_where(where)
         ids = select_items(anns, resp_a, resp_b, n or None, seed, filters)
         selection = selection_summary(anns, resp_a, resp_b, n or None, ids, filters)
-        excluded = selection_counts(anns, resp_a, resp_b)
+        excluded = {k: selection[k] for k in ("no_annotations", "no_response_a", "no_response_b")}
         excluded_text = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in excluded.items() if v)
         if not ids:
             _fail(
