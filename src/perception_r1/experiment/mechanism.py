@@ -36,7 +36,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from perception_r1.analysis.mcnemar import mcnemar, pair_counts
@@ -233,36 +232,6 @@ def mechanism_block(
             for arm, by_seed in (training or {}).items()
         },
     }
-
-
-def _items(root: Path, name: str, ids: Sequence[str]) -> list[dict[str, Any]]:
-    """Graded test items of one policy folder, in ``ids`` order."""
-    from perception_r1.experiment.evaluate import ITEMS_FILE
-    from perception_r1.io_utils import iter_jsonl, jsonl_file
-
-    path = jsonl_file(root / "eval" / name / ITEMS_FILE)  # items.jsonl.gz in a published folder
-    by_id = {r["id"]: r for _, r in iter_jsonl(path) if isinstance(r, dict)} if path.is_file() else {}
-    return [by_id[i] for i in ids if i in by_id]
-
-
-def load_block(root: Path, seeds: Sequence[int], test_ids: Sequence[str]) -> dict[str, Any]:
-    """:func:`mechanism_block` of an experiment folder: its evaluations and its GRPO runs' ``metrics.jsonl``."""
-    from perception_r1.io_utils import iter_jsonl, jsonl_file
-
-    runs: dict[str, dict[int, list[dict[str, Any]]]] = {}
-    for policy in ("blind", "warmup"):
-        items = _items(root, policy, test_ids)
-        if items:
-            runs[policy] = {s: items for s in seeds}
-    training: dict[str, dict[int, list[dict[str, Any]]]] = {}
-    for arm in ARMS:
-        runs[arm] = {s: _items(root, f"{arm}-seed{s}", test_ids) for s in seeds}
-        training[arm] = {}
-        for s in seeds:
-            path = jsonl_file(root / "runs" / f"{arm}-seed{s}" / "metrics.jsonl")
-            rows = [r for _, r in iter_jsonl(path) if isinstance(r, dict)] if path.is_file() else []
-            training[arm][s] = rows
-    return mechanism_block(runs, seeds, training)
 
 
 def _pct(x: float | None) -> str:

@@ -187,6 +187,7 @@ def build_summary(
     warm = json.loads((root / "warmup" / "summary.json").read_text(encoding="utf-8"))
     reading_marker = root / "reading" / "summary.json"
     reading = json.loads(reading_marker.read_text(encoding="utf-8")) if reading_marker.is_file() else None
+    training, metric_rows = _training(root, seeds)
     summary = {
         "command": command,
         "seeds": seeds,
@@ -197,7 +198,7 @@ def build_summary(
         "baselines": baselines,
         "mcnemar": mcnemar_block(items, seeds),
         "differences": _differences(evals, seeds),
-        "training": (training := _training(root, seeds)),
+        "training": training,
         "training_compared": compare_runs(training),
         "warmup": {k: warm.get(k) for k in ("steps", "examples", "final_loss", "wall_s")},
         "reading": reading and {k: reading.get(k) for k in READING_KEYS},
@@ -206,28 +207,36 @@ def build_summary(
         "test_ids": list(test_ids),
     }
     if cfg.data.multiple_choice:  # the paper's mechanism: correct answers with wrong perception, per arm
-        from perception_r1.experiment.mechanism import load_block
+        from perception_r1.experiment.mechanism import mechanism_block
 
-        summary["mechanism"] = load_block(root, seeds, test_ids)
+        # the items and training rows read above, not read again
+        summary["mechanism"] = mechanism_block(items, seeds, {arm: metric_rows[arm] for arm in ARMS})
     summary["findings"] = findings(summary)
     return summary
 
 
-def _training(root: Path, seeds: Sequence[int]) -> dict[str, Any]:
-    """Per arm and seed: :func:`training_figures` of the run and its peak memory; the frozen control where it ran."""
+def _training(root: Path, seeds: Sequence[int]) -> tuple[dict[str, Any], dict[str, dict[int, list[dict[str, Any]]]]]:
+    """Per arm and seed: :func:`training_figures` of the run and its peak memory; the frozen control where it ran.
+
+    Returns:
+        The figures, and the training rows they were computed from (``{arm: {seed: rows}}``), for other blocks.
+    """
     training: dict[str, Any] = {}
+    rows: dict[str, dict[int, list[dict[str, Any]]]] = {}
     for arm in (*ARMS, CONTROL):
         runs = {}
+        rows[arm] = {}
         for s in seeds:
             run = root / "runs" / f"{arm}-seed{s}"
             if arm == CONTROL and not jsonl_file(run / "metrics.jsonl").is_file():
                 continue  # no control run (grpo.frozen off, or a folder made before it existed)
             memory = run / "memory.json"
             peak = json.loads(memory.read_text(encoding="utf-8")).get("peak_rss_mb") if memory.is_file() else None
-            runs[str(s)] = {**training_figures(run_metrics(run)), "peak_rss_mb": peak}
+            rows[arm][s] = run_metrics(run)
+            runs[str(s)] = {**training_figures(rows[arm][s]), "peak_rss_mb": peak}
         if runs or arm != CONTROL:
             training[arm] = runs
-    return training
+    return training, rows
 
 
 def _fmt(block: Mapping[str, Any], pct: bool = True) -> str:
