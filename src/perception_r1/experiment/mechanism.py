@@ -38,7 +38,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from perception_r1.analysis.mcnemar import mcnemar, pair_counts
 from perception_r1.experiment.config import ARMS
 from perception_r1.train.run_logs import LUCKY_KEY, RIGHT_KEY
 
@@ -106,23 +105,20 @@ def mcnemar_tests(
         ``{comparison: {outcome: {"b", "c", "n_pairs", "p_value", "seeds_summed", "per_seed": [{"seed", "b", "c",
         "p_value"}]}}}``; b counts problems where A has the outcome and B has not. The top-level test sums the
         seeds' discordant pairs over the same problems: with more than one seed that is pseudo-replication, as in
-        :func:`perception_r1.experiment.stats.mcnemar_tests`. Comparisons missing a policy are left out.
+        :func:`perception_r1.experiment.stats.mcnemar_block`. Comparisons missing a policy are left out.
     """
+    from perception_r1.experiment.stats import mcnemar_over_seeds
+
     out: dict[str, dict[str, Any]] = {}
     for name, a, b in COMPARISONS:
         if a not in runs or b not in runs:
             continue
-        out[name] = {}
-        for outcome in OUTCOMES:
-            per_seed, total_b, total_c, pairs = [], 0, 0, 0
-            for seed in seeds:
-                counts = pair_counts(_outcome(runs[a][seed], outcome), _outcome(runs[b][seed], outcome))
-                p = mcnemar(counts["b"], counts["c"], n_pairs=counts["n_pairs"]).p_value
-                per_seed.append({"seed": seed, "b": counts["b"], "c": counts["c"], "p_value": p})
-                total_b, total_c, pairs = total_b + counts["b"], total_c + counts["c"], pairs + counts["n_pairs"]
-            pooled = mcnemar(total_b, total_c, n_pairs=pairs)
-            out[name][outcome] = {"b": total_b, "c": total_c, "n_pairs": pairs, "p_value": pooled.p_value,
-                                  "seeds_summed": len(seeds), "per_seed": per_seed}  # fmt: skip
+        out[name] = {
+            outcome: mcnemar_over_seeds(
+                (seed, _outcome(runs[a][seed], outcome), _outcome(runs[b][seed], outcome)) for seed in seeds
+            )
+            for outcome in OUTCOMES
+        }
     return out
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from perception_r1.analysis.mcnemar import mcnemar, pair_counts
@@ -143,14 +143,30 @@ def mcnemar_block(
         block = {}
         tested = seeds[:1] if a in seedless and b in seedless else seeds
         for outcome, key in OUTCOMES.items():
-            per_seed, total_b, total_c, pairs = [], 0, 0, 0
-            for seed in tested:
-                counts = pair_counts(binary_outcomes(runs[a][seed], key), binary_outcomes(runs[b][seed], key))
-                result = mcnemar(counts["b"], counts["c"], n_pairs=counts["n_pairs"])
-                per_seed.append({"seed": seed, "b": counts["b"], "c": counts["c"], "p_value": result.p_value})
-                total_b, total_c, pairs = total_b + counts["b"], total_c + counts["c"], pairs + counts["n_pairs"]
-            pooled = mcnemar(total_b, total_c, n_pairs=pairs)
-            block[outcome] = {"b": total_b, "c": total_c, "n_pairs": pairs, "p_value": pooled.p_value,
-                              "seeds_summed": len(tested), "per_seed": per_seed}  # fmt: skip
+            block[outcome] = mcnemar_over_seeds(
+                (seed, binary_outcomes(runs[a][seed], key), binary_outcomes(runs[b][seed], key)) for seed in tested
+            )
         out[name] = block
     return out
+
+
+def mcnemar_over_seeds(outcomes: Iterable[tuple[int, Mapping[str, int], Mapping[str, int]]]) -> dict[str, Any]:
+    """Exact McNemar per seed, and of the discordant pairs summed over the seeds.
+
+    Args:
+        outcomes: ``(seed, A's 0/1 outcome by item id, B's)`` per seed.
+
+    Returns:
+        ``{"b", "c", "n_pairs", "p_value", "seeds_summed", "per_seed": [{"seed", "b", "c", "p_value"}]}``; b counts
+        the items where A has the outcome and B has not. With more than one seed the summed test is
+        pseudo-replication (the same items once per seed); the per-seed tests are the valid ones.
+    """
+    per_seed, total_b, total_c, pairs = [], 0, 0, 0
+    for seed, a, b in outcomes:
+        counts = pair_counts(a, b)
+        result = mcnemar(counts["b"], counts["c"], n_pairs=counts["n_pairs"])
+        per_seed.append({"seed": seed, "b": counts["b"], "c": counts["c"], "p_value": result.p_value})
+        total_b, total_c, pairs = total_b + counts["b"], total_c + counts["c"], pairs + counts["n_pairs"]
+    pooled = mcnemar(total_b, total_c, n_pairs=pairs)
+    return {"b": total_b, "c": total_c, "n_pairs": pairs, "p_value": pooled.p_value,
+            "seeds_summed": len(per_seed), "per_seed": per_seed}  # fmt: skip
