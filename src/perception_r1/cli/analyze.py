@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NoReturn
 
 import typer
 
+from perception_r1.cli.errors import fail
 from perception_r1.cli.judge_options import JudgeOptions, judge_options
-from perception_r1.redact import redact, redact_obj
+from perception_r1.redact import redact_obj
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -17,11 +17,6 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 @app.callback()
 def _group() -> None:
     """Statistics: McNemar test, the perception analysis of two models, pooling experiment runs."""
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {redact(message)}", err=True)
-    raise typer.Exit(2)
 
 
 @app.command("mcnemar")
@@ -42,19 +37,19 @@ def mcnemar_cmd(
     try:
         if counts is not None:
             if files:
-                _fail("give either two files or --counts B C, not both")
+                fail("give either two files or --counts B C, not both")
             result = mcnemar(counts[0], counts[1], method=method)
         else:
             if len(files) != 2:
-                _fail(f"expected two JSONL files (A B) or --counts B C; got {len(files)} file(s)")
+                fail(f"expected two JSONL files (A B) or --counts B C; got {len(files)} file(s)")
             if not key:
-                _fail("--key FIELD is required with files (the binary field to compare)")
+                fail("--key FIELD is required with files (the binary field to compare)")
             for f in files:
                 if not f.is_file():
-                    _fail(f"{f}: no such file")
+                    fail(f"{f}: no such file")
             result = mcnemar_files(files[0], files[1], key, id_field=id_field, method=method)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(result.to_json()))
         return
@@ -76,12 +71,12 @@ def _load_responses(path: Path, id_field: str) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for line_no, row in iter_jsonl(path):
         if isinstance(row, JsonlError):
-            _fail(str(row))
+            fail(str(row))
         if id_field not in row:
-            _fail(f"{path}:{line_no}: no id field {id_field!r}")
+            fail(f"{path}:{line_no}: no id field {id_field!r}")
         key = str(row[id_field])
         if key in out:  # which of two responses to label would be a silent choice
-            _fail(f"{path}:{line_no}: duplicate id {key!r}")
+            fail(f"{path}:{line_no}: duplicate id {key!r}")
         out[key] = row
     return out
 
@@ -91,7 +86,7 @@ def _parse_where(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            _fail(f"--where expects FIELD=VALUE, got {pair!r}")
+            fail(f"--where expects FIELD=VALUE, got {pair!r}")
         out[key] = value
     return out
 
@@ -133,14 +128,14 @@ def perception_cmd(
     from perception_r1.registry import UnknownNameError
 
     if name_a == name_b:
-        _fail("--name-a and --name-b must differ")
+        fail("--name-a and --name-b must differ")
     if n < 0:
-        _fail(f"--n must be >= 0 (0 = every item), got {n}")
+        fail(f"--n must be >= 0 (0 = every item), got {n}")
     if not 0.0 <= threshold <= 1.0:
-        _fail(f"--threshold must be within [0, 1], got {threshold}")
+        fail(f"--threshold must be within [0, 1], got {threshold}")
     for f in (responses_a, responses_b, annotations):
         if not f.is_file():
-            _fail(f"{f}: no such file")
+            fail(f"{f}: no such file")
     try:
         cfg = judge.build(default_backend="rule") or JudgeConfig(backend="rule")  # (never None with a default)
         if cfg.backend != "rule":  # every verdict kept as it arrives: a rerun resumes
@@ -154,7 +149,7 @@ def perception_cmd(
         excluded = {k: selection[k] for k in ("no_annotations", "no_response_a", "no_response_b")}
         excluded_text = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in excluded.items() if v)
         if not ids:
-            _fail(
+            fail(
                 "no item has annotations and a response from both models (check ids and --where)"
                 + (f"; left out: {excluded_text}" if excluded_text else "")
             )
@@ -163,11 +158,11 @@ def perception_cmd(
         )
         report.selection = selection
     except (UnknownNameError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     reasons = {name: counts for name, counts in report.failure_reasons().items() if counts}
     reason_text = "; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in c.items()) for name, c in reasons.items())
     if report.test["n_pairs"] == 0:  # a p-value from zero judged pairs would be meaningless
-        _fail(f"no item could be judged for both models (judge failures: {reason_text or 'none'})")
+        fail(f"no item could be judged for both models (judge failures: {reason_text or 'none'})")
     if reasons:
         typer.echo(f"judge failures (items left out of the test): {reason_text}", err=True)
     if excluded_text:
@@ -178,7 +173,7 @@ def perception_cmd(
         atomic_write_json(output_dir / "perception_analysis.json", analysis)
         atomic_write_text(output_dir / "report.md", markdown_report(report, anns))
     except OSError as exc:  # -o names a file, or an unwritable place
-        _fail(f"cannot write the report into {output_dir}: {exc}")
+        fail(f"cannot write the report into {output_dir}: {exc}")
     t = report.test
     typer.echo(selection_note(selection))
     typer.echo(f"{len(ids)} items; {name_a} only: {t['b']}, {name_b} only: {t['c']}; p = {t['p_value']:.4g}")
@@ -199,10 +194,10 @@ def experiments_cmd(
     try:
         pooled = pool_summaries(load_summaries(folders))
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if output is not None:
         try:
             atomic_write_json(output, pooled)
         except OSError as exc:
-            _fail(f"cannot write {output}: {exc}")
+            fail(f"cannot write {output}: {exc}")
     typer.echo(json.dumps(pooled, indent=2) if as_json else pooled_markdown(pooled), nl=not as_json)

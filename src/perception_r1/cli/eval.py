@@ -5,18 +5,12 @@ local copies of the benchmarks."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
 
 import typer
 
-from perception_r1.redact import redact
+from perception_r1.cli.errors import fail
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {redact(message)}", err=True)
-    raise typer.Exit(2)
 
 
 _SCORING_HELP = (
@@ -29,7 +23,7 @@ def _check_scoring(mode: str) -> str:
     from perception_r1.eval.scoring import SCORING_MODES
 
     if mode not in SCORING_MODES:
-        _fail(f"--scoring must be one of {', '.join(SCORING_MODES)}, got {mode!r}")
+        fail(f"--scoring must be one of {', '.join(SCORING_MODES)}, got {mode!r}")
     return mode
 
 
@@ -40,7 +34,7 @@ def _parse_kv(pairs: list[str]) -> dict[str, object]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            _fail(f"--backend-opt expects KEY=VALUE, got {pair!r}")
+            fail(f"--backend-opt expects KEY=VALUE, got {pair!r}")
         out[key.strip()] = yaml.safe_load(value)  # numbers and booleans become typed values
     return out
 
@@ -99,7 +93,7 @@ def eval_cmd(
         return
     if not model:
         typer.echo(ctx.get_help())
-        _fail("--model is required (or use a subcommand: rescore, table)")
+        fail("--model is required (or use a subcommand: rescore, table)")
     from perception_r1.eval.runner import EvalConfig, run_eval
     from perception_r1.registry import UnknownNameError
 
@@ -123,7 +117,7 @@ def eval_cmd(
     try:
         result = run_eval(cfg)
     except (UnknownNameError, ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _print_summary(result)
 
 
@@ -157,7 +151,7 @@ def rescore_cmd(
     try:
         result = rescore(output_dir, llm_config=llm, scoring=mode)
     except (UnknownNameError, ValueError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _print_summary(result)
 
 
@@ -173,7 +167,7 @@ def merge_cmd(
     try:
         result = merge_runs(shard_dirs, out, scoring=_check_scoring(scoring) if scoring else None)
     except (ValueError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _print_summary(result)
 
 
@@ -198,7 +192,7 @@ def table_cmd(
     try:
         table, chart = write_reports(run_dirs, out, with_paper=paper, allow_different_items=allow_different_items)
     except (FileNotFoundError, ValueError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(table.read_text(encoding="utf-8"))
     typer.echo(f"wrote {table} and {chart}")
 
@@ -219,11 +213,11 @@ def check_data_cmd(
     from perception_r1.registry import UnknownNameError
 
     if not data_dir.is_dir():
-        _fail(f"--data-dir {data_dir}: no such folder")
+        fail(f"--data-dir {data_dir}: no such folder")
     try:
         benches = parse_benchmark_list(benchmarks)
     except (UnknownNameError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     checks = check_data(benches, data_dir, images=images)
     if as_json:
         typer.echo(json.dumps([c.to_json() for c in checks], indent=2))

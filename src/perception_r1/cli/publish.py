@@ -10,16 +10,10 @@ ones published.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
 
 import typer
 
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    from perception_r1.redact import redact
-
-    typer.echo(f"error: {redact(message)}", err=True)
-    raise typer.Exit(code)
+from perception_r1.cli.errors import fail
 
 
 def publish(
@@ -31,20 +25,20 @@ def publish(
     """Publish an experiment folder as a results folder with its raw records, or check one (--check)."""
     if check:
         if len(folders) != 1:
-            _fail(f"--check takes one folder (DEST), got {len(folders)}")
+            fail(f"--check takes one folder (DEST), got {len(folders)}")
         _check(folders[0])
         return
     if len(folders) != 2:
-        _fail(f"expected RUN_DIR DEST, got {len(folders)} folder(s)")
+        fail(f"expected RUN_DIR DEST, got {len(folders)} folder(s)")
     run_dir, dest = folders
     if not run_dir.is_dir():
-        _fail(f"{run_dir}: no such folder")
+        fail(f"{run_dir}: no such folder")
     from perception_r1.experiment.publish import publish as write
 
     try:
         manifest = write(run_dir, dest)
     except (ValueError, FileExistsError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for note in manifest["notes"]:
         typer.echo(f"note: {note}", err=True)
     largest = sorted(manifest["files"].items(), key=lambda kv: -kv[1]["bytes"])[:3]
@@ -60,7 +54,7 @@ def _check(dest: Path) -> None:
     from perception_r1.experiment.recompute import check_folder
 
     if not dest.is_dir():
-        _fail(f"{dest}: no such folder")
+        fail(f"{dest}: no such folder")
     _report_check(dest, check_folder(dest), (dest / "summary.json").is_file())
 
 
@@ -68,7 +62,7 @@ def _report_check(dest: Path, problems: list[str], summarized: bool) -> None:
     if problems:
         for problem in problems:
             typer.echo(f"{dest}: {problem}", err=True)
-        _fail(f"{dest}: {len(problems)} problem(s): its figures do not all recompute from its records", code=1)
+        fail(f"{dest}: {len(problems)} problem(s): its figures do not all recompute from its records", code=1)
     if summarized:
         typer.echo(f"check: every figure of {dest} recomputes from its records; its files are as published")
     else:
