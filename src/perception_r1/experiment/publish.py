@@ -193,19 +193,13 @@ def _write_report(
         The summary, the plots and the sample rollouts (for ``report.html``), or None when no seed can be
         reported yet (nothing is written then).
     """
-    from perception_r1.experiment.plots import write_plots
     from perception_r1.experiment.recompute import rebuild_summary, recipe
-    from perception_r1.experiment.report_md import render_markdown, sample_rollouts
-    from perception_r1.io_utils import atomic_write_text
+    from perception_r1.experiment.report_md import write_report_files
 
     summary = rebuild_summary(folder, provenance)
     if summary is None:
         return None
-    cfg = recipe(folder)
-    plots = write_plots(folder / "plots", summary)
-    atomic_write_json(folder / "summary.json", summary)
-    samples = sample_rollouts(folder, summary["seeds"][0], cfg.eval.samples, summary["test_ids"])
-    atomic_write_text(folder / "report.md", render_markdown(cfg, summary, plots, samples))
+    plots, samples = write_report_files(folder, recipe(folder), summary)
     return summary, plots, samples
 
 

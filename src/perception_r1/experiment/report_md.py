@@ -283,13 +283,26 @@ def write_report(
     :func:`perception_r1.experiment.data.split_figures` says about the splits (the report states the twin count);
     ``machine_info`` and ``seeds`` as in :func:`build_summary`.
     """
-    from perception_r1.experiment.plots import write_plots
-
     command = command or "perception-r1 experiment"
     summary = build_summary(root, cfg, evals, timings, wall_s, command, test_ids, split, machine_info, seeds)
-    plots = write_plots(root / "plots", summary)
-    atomic_write_json(root / "summary.json", summary)
-    samples = sample_rollouts(root, summary["seeds"][0], cfg.eval.samples, test_ids)
-    atomic_write_text(root / "report.md", render_markdown(cfg, summary, plots, samples))
+    plots, samples = write_report_files(root, cfg, summary)
     render_html(root, summary, plots, samples)
     return summary
+
+
+def write_report_files(
+    root: Path, cfg: ExperimentConfig, summary: Mapping[str, Any]
+) -> tuple[dict[str, Path], list[dict[str, Any]]]:
+    """Write ``summary.json``, the plots and ``report.md`` of a summary into ``root`` (an experiment folder, or a
+    published one rebuilt from its records).
+
+    Returns:
+        The plots and the sample rollouts, for :func:`render_html`.
+    """
+    from perception_r1.experiment.plots import write_plots
+
+    plots = write_plots(root / "plots", summary)
+    atomic_write_json(root / "summary.json", summary)
+    samples = sample_rollouts(root, summary["seeds"][0], cfg.eval.samples, summary["test_ids"])
+    atomic_write_text(root / "report.md", render_markdown(cfg, summary, plots, samples))
+    return plots, samples
