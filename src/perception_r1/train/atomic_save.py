@@ -48,16 +48,13 @@ def _fsync_tree(folder: Path) -> None:
     a power cut, a renamed folder of empty files would look complete)."""
     for root, _, files in os.walk(folder):
         for name in files:
-            fd = os.open(os.path.join(root, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(root))
+            _fsync(Path(root, name))
+        _fsync(Path(root))
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+def _fsync(path: Path) -> None:
+    """Flush a file or a folder (its entries) to disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -82,7 +79,7 @@ def publish(staged: Path, final: Path) -> None:
         old = final.with_name(f"{TRASH_PREFIX}{final.name}-{os.getpid()}")
         os.rename(final, old)
     os.rename(staged, final)
-    _fsync_dir(final.parent)
+    _fsync(final.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
