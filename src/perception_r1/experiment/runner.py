@@ -104,7 +104,8 @@ class Stages:
         self.cfg = cfg
         self.root = Path(cfg.output_dir)
         self.announce = announce
-        # Stage seconds persist across invocations, so a resumed experiment still reports its whole cost.
+        # Stage seconds persist across invocations, so a resumed experiment still reports its whole cost. Only the
+        # experiment's own process writes them (a worker process returns its run's seconds to it).
         self.timings: dict[str, float] = _marker(self.root / "timings.json") or {}
 
     def _timed(self, name: str, fn: Callable[[], Any]) -> Any:
@@ -113,19 +114,11 @@ class Stages:
         self._add_time(name, time.perf_counter() - start)
         return result
 
-    def current_timings(self) -> dict[str, float]:
-        """Stage seconds as on disk now: worker processes add their own there."""
-        return {**self.timings, **(_marker(self.root / "timings.json") or {})}
-
     def _add_time(self, name: str, seconds: float, base: float | None = None) -> None:
         """Add ``seconds`` to the ``name`` entry, or set it to ``base + seconds`` when ``base`` is given."""
-        # Re-read under a lock: GRPO runs train in parallel worker processes over one folder (``workers``), and
-        # each must add its own stage without dropping the others'.
-        with _locked(self.root / ".timings.lock"):
-            self.timings = self.current_timings()
-            start = self.timings.get(name, 0.0) if base is None else base
-            self.timings[name] = round(start + seconds, 1)
-            atomic_write_json(self.root / "timings.json", self.timings)
+        start = self.timings.get(name, 0.0) if base is None else base
+        self.timings[name] = round(start + seconds, 1)
+        atomic_write_json(self.root / "timings.json", self.timings)
 
     def data(self) -> dict[str, Any]:
         """Disjoint splits on disk, checked for overlap every time they are used."""
@@ -254,27 +247,28 @@ class Stages:
 
     def arm(self, arm: str, seed: int, warmup_model: Path) -> Path:
         """One GRPO arm for one seed, resumed from its last checkpoint when interrupted."""
+        folder = self.root / "runs" / f"{arm}-seed{seed}"
+        if _marker(folder / "summary.json") is None:
+            self._timed(f"grpo/{arm}-seed{seed}", lambda: self.train_arm(arm, seed, warmup_model))
+        return folder / "final"
+
+    def train_arm(self, arm: str, seed: int, warmup_model: Path) -> None:
+        """Train one GRPO run (its time is recorded by the caller: :meth:`arm`, or the parent of a worker)."""
         from perception_r1.experiment.arms import PeakMemory, arm_recipe
         from perception_r1.train.trainer import run_training
 
         folder = self.root / "runs" / f"{arm}-seed{seed}"
-        if _marker(folder / "summary.json") is None:
-            if not (warmup_model / "config.json").is_file():
-                raise FileNotFoundError(
-                    f"{warmup_model}: missing warm-up checkpoint; the warm-up stage did not finish"
-                )
-            self.announce(f"GRPO: arm {arm}, seed {seed}, {self.cfg.grpo.max_steps} steps")
-            recipe = arm_recipe(self.cfg, arm, seed, str(warmup_model), str(self.root / "data" / "train.parquet"),
-                                str(folder))  # fmt: skip
-            if self.cfg.processes > 1:  # one data-parallel run over several processes (torchrun)
-                from perception_r1.train.launch import run_launched
+        if not (warmup_model / "config.json").is_file():
+            raise FileNotFoundError(f"{warmup_model}: missing warm-up checkpoint; the warm-up stage did not finish")
+        self.announce(f"GRPO: arm {arm}, seed {seed}, {self.cfg.grpo.max_steps} steps")
+        recipe = arm_recipe(self.cfg, arm, seed, str(warmup_model), str(self.root / "data" / "train.parquet"),
+                            str(folder))  # fmt: skip
+        if self.cfg.processes > 1:  # one data-parallel run over several processes (torchrun)
+            from perception_r1.train.launch import run_launched
 
-                self._timed(f"grpo/{arm}-seed{seed}", lambda: run_launched(recipe, self.cfg.processes))
-            else:
-                self._timed(
-                    f"grpo/{arm}-seed{seed}", lambda: run_training(recipe, extra_callbacks=[PeakMemory(str(folder))])
-                )
-        return folder / "final"
+            run_launched(recipe, self.cfg.processes)
+        else:
+            run_training(recipe, extra_callbacks=[PeakMemory(str(folder))])
 
     def train_arms(self, jobs: list[tuple[str, int]], warmup_model: Path) -> None:
         """Train the unfinished ``(arm, seed)`` runs ``workers`` at a time, each in its own process.
@@ -287,24 +281,26 @@ class Stages:
         if workers <= 1:
             return
         import multiprocessing
-        from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+        from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 
         from perception_r1.experiment.progress import RunsProgress
 
         threads = max(1, (os.cpu_count() or 1) // (workers * self.cfg.processes))
         self.announce(f"GRPO: {len(todo)} runs, {workers} at a time ({threads} thread(s) each)")
-        steps = self.cfg.grpo.max_steps
-        names = [f"grpo/{a}-seed{s}" for a, s in todo]
-        recorded = self.current_timings()
-        before = {n: recorded.get(n, 0.0) for n in names}
-        overlap_before = recorded.get(PARALLEL_OVERLAP, 0.0)
+        overlap_before = self.timings.get(PARALLEL_OVERLAP, 0.0)
+        names: dict[Future[float], str] = {}  # each submitted run's timings entry
+        busy = 0.0
         start = time.perf_counter()
 
-        def record_overlap() -> None:
-            # Each finished run recorded its own time; the wall clock counts the time they shared once only.
-            # Written again as each run finishes, so an experiment stopped midway still sums to its wall time.
-            after = self.current_timings()
-            overlap = sum(after.get(n, 0.0) - before[n] for n in names) - (time.perf_counter() - start)
+        def record(finished: set[Future[float]]) -> None:
+            # Each finished run's own time under its name; the wall clock counts the time they shared once only.
+            # Written as each run finishes, so an experiment stopped midway still sums to its wall time.
+            nonlocal busy
+            for future in finished:
+                if future.exception() is None:
+                    self._add_time(names.pop(future), future.result())
+                    busy += future.result()
+            overlap = busy - (time.perf_counter() - start)
             if overlap > 0:
                 self._add_time(PARALLEL_OVERLAP, -overlap, base=overlap_before)
 
@@ -313,27 +309,26 @@ class Stages:
         self.announce(f"GRPO logs (the trainers' own output): {self.root / 'runs'}/<run>/train.log")
         with (
             ProcessPoolExecutor(workers, mp_context=context) as pool,
-            RunsProgress(runs, steps, self.announce) as progress,
+            RunsProgress(runs, self.cfg.grpo.max_steps, self.announce) as progress,
         ):
-            futures = [
-                pool.submit(_train_arm, to_dict(self.cfg), arm, seed, str(warmup_model), threads) for arm, seed in todo
-            ]
-            pending = set(futures)
+            for arm, seed in todo:
+                future = pool.submit(_train_arm, to_dict(self.cfg), arm, seed, str(warmup_model), threads)
+                names[future] = f"grpo/{arm}-seed{seed}"
+            pending = set(names)
             while pending:
                 done, pending = wait(pending, timeout=5, return_when=FIRST_EXCEPTION)
                 progress.update()
-                if done:
-                    record_overlap()
+                record(done)
                 failed = [f for f in done if f.exception() is not None]
                 if failed:
                     # Queued runs are not started; the ones running finish (and keep their outputs) first.
                     pool.shutdown(wait=True, cancel_futures=True)
-                    record_overlap()
+                    record({f for f in pending if f.done() and not f.cancelled()})
                     failed[0].result()
 
 
-def _train_arm(cfg: dict[str, Any], arm: str, seed: int, warmup_model: str, threads: int) -> None:
-    """One GRPO run in a worker process (see :meth:`Stages.train_arms`).
+def _train_arm(cfg: dict[str, Any], arm: str, seed: int, warmup_model: str, threads: int) -> float:
+    """One GRPO run in a worker process (see :meth:`Stages.train_arms`); returns its seconds.
 
     The trainer's own output (progress bars, logged dicts) goes to the run's ``train.log``: the parent shows one
     progress bar per run instead of several processes writing over each other.
@@ -348,27 +343,9 @@ def _train_arm(cfg: dict[str, Any], arm: str, seed: int, warmup_model: str, thre
         os.dup2(log_file.fileno(), 2)
         torch.set_num_threads(threads)
         os.environ["OMP_NUM_THREADS"] = str(threads)  # the ranks of a data-parallel run (processes > 1) inherit it
-        stages.arm(arm, seed, Path(warmup_model))
-
-
-class _locked:
-    """An exclusive ``flock`` on ``path`` for the ``with`` block (processes writing one file in turn)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> None:
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = self.path.open("a")
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        import fcntl
-
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
+        start = time.perf_counter()
+        stages.train_arm(arm, seed, Path(warmup_model))
+        return time.perf_counter() - start
 
 
 @claims_output_folder("experiment", lambda cfg, *a, **kw: cfg.output_dir, check=lambda cfg, *a, **kw: validate(cfg))
@@ -406,7 +383,7 @@ def run_experiment(
         if arm in ARMS:  # the frozen control's weights are the warm-up's: its evaluation is the warm-up's
             evals[f"{arm}-seed{seed}"] = stages.evaluate(f"{arm}-seed{seed}", final)
     test_ids = [r["id"] for r in stages.splits["test"]]
-    timings = stages.current_timings()
+    timings = stages.timings
     # The sum of the stage times, less the overlap of parallel runs: the wall time of the uninterrupted parts.
     return write_report(
         stages.root, cfg, evals, timings, sum(timings.values()), command, test_ids, split=stages.split_figures
