@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.experiment.config import ARMS, CONTROL
+from perception_r1.experiment.stats import matched_differences
 
 COLORS = {"warmup": "#7f7f7f", "rlvr": "#1f77b4", "perception_r1": "#d62728", CONTROL: "#555555"}
 RUNS = (*ARMS, CONTROL)  # the frozen control's lines are drawn where it ran
@@ -108,10 +109,10 @@ def plot_vs_frozen(summary: Mapping[str, Any], path: Path) -> Path | None:
             diffs: dict[int, list[float]] = {}
             for seed, run in summary["training"].get(arm, {}).items():
                 base = control.get(seed) or {}
-                of_base = dict(zip(base.get("steps", []), base.get("components", {}).get(name, []), strict=False))
-                for step, value in zip(run.get("steps", []), run.get("components", {}).get(name, []), strict=False):
-                    if value is not None and of_base.get(step) is not None:
-                        diffs.setdefault(step, []).append(value - of_base[step])
+                series = (run.get("steps", []), run.get("components", {}).get(name, []))
+                of_base = (base.get("steps", []), base.get("components", {}).get(name, []))
+                for step, diff in matched_differences(*series, *of_base):
+                    diffs.setdefault(step, []).append(diff)
             steps = sorted(diffs)
             if steps:
                 values = [sum(diffs[s]) / len(diffs[s]) for s in steps]
@@ -122,7 +123,8 @@ def plot_vs_frozen(summary: Mapping[str, Any], path: Path) -> Path | None:
         ax.set_title(f"{name}: arm minus frozen", fontsize=9)
         ax.set_xlabel("GRPO step")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    if axes[0].get_legend_handles_labels()[0]:  # no arm shares a step with its control: nothing to label
+        axes[0].legend(fontsize=8)
     fig.suptitle("Training rewards against the frozen control on the same prompts (mean over seeds)", y=1.06)
     return _save(fig, path)
 

@@ -67,6 +67,19 @@ def across_seeds(values: Sequence[float]) -> dict[str, Any]:
             "per_seed": vals}  # fmt: skip
 
 
+def matched_differences(
+    steps_a: Sequence[int], a: Sequence[float | None], steps_b: Sequence[int], b: Sequence[float | None]
+) -> list[tuple[int, float]]:
+    """``(step, a - b)`` at every step both runs logged a value, in step order.
+
+    Example:
+        >>> matched_differences([1, 2, 3], [0.5, None, 0.9], [2, 3], [0.1, 0.4])
+        [(3, 0.5)]
+    """
+    of_b = {s: v for s, v in zip(steps_b, b, strict=False) if v is not None}
+    return [(s, v - of_b[s]) for s, v in sorted(zip(steps_a, a, strict=False)) if v is not None and s in of_b]
+
+
 def step_difference(
     steps_a: Sequence[int], a: Sequence[float | None], steps_b: Sequence[int], b: Sequence[float | None]
 ) -> dict[str, Any]:
@@ -88,8 +101,7 @@ def step_difference(
         >>> step_difference([1, 2, 3, 4], [0.5, 0.6, 0.7, 0.8], [1, 2, 3, 4], [0.5, 0.5, 0.5, 0.5])["second_half"]
         0.25
     """
-    of_b = {s: v for s, v in zip(steps_b, b, strict=False) if v is not None}
-    diffs = [v - of_b[s] for s, v in sorted(zip(steps_a, a, strict=False)) if v is not None and s in of_b]
+    diffs = [d for _, d in matched_differences(steps_a, a, steps_b, b)]
     late = diffs[len(diffs) // 2 :]
     return {
         "n_steps": len(diffs),
