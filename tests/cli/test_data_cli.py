@@ -206,3 +206,19 @@ def test_distill_where_selects_rows(tmp_path, where, limit, expected) -> None:
     assert sorted(asked) == expected  # only the selected rows reach the teacher
     distilled = load_examples(tmp_path / "d" / "data.parquet")
     assert sorted(r["id"] for r in distilled) == [i for i in expected if i != "3"]  # the teacher never answers p3
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "metadata.task",  # no '=': a field without a value
+        "=geometry",  # a value without a field
+    ],
+)
+def test_distill_malformed_where_is_refused_before_any_call(tmp_path, where) -> None:
+    (tmp_path / "mv.jsonl").write_text(json.dumps({"id": "1", "problem": "p", "answer": "1"}) + "\n")
+    args = ["data", "distill", str(tmp_path / "mv.jsonl"), "-o", str(tmp_path / "d"), "--where", where,
+            "--base-url", "http://127.0.0.1:9/v1"]  # fmt: skip
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 2 and "FIELD=VALUE" in result.output
+    assert not (tmp_path / "d").exists()

@@ -138,6 +138,44 @@ def get_field(row: Mapping[str, Any], key: str) -> Any:
     return value
 
 
+def parse_where(pairs: list[str]) -> dict[str, str]:
+    """``FIELD=VALUE`` filters (``--where``; dotted fields descend into objects) as a mapping.
+
+    Raises:
+        ValueError: a pair without ``=`` or without a field.
+
+    Example:
+        >>> parse_where(["meta.source=geo", "split=test"])
+        {'meta.source': 'geo', 'split': 'test'}
+    """
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--where expects FIELD=VALUE (dotted fields descend into objects), got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def matches_where(row: Mapping[str, Any], where: Mapping[str, str]) -> bool:
+    """Whether every ``where`` field of ``row`` (:func:`get_field`) is its value, compared as text; a list field
+    matches when one element does, a missing field never.
+
+    Example:
+        >>> matches_where({"meta": {"tags": ["a", 2]}}, {"meta.tags": "2"}), matches_where({}, {"x": ""})
+        (True, False)
+    """
+    for key, wanted in where.items():
+        try:
+            value = get_field(row, key)
+        except KeyError:
+            return False
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if wanted not in [str(v) for v in values]:
+            return False
+    return True
+
+
 def as_binary(value: Any) -> int:
     """Map ``True/False``, ``1/0`` (int or float) to 1/0.
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perception_r1.analysis.mcnemar import get_field, mcnemar
+from perception_r1.analysis.mcnemar import matches_where, mcnemar
 from perception_r1.io_utils import JsonlError, iter_jsonl
 
 
@@ -82,18 +82,6 @@ def load_annotations(path: str | Path, id_field: str = "id") -> dict[str, list[s
     return out
 
 
-def _matches(row: Mapping[str, Any], where: Mapping[str, str]) -> bool:
-    for key, wanted in where.items():
-        try:
-            value = get_field(row, key)
-        except KeyError:
-            return False
-        values = value if isinstance(value, (list, tuple)) else [value]
-        if wanted not in [str(v) for v in values]:
-            return False
-    return True
-
-
 def selection_counts(
     annotations: Mapping[str, list[str]],
     responses_a: Mapping[str, Mapping[str, Any]],
@@ -125,7 +113,7 @@ def _eligible(
         for i in annotations
         if annotations[i] and responses_a.get(i, {}).get("response") and responses_b.get(i, {}).get("response")
     ]
-    return both, [i for i in both if _matches(responses_a[i], where or {})]
+    return both, [i for i in both if matches_where(responses_a[i], where or {})]
 
 
 def select_items(

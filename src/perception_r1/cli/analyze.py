@@ -81,16 +81,6 @@ def _load_responses(path: Path, id_field: str) -> dict[str, dict]:
     return out
 
 
-def _parse_where(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            fail(f"--where expects FIELD=VALUE, got {pair!r}")
-        out[key] = value
-    return out
-
-
 @app.command("perception")
 @judge_options
 def perception_cmd(
@@ -114,6 +104,7 @@ def perception_cmd(
     Without ``--judge-config`` or ``--judge-backend`` the deterministic rule judge labels the items. An LLM judge's
     replies are cached in ``OUTPUT_DIR/judge_cache.sqlite`` unless ``--judge-cache-path`` names another file.
     """
+    from perception_r1.analysis.mcnemar import parse_where
     from perception_r1.analysis.perception import (
         analyze_perception,
         load_annotations,
@@ -137,13 +128,13 @@ def perception_cmd(
         if not f.is_file():
             fail(f"{f}: no such file")
     try:
+        filters = parse_where(where)  # a malformed --where fails before anything is read
         cfg = judge.build(default_backend="rule") or JudgeConfig(backend="rule")  # (never None with a default)
         if cfg.backend != "rule":  # every verdict kept as it arrives: a rerun resumes
             cfg = cfg.with_default_cache(output_dir / "judge_cache.sqlite")
         JUDGE_BACKENDS.get(cfg.backend)  # fail fast on an unknown backend, before reading anything
         anns = load_annotations(annotations, id_field)
         resp_a, resp_b = _load_responses(responses_a, id_field), _load_responses(responses_b, id_field)
-        filters = _parse_where(where)
         ids = select_items(anns, resp_a, resp_b, n or None, seed, filters)
         selection = selection_summary(anns, resp_a, resp_b, n or None, ids, filters)
         excluded = {k: selection[k] for k in ("no_annotations", "no_response_a", "no_response_b")}

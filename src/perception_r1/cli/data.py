@@ -77,10 +77,14 @@ def _load_rows(
 ) -> list[dict]:
     """Schema rows of the input; with ``where`` (``FIELD=VALUE``, dotted fields, all must hold) only the matching
     rows, then the first ``limit`` of them."""
+    from perception_r1.analysis.mcnemar import matches_where, parse_where
     from perception_r1.data.io import load_examples
     from perception_r1.data.schema import SchemaError
 
-    filters = [_parse_where(w) for w in where or []]
+    try:
+        filters = parse_where(where or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     try:
         mapping = json.loads(columns) if columns else {}
         rows = load_examples(
@@ -89,27 +93,9 @@ def _load_rows(
     except (SchemaError, FileNotFoundError, json.JSONDecodeError) as exc:
         raise typer.BadParameter(str(exc)) from None
     if filters:
-        rows = [r for r in rows if all(_field_matches(r, key, value) for key, value in filters)]
+        rows = [r for r in rows if matches_where(r, filters)]
         rows = rows[:limit] if limit is not None else rows
     return rows
-
-
-def _parse_where(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise typer.BadParameter(f"--where expects FIELD=VALUE (dotted fields descend into objects), got {text!r}")
-    return key.strip(), value
-
-
-def _field_matches(row: dict, dotted: str, wanted: str) -> bool:
-    """Whether ``row[dotted]`` is ``wanted`` (compared as text; a list matches when one element does)."""
-    value: object = row
-    for part in dotted.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return False
-        value = value[part]
-    values = value if isinstance(value, (list, tuple)) else [value]
-    return wanted in [str(v) for v in values]
 
 
 def _run_step(step, *args):  # noqa: ANN001, ANN202 - a curation step and its arguments
