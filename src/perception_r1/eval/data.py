@@ -251,11 +251,10 @@ def local_rows(
         ValueError: for a row of a combined file without a valid ``subset`` column, or an unreadable file.
     """
     root = Path(data_dir)
-    combined = _local_source(root / bench.name)
+    combined, sources = _find_local(bench, root)
     if combined is not None:
         yield from _combined_rows(bench, combined, limit)
         return
-    sources = {s.name: _local_source(root / bench.name / s.name) for s in bench.subsets}
     paths = {name: p for name, p in sources.items() if p is not None}
     missing = [name for name in sources if name not in paths]
     if missing:
@@ -273,11 +272,16 @@ def local_rows(
 
 def local_source_paths(bench: Benchmark, data_dir: str | Path) -> list[Path]:
     """The files or folders a local copy of ``bench`` is read from (empty when there is none)."""
-    root = Path(data_dir)
+    combined, sources = _find_local(bench, Path(data_dir))
+    return [combined] if combined is not None else [p for p in sources.values() if p is not None]
+
+
+def _find_local(bench: Benchmark, root: Path) -> tuple[Path | None, dict[str, Path | None]]:
+    """``(combined file or None, {subset: its file or None})``: one file of all subsets wins over per-subset ones."""
     combined = _local_source(root / bench.name)
     if combined is not None:
-        return [combined]
-    return [p for s in bench.subsets if (p := _local_source(root / bench.name / s.name)) is not None]
+        return combined, {}
+    return None, {s.name: _local_source(root / bench.name / s.name) for s in bench.subsets}
 
 
 def _combined_rows(
