@@ -35,6 +35,7 @@ from perception_r1.judge.fact_grammar import (
     quantity,
     same_quantity,
     stated_values,
+    value_statements,
     values_equal,
 )
 from perception_r1.judge.rule import rule_verdicts
@@ -111,11 +112,13 @@ def grade_response(
     """
     shown = _truth([*annotations, *distractors])
     derivable = mentioned_quantities(reference) | set(_truth(derived))
+    text = normalize_response(response)
+    statements = value_statements(text, normalized=True)  # parsed once, for the verdicts and the value checks
     wrong = hallucinated = 0
-    for key, value in stated_values(normalize_response(response), normalized=True):
+    for key, value in ((q, v) for s in statements for q in s.quantities for v in s.values):
         truths = [v for q, v in shown.items() if same_quantity(key, q)]
         if truths:
             wrong += not any(values_equal(value, v) for v in truths)
         elif not any(same_quantity(key, q) for q in derivable):
             hallucinated += 1
-    return PerceptionGrade(rule_verdicts(list(annotations), response), wrong, hallucinated)
+    return PerceptionGrade(rule_verdicts(list(annotations), text, statements), wrong, hallucinated)

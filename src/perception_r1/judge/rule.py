@@ -144,12 +144,16 @@ def is_reflected(annotation: str | Fact, response: str, *, normalized: bool = Fa
     return _CHECKS[fact.kind](fact, text, value_statements(text, normalized=True))
 
 
-def rule_verdicts(annotations: Sequence[str], response: str) -> list[int]:
+def rule_verdicts(
+    annotations: Sequence[str], response: str, statements: Sequence[Statement] | None = None
+) -> list[int]:
     """One verdict (1 = reflected, 0 = not) per annotation, in order.
 
     Args:
         annotations: M canonical annotation strings.
-        response: The response text.
+        response: The response text, or with ``statements`` its :func:`normalize_response` form.
+        statements: The value statements of the normalised response, where the caller has parsed them already
+            (:func:`value_statements` with ``normalized=True``); None: parsed here.
 
     Returns:
         A list of M ints in {0, 1}.
@@ -158,6 +162,7 @@ def rule_verdicts(annotations: Sequence[str], response: str) -> list[int]:
         FactParseError: naming the first non-canonical annotation (all are parsed before any is judged).
     """
     facts = [parse_fact(a) for a in annotations]
-    text = normalize_response(response)
-    statements = value_statements(text, normalized=True)
-    return [int(_CHECKS[f.kind](f, text, statements)) for f in facts]
+    if statements is None:
+        response = normalize_response(response)
+        statements = value_statements(response, normalized=True)
+    return [int(_CHECKS[f.kind](f, response, statements)) for f in facts]
