@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from perception_r1.redact import redact
+from perception_r1.cli.errors import fail
 
 if TYPE_CHECKING:  # the command imports it when it runs (no import-time cost for `--help`)
     from perception_r1.experiment.config import ExperimentConfig
@@ -29,13 +29,16 @@ def experiment(
     quick: bool = typer.Option(
         False,
         "--quick",
-        help="The full mode's data and its shipped warm-up, one seed, 160 GRPO steps of 4 prompts (about 11 minutes "
+        help="The full mode's data and its shipped warm-up, one seed, 160 GRPO steps of 4 prompts (about 12 minutes "
         "on 2 cores).",
     ),
     help_config: bool = typer.Option(False, "--help-config", help="List every recipe key with default and help."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved recipe as JSON and exit."),
 ) -> None:
-    """Run (or continue) the controlled experiment: warm-up, RLVR vs Perception-R1, evaluation, McNemar, report."""
+    """Run (or continue) the controlled experiment: warm-up, RLVR vs Perception-R1, evaluation, McNemar, report.
+
+    Override any recipe key with --section.key VALUE (or section.key=VALUE), as train takes them.
+    """
     from perception_r1.cli.train import split_recipe_and_overrides
     from perception_r1.config import (
         ConfigError,
@@ -61,8 +64,7 @@ def experiment(
         cfg = apply_overrides(base, parse_overrides(tokens))
         validate(cfg)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
-        typer.echo(f"error: {redact(str(exc))}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     if print_config:
         typer.echo(json.dumps(to_dict(cfg), indent=2))
         return
@@ -85,8 +87,7 @@ def _run(cfg: ExperimentConfig) -> None:
     try:
         summary = run_experiment(cfg, announce=lambda msg: console.log(f"[bold]{msg}"), command=command.strip())
     except (ConfigError, SplitOverlapError, FileNotFoundError) as exc:
-        typer.echo(f"error: {redact(str(exc))}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     arms = summary["arms"]
     for policy in arms:
         a = arms[policy]

@@ -11,9 +11,10 @@ import json
 
 import typer
 
+from perception_r1.cli.errors import fail
 from perception_r1.cli.judge_options import JudgeOptions, judge_options
 from perception_r1.config import ConfigError
-from perception_r1.redact import redact, redact_obj
+from perception_r1.redact import redact_obj
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -38,8 +39,7 @@ def check(
             judge_template(cfg)  # a bad prompt file is a configuration error (exit 2), not a failed check
         judgment = probe_judge(cfg)  # never from the reply cache: a check must reach the judge
     except (ConfigError, ValueError, KeyError) as exc:
-        typer.echo(f"error: {redact(str(exc))}", err=True)
-        raise typer.Exit(code=2) from None
+        fail(str(exc))
     report = {
         "backend": cfg.backend,
         "base_url": cfg.base_url if cfg.backend == "openai" else None,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from perception_r1.cli.errors import fail
+
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
@@ -25,6 +27,5 @@ def build_tiny(
         existed = is_built(output if output is not None else default_cache_dir(spec))
         path = ensure_tiny_vlm(output, spec, rebuild=rebuild)
     except FileNotFoundError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     typer.echo(f"{'reused' if existed and not rebuild else 'built'}: {path}")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from perception_r1.cli.errors import fail
+
 
 def report(
     run_dirs: list[Path] = typer.Argument(..., help="Training, evaluation or experiment folders, in page order."),
@@ -26,16 +28,11 @@ def report(
 
     missing = [str(p) for p in run_dirs if not p.is_dir()]
     if missing:
-        typer.echo(f"error: not a folder: {', '.join(missing)}", err=True)
-        raise typer.Exit(2)
+        fail(f"not a folder: {', '.join(missing)}")
     if output.is_dir():
-        typer.echo(f"error: -o {output} is a folder; give the HTML file to write (e.g. {output / 'report.html'})",
-                   err=True)  # fmt: skip
-        raise typer.Exit(2)
+        fail(f"-o {output} is a folder; give the HTML file to write (e.g. {output / 'report.html'})")
     if label and len(label) != len(run_dirs):
-        typer.echo(f"error: --label given {len(label)} time(s) for {len(run_dirs)} RUN_DIR(s); give one per folder",
-                   err=True)  # fmt: skip
-        raise typer.Exit(2)
+        fail(f"--label given {len(label)} time(s) for {len(run_dirs)} RUN_DIR(s); give one per folder")
     runs, notes = collect_runs(run_dirs, label or None)
     for run in runs:
         for status in run.files:

@@ -8,8 +8,8 @@ from typing import Any
 
 import typer
 
+from perception_r1.cli.errors import fail
 from perception_r1.cli.judge_options import JudgeOptions, judge_options
-from perception_r1.redact import redact
 from perception_r1.rewards.score_file import ScoreOptions, score_file
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -57,8 +57,7 @@ def score(
     try:
         judge_cfg = judge.build()  # None: no judge option given, no perception reward
     except ValueError as exc:
-        typer.echo(f"error: {redact(str(exc))}", err=True)
-        raise typer.Exit(code=2) from None
+        fail(str(exc))
     options = ScoreOptions(
         skip_invalid=skip_invalid,
         format_template=format_template,
@@ -71,9 +70,7 @@ def score(
     try:
         summary = score_file(input_path, output, options)
     except (ValueError, OSError, KeyError) as exc:  # OSError: unreadable input, unwritable output
-        typer.echo(f"error: {redact(str(exc))}", err=True)
-        raise typer.Exit(code=2) from None
+        fail(str(exc))
     summary.print()
     if summary.nothing_judged:  # every perception value is null: the run must not look like a success
-        typer.echo(f"error: the judge could not judge any response; failures: {summary.failure_text()}", err=True)
-        raise typer.Exit(code=1)
+        fail(f"the judge could not judge any response; failures: {summary.failure_text()}", 1)

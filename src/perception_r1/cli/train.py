@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from perception_r1.redact import redact
+from perception_r1.cli.errors import fail
 
 if TYPE_CHECKING:  # only for annotations: --help should not import more than it needs
     from perception_r1.train.config import TrainConfig
@@ -59,8 +59,7 @@ def train(
         cfg = load_config(TrainConfig, recipe_path or EMBEDDED_DEFAULT, overrides)
         validate(cfg)
     except (ConfigError, ValueError) as exc:
-        typer.echo(f"error: {redact(str(exc))}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     if print_config:  # print and stop: with a real recipe, falling through would launch the job
         typer.echo(json.dumps(to_dict(cfg), indent=2))
         return
@@ -69,8 +68,7 @@ def train(
         return
     refusal = _single_process_refusal(cfg, recipe_path, overrides)
     if refusal:
-        typer.echo(f"error: {refusal}", err=True)
-        raise typer.Exit(2)
+        fail(refusal)
     _run(cfg)
 
 
@@ -86,14 +84,12 @@ def _dry_run(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) ->
     try:
         _, weights, names = build_rewards(cfg.rewards)
     except ConfigError as exc:
-        typer.echo(f"error: {redact(str(exc))}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     typer.echo("rewards: " + ", ".join(f"{w:g} x {n}" for n, w in zip(names, weights, strict=True)))
     try:
         check_with_trl(cfg)
     except ConfigError as exc:
-        typer.echo(f"error: {redact(str(exc))}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     typer.echo("grpo: trl.GRPOConfig accepts the settings (device and precision are checked where training runs)")
     source = cfg.data.source
     if source == "synth" or Path(source).exists():
@@ -101,8 +97,7 @@ def _dry_run(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) ->
             rows = load_rows(cfg.data)
             check_columns(cfg.rewards, rows, where=f"data.source {source!r}")
         except (ConfigError, ValueError, FileNotFoundError) as exc:
-            typer.echo(f"error: {redact(str(exc))}", err=True)
-            raise typer.Exit(2) from None
+            fail(str(exc))
         typer.echo(f"data: {len(rows)} examples from {source}; reward columns present")
     else:
         typer.echo(f"data: {source} is not on this machine; columns are checked when training starts")
@@ -112,8 +107,7 @@ def _dry_run(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) ->
     typer.echo(format_plan(launch_plan(cfg, recipe, overrides)))
     failed = [c for c in checks if c.status == "fail"]
     if failed:
-        typer.echo(f"error: preflight failed: {'; '.join(f'{c.name}: {c.detail}' for c in failed)}", err=True)
-        raise typer.Exit(2)
+        fail(f"preflight failed: {'; '.join(f'{c.name}: {c.detail}' for c in failed)}")
 
 
 def _single_process_refusal(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) -> str | None:
@@ -154,11 +148,10 @@ def _run(cfg: TrainConfig) -> None:
             cfg = apply_overrides(cfg, {"model.path": str(warmup_policy())})
         summary = run_training(cfg)
     except (ConfigError, SchemaError) as exc:  # SchemaError: a bad training row, named (file, row, id)
-        typer.echo(f"error: {redact(str(exc))}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     except JudgeFailureStop as exc:
-        if main:
-            typer.echo(f"error: {redact(str(exc))}", err=True)
+        if main:  # one message for the launch, from its first rank
+            fail(str(exc), 1)
         raise typer.Exit(1) from None
     if not main:
         return

@@ -143,19 +143,6 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     return shared_loop().run(coro, timeout)
 
 
-async def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Await ``coro`` on the shared LLM loop from any other event loop (the async twin of :func:`run_sync`).
-
-    Example:
-        >>> import asyncio
-        >>> async def answer() -> int:
-        ...     return 42
-        >>> asyncio.run(run_async(answer()))
-        42
-    """
-    return await shared_loop().arun(coro)
-
-
 async def _cancel_all() -> None:
     """Cancel every other task of the running loop, wait for them to finish, then close async generators."""
     current = asyncio.current_task()
