@@ -8,7 +8,7 @@ The one way for synchronous code to use the LLM layer is :func:`run_sync` (and, 
 :meth:`perception_r1.llm.client.LLMClient.generate_sync` / ``close_sync``): every such call runs on the same
 process-wide loop (:func:`shared_loop`), so a client built once can serve any number of sync calls from any
 thread, and no caller builds a throw-away client per ``asyncio.run``. Async code that owns another loop (verl's
-reward loop) awaits the same loop through :func:`run_async`, so it shares those clients without blocking.
+reward loop) awaits the same loop through ``shared_loop().arun``, so it shares those clients without blocking.
 
 Example:
     >>> async def answer() -> int:
