@@ -33,6 +33,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("io_utils", "-"): "atomic writes and JSONL reading: pure helpers, nothing of ours",
     ("disk", "-"): "writability checks and disk errors of output folders: pure helpers, nothing of ours",
     ("ranks", "-"): "where a process stands in a launch, read from the launcher's environment: nothing of ours",
+    ("processes", "-"): "child processes that stop with their parent (signals, pools): nothing of ours",
     ("folder_lock", "disk"): "a claimed output folder is checked for writability first",
     ("folder_lock", "ranks"): "only the launch's rank 0 holds the folder",
     ("folder_lock", "redact"): "the holder's command line, shown to a refused writer, may carry a key",
@@ -90,6 +91,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("integrations", "templates"): "exported prompts end with the format instruction",
     ("train", "folder_lock"): "one training run per output folder; leftovers of cut saves are removed by rank 0 only",
     ("train", "disk"): "a checkpoint save cut by a full disk is named as such",
+    ("train", "processes"): "a stopped launch stops torchrun, which stops its ranks",
     ("eval", "config"): "evaluation options are typed configs",
     ("eval", "registry"): "benchmarks, scorers and backends are registries",
     ("eval", "io_utils"): "predictions and reports are written atomically",
@@ -113,6 +115,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("experiment", "analysis"): "arms are compared with the McNemar test",
     ("experiment", "report"): "the experiment writes its HTML report",
     ("experiment", "folder_lock"): "one experiment per folder; the cached warm-up is built by one process",
+    ("experiment", "processes"): "the GRPO worker processes stop with the experiment",
     ("cli", "*"): "the commands wire every part together",
 }
 

@@ -20,6 +20,7 @@ from perception_r1.experiment.mechanism import (
     rate_differences,
     rollout_figures,
 )
+from support.toy_experiment import TOY
 
 R, L, W, X = "R", "L", "W", "X"  # right answer + right perception, lucky, wrong answer + right perception, both wrong
 _CELL = {R: (1.0, True), L: (1.0, False), W: (0.0, True), X: (0.0, False)}
@@ -167,23 +168,12 @@ def test_nothing_is_added_without_multiple_choice() -> None:
     assert _mechanism_section({"arms": {}}) == [] and _mechanism_section({"mechanism": None}) == []
 
 
-def _toy_settings() -> dict:
-    """The toy sizes of test_runner.py (one source: the end-to-end tests there and here run the same toy)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("experiment_toy_runner", Path(__file__).with_name("test_runner.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.TOY
-
-
 @pytest.mark.integration
 def test_toy_multiple_choice_experiment_reports_the_mechanism(tmp_path: Path) -> None:
     from perception_r1.experiment.runner import run_experiment
 
     out = tmp_path / "mc"
-    toy = _toy_settings()
+    toy = TOY
     cfg = from_dict(
         ExperimentConfig, {**toy, "data": {**toy["data"], "multiple_choice": True}, "output_dir": str(out)}
     )

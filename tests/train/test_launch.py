@@ -58,3 +58,47 @@ def test_launch_plan(data, titles, snippets):
     text = format_plan(steps)
     for snippet in snippets:
         assert snippet in text
+
+
+# Runs one 2-process launch of a training recipe (argv[1]) as the experiment does, with the CLI's SIGTERM handling.
+LAUNCHER = """
+import sys
+from perception_r1.config import from_dict, load_yaml
+from perception_r1.processes import exit_on_sigterm
+from perception_r1.train.config import TrainConfig
+from perception_r1.train.launch import run_launched
+
+exit_on_sigterm()
+run_launched(from_dict(TrainConfig, load_yaml(sys.argv[1])), 2)
+"""
+
+
+@pytest.mark.integration
+def test_a_stopped_launch_stops_its_ranks(tmp_path, toy_policy_path):
+    # torchrun starts each rank in a session of its own: had the launch been killed outright (as subprocess.run
+    # does when interrupted), both ranks would have gone on training and holding the run folder.
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from support.cli_runs import cli_env, descendants, processes_gone, toy_recipe, wait_for
+
+    out = tmp_path / "run"
+    recipe = toy_recipe(
+        tmp_path / "r.yaml", toy_policy_path, out, grpo={"max_steps": 5000}, launch={"num_processes": 2}
+    )
+    (tmp_path / "launcher.py").write_text(LAUNCHER)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "launcher.py"), str(recipe)], env=cli_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        metrics = out / "metrics.jsonl"
+        wait_for(lambda: metrics.is_file() and metrics.read_text().count("\n") >= 1, 300, "the first step")
+        ranks = descendants(proc.pid)  # torchrun and its 2 ranks
+        assert len(ranks) >= 3
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(120) == 143
+        assert processes_gone(ranks, within_s=30), "a rank outlived its stopped launch"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -67,19 +67,6 @@ def build_app() -> typer.Typer:
     return app
 
 
-def _exit_on_sigterm() -> None:
-    """Turn SIGTERM into ``SystemExit(143)`` so that ``finally`` blocks run: temporary files of atomic writes are
-    removed and clients closed, as on Ctrl-C (Python's default SIGTERM handling skips all cleanup)."""
-    import signal
-    import threading
-
-    def handler(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
-
-
 def run_command(app: typer.Typer, args: list[str] | None = None) -> None:
     """Run the CLI (on ``args``, default the command line); a folder held by another run, or a full, read-only or
     forbidden disk (at any point of any command), ends it with one line naming the folder and the reason instead
@@ -106,9 +93,10 @@ def run_command(app: typer.Typer, args: list[str] | None = None) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    from perception_r1.processes import exit_on_sigterm
     from perception_r1.redact import install
 
-    _exit_on_sigterm()
+    exit_on_sigterm()  # finally blocks run on SIGTERM as on Ctrl-C: temporary files removed, children stopped
     install()  # no log line or traceback prints an API key a server quoted back
     run_command(build_app())
 

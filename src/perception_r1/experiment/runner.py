@@ -284,6 +284,7 @@ class Stages:
         from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 
         from perception_r1.experiment.progress import RunsProgress
+        from perception_r1.processes import die_with_parent, run_stoppable, stop_pool
 
         threads = max(1, (os.cpu_count() or 1) // (workers * self.cfg.processes))
         self.announce(f"GRPO: {len(todo)} runs, {workers} at a time ({threads} thread(s) each)")
@@ -308,23 +309,35 @@ class Stages:
         runs = {f"{arm}-seed{seed}": self.root / "runs" / f"{arm}-seed{seed}" for arm, seed in todo}
         self.announce(f"GRPO logs (the trainers' own output): {self.root / 'runs'}/<run>/train.log")
         with (
-            ProcessPoolExecutor(workers, mp_context=context) as pool,
+            # Each worker stops with the experiment: on SIGTERM, and when the experiment's process dies outright.
+            ProcessPoolExecutor(
+                workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+            ) as pool,
             RunsProgress(runs, self.cfg.grpo.max_steps, self.announce) as progress,
         ):
-            for arm, seed in todo:
-                future = pool.submit(_train_arm, to_dict(self.cfg), arm, seed, str(warmup_model), threads)
-                names[future] = f"grpo/{arm}-seed{seed}"
-            pending = set(names)
-            while pending:
-                done, pending = wait(pending, timeout=5, return_when=FIRST_EXCEPTION)
-                progress.update()
-                record(done)
-                failed = [f for f in done if f.exception() is not None]
-                if failed:
-                    # Queued runs are not started; the ones running finish (and keep their outputs) first.
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    record({f for f in pending if f.done() and not f.cancelled()})
-                    failed[0].result()
+            try:
+                for arm, seed in todo:
+                    future = pool.submit(
+                        run_stoppable, _train_arm, to_dict(self.cfg), arm, seed, str(warmup_model), threads
+                    )
+                    names[future] = f"grpo/{arm}-seed{seed}"
+                pending = set(names)
+                while pending:
+                    done, pending = wait(pending, timeout=5, return_when=FIRST_EXCEPTION)
+                    progress.update()
+                    record(done)
+                    failed = [f for f in done if f.exception() is not None]
+                    if failed:
+                        # Queued runs are not started; the ones running finish (and keep their outputs) first.
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        record({f for f in pending if f.done() and not f.cancelled()})
+                        failed[0].result()
+            except BaseException:
+                # Stopped (SIGTERM, Ctrl-C): the runs in flight stop too (each resumes from its last checkpoint on a
+                # rerun) instead of the pool's exit waiting for them to train to the end. After a failed run the
+                # pool has already shut down and there is nothing left to stop.
+                stop_pool(pool)
+                raise
 
 
 def _train_arm(cfg: dict[str, Any], arm: str, seed: int, warmup_model: str, threads: int) -> float:

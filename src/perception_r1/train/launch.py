@@ -185,6 +185,7 @@ def run_launched(cfg: TrainConfig, processes: int) -> dict[str, Any]:
 
     from perception_r1.config import to_dict
     from perception_r1.io_utils import atomic_write_text
+    from perception_r1.processes import stop_process
 
     out = Path(cfg.output.dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -192,7 +193,14 @@ def run_launched(cfg: TrainConfig, processes: int) -> dict[str, Any]:
     atomic_write_text(recipe, yaml.safe_dump(to_dict(cfg), sort_keys=False))
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
                "-m", "perception_r1.cli.main", "train", str(recipe)]  # fmt: skip
-    done = subprocess.run(command, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"the {processes}-process training run in {out} failed (exit {done.returncode})")
+    with subprocess.Popen(command) as launch:
+        try:
+            code = launch.wait()
+        except BaseException:
+            # Stopped (SIGTERM, Ctrl-C): torchrun stops its ranks when sent SIGTERM. The ranks run in sessions of
+            # their own, so killing torchrun outright (as subprocess.run does) would leave them training.
+            stop_process(launch)
+            raise
+    if code != 0:
+        raise RuntimeError(f"the {processes}-process training run in {out} failed (exit {code})")
     return json.loads((out / "summary.json").read_text(encoding="utf-8"))
