@@ -54,7 +54,10 @@ POOL_PARENT = textwrap.dedent("""
 def _start_pool_parent(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
     script = tmp_path / "parent.py"
     script.write_text(POOL_PARENT)
-    parent = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    # A group of its own, as a job a terminal starts: a Ctrl-C case signals the group without reaching pytest.
+    parent = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     workers = [int(p) for p in parent.stdout.readline().split()]
     assert len(workers) == 2
     return parent, workers
@@ -66,12 +69,16 @@ def _start_pool_parent(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
     [
         (signal.SIGTERM, 143),  # the parent stops its pool: workers unwind, the queued calls never start
         (signal.SIGKILL, -9),  # the parent dies outright: the kernel sends its workers SIGTERM (PR_SET_PDEATHSIG)
+        (-signal.SIGINT, -2),  # Ctrl-C: SIGINT to the whole process group, the parent and its workers alike
     ],
 )
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
 def test_pool_workers_stop_with_their_parent(tmp_path, sig, code):
     parent, workers = _start_pool_parent(tmp_path)
-    os.kill(parent.pid, sig)
+    if sig < 0:  # to the group, as a terminal does
+        os.killpg(parent.pid, -sig)
+    else:
+        os.kill(parent.pid, sig)
     assert parent.wait(30) == code
     assert processes_gone(workers, within_s=20), "a pool worker outlived its parent"
     names = sorted(p.name for p in tmp_path.glob("*-*"))

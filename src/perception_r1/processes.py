@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 T = TypeVar("T")
 
@@ -52,7 +52,7 @@ def exit_on_sigterm() -> None:
 
 
 def run_stoppable(fn: Callable[..., T], *args: Any) -> T:
-    """Call ``fn(*args)`` in a pool worker that ends once SIGTERM has unwound the call.
+    """Call ``fn(*args)`` in a pool worker that ends once SIGTERM (or Ctrl-C) has unwound the call.
 
     Without this a stopped worker returns to its pool for more work: a ``ProcessPoolExecutor`` has already handed
     it its next call (which would start), and when the parent died nobody ever tells it to exit (every worker
@@ -66,9 +66,16 @@ def run_stoppable(fn: Callable[..., T], *args: Any) -> T:
     except SystemExit as exc:
         if not _stop_requested:
             raise
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(exc.code if isinstance(exc.code, int) else 128 + signal.SIGTERM)  # clean-ups already ran
+        _exit_now(exc.code if isinstance(exc.code, int) else 128 + signal.SIGTERM)
+    except KeyboardInterrupt:  # Ctrl-C reaches every process of the terminal's group, this worker too
+        _exit_now(128 + signal.SIGINT)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End the process at once: the call's clean-ups have run, the pool's must not hand it more work."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def die_with_parent(parent_pid: int) -> None:
