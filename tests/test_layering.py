@@ -220,6 +220,81 @@ def test_allowed_edges_have_no_cycle():
     assert [a for a in graph if reaches(a, a, set())] == []
 
 
+def module_imports(src: Path) -> dict[str, set[str]]:
+    """Module -> the package modules it imports at run time, lazily inside functions too (``from a import b``
+    counts as ``a.b`` where that is a module); imports under ``if TYPE_CHECKING:`` are left out (never run)."""
+    files = {module_name(p, src): p for p in sorted((src / PACKAGE).rglob("*.py"))}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {
+            id(n)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+            for stmt in block.body
+            for n in ast.walk(stmt)
+        }
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets = set()
+        for node in ast.walk(tree):
+            if id(node) in typing_only or not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            if isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names}
+                continue
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            targets |= {f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names}
+        graph[name] = {t for t in targets if t in files and t != name}
+    return graph
+
+
+def module_cycles(src: Path) -> list[list[str]]:
+    """Every module that can reach itself through imports, with one such loop."""
+    graph = module_imports(src)
+    found = []
+    for start in sorted(graph):
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for nxt in sorted(graph[node]):
+                if nxt == start:
+                    found.append([*path, start])
+                    stack = []
+                    break
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*path, nxt]))
+    return found
+
+
+def test_no_module_imports_itself_round_about():
+    # Two modules that import each other (even lazily, inside a function) have no order to read them in: the
+    # shared part belongs in one of them, or lower.
+    assert module_cycles(SRC) == []
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        # a lazy import back: a cycle
+        ({"perception_r1/a.py": "from perception_r1 import b\n",
+          "perception_r1/b.py": "def f():\n    from perception_r1.a import x\n"}, 2),
+        # an import for type checking only: no cycle
+        ({"perception_r1/a.py": "from perception_r1 import b\n",
+          "perception_r1/b.py": "import typing\nif typing.TYPE_CHECKING:\n    from perception_r1.a import x\n"},
+         0),
+        # through a third module, by a relative import
+        ({"perception_r1/a.py": "from . import b\n", "perception_r1/b.py": "import perception_r1.c\n",
+          "perception_r1/c.py": "from .a import x\n"}, 3),
+    ],
+)  # fmt: skip
+def test_cycle_checker(tmp_path, files, expected):
+    assert len(module_cycles(_write(tmp_path, {"perception_r1/__init__.py": "", **files}))) == expected
+
+
 def _write(root: Path, files: dict[str, str]) -> Path:
     for rel, text in files.items():
         path = root / rel

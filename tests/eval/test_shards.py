@@ -13,8 +13,8 @@ from perception_r1.eval.benchmarks import get_benchmark
 from perception_r1.eval.data import iter_items
 from perception_r1.eval.generation import Generation
 from perception_r1.eval.prompts import build_prompt
-from perception_r1.eval.runner import EvalConfig, run_eval
-from perception_r1.eval.shards import merge_runs, parse_shard, shard_of
+from perception_r1.eval.runner import EvalConfig, merge_runs, run_eval
+from perception_r1.eval.shards import parse_shard, shard_of
 from perception_r1.rewards.mathcheck import MathChecker
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "eval"

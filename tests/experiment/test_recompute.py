@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from perception_r1.experiment.publish import MANIFEST, _replaceable, manifest_problems, publish, write_manifest
-from perception_r1.experiment.recompute import differences, evaluated, recipe
+from perception_r1.experiment.publish import _replaceable, publish, write_manifest
+from perception_r1.experiment.recompute import MANIFEST, differences, evaluated, manifest_problems, recipe
 
 
 @pytest.mark.parametrize(

@@ -269,8 +269,9 @@ def test_unknown_family_fails_before_any_work(tmp_path: Path) -> None:
     ],
 )
 def test_quick_warmup_is_shared_with_the_train_default(tmp_path: Path, monkeypatch, overrides: dict, cached: bool):
-    from perception_r1.experiment.cache import ensure_warmup_policy, share_with_train_default, warmup_cache_dir
+    from perception_r1.experiment.cache import ensure_warmup_policy
     from perception_r1.experiment.config import QUICK
+    from perception_r1.experiment.warmup import share_with_train_default, warmup_cache_dir
 
     monkeypatch.setenv("PERCEPTION_R1_CACHE", str(tmp_path / "cache"))
     warm = tmp_path / "exp" / "warmup"

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from perception_r1.config import ConfigError, apply_overrides, describe, from_dict, to_dict
-from perception_r1.train.config import TrainConfig, check_with_trl, validate
-from perception_r1.train.grpo_args import MOVED, OWNED, GRPOArgs, grpo_config, grpo_fields, trl_default
+from perception_r1.train.config import TrainConfig, validate
+from perception_r1.train.grpo_args import MOVED, OWNED, GRPOArgs, check_with_trl, grpo_config, grpo_fields, trl_default
 
 
 @pytest.mark.parametrize(

@@ -162,7 +162,7 @@ def merge_cmd(
     scoring: str = typer.Option(None, "--scoring", help="Scoring mode (default: the shards' own). " + _SCORING_HELP),
 ) -> None:
     """Join the shard folders of a data-parallel evaluation into one folder and score it as one run."""
-    from perception_r1.eval.shards import merge_runs
+    from perception_r1.eval.runner import merge_runs
 
     try:
         result = merge_runs(shard_dirs, out, scoring=_check_scoring(scoring) if scoring else None)

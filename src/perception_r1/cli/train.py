@@ -75,7 +75,7 @@ def train(
 def _dry_run(cfg: TrainConfig, recipe: str | None, overrides: dict[str, str]) -> None:
     """Validate what can be validated without a model, then print the launch plan."""
     from perception_r1.config import ConfigError
-    from perception_r1.train.config import check_with_trl
+    from perception_r1.train.grpo_args import check_with_trl
     from perception_r1.train.launch import format_plan, launch_plan
     from perception_r1.train.preflight import format_checks, preflight
     from perception_r1.train.reward_setup import build_rewards, check_columns

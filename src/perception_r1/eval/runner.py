@@ -36,7 +36,7 @@ from perception_r1.eval.metrics import summarize
 from perception_r1.eval.official import OfficialState, score_official
 from perception_r1.eval.prompts import build_prompt
 from perception_r1.eval.scoring import check_mode, score_item
-from perception_r1.eval.shards import GENERATION_KEYS, parse_shard, shard_of
+from perception_r1.eval.shards import GENERATION_KEYS, merge_items, parse_shard, shard_of
 from perception_r1.folder_lock import claims_output_folder
 from perception_r1.io_utils import JsonlError, atomic_write_json, atomic_write_jsonl, atomic_write_text, iter_jsonl
 from perception_r1.redact import redact
@@ -441,3 +441,16 @@ def rescore(
     run = json.loads((out / "run.json").read_text(encoding="utf-8")) if (out / "run.json").is_file() else {}
     _write_outputs(out, run.get("model_name") or out.name, run.get("model", ""), summaries, scoring)
     return RunResult(out, summaries)
+
+
+def merge_runs(shard_dirs: Sequence[str | Path], out_dir: str | Path, scoring: str | None = None) -> RunResult:
+    """Combine the shard folders of one evaluation (``eval --shard I/N``) into ``out_dir`` and score it as one run.
+
+    The records are concatenated by :func:`perception_r1.eval.shards.merge_items` (which checks that the shards
+    belong together), then :func:`rescore` recomputes scores, summaries, tables and charts in ``scoring`` mode
+    (None: the shards' own mode, which must agree).
+
+    Raises:
+        ValueError, FileNotFoundError: see :func:`perception_r1.eval.shards.merge_items`.
+    """
+    return rescore(out_dir, scoring=merge_items(shard_dirs, out_dir, scoring))

@@ -75,24 +75,21 @@ def _summary_scoring(folder: Path) -> str | None:
     return mode if isinstance(mode, str) else None
 
 
-def merge_runs(shard_dirs: Sequence[str | Path], out_dir: str | Path, scoring: str | None = None) -> Any:
-    """Combine shard folders into ``out_dir`` and score it as one run.
+def merge_items(shard_dirs: Sequence[str | Path], out_dir: str | Path, scoring: str | None = None) -> str:
+    """Combine shard folders into ``out_dir`` (the records; :func:`perception_r1.eval.runner.merge_runs` scores them).
 
     Every shard must come from the same model, backend and generation budget (``run.json``), and no item may
-    appear in two shards. ``items/`` and ``generations/`` of each benchmark are concatenated, ``run.json`` is
-    copied, then :func:`perception_r1.eval.runner.rescore` recomputes scores, summaries, tables and charts in
-    ``scoring`` mode (None: the shards' own mode, which must agree).
+    appear in two shards. ``items/`` and ``generations/`` of each benchmark are concatenated and ``run.json`` is
+    copied.
 
     Returns:
-        The :class:`perception_r1.eval.runner.RunResult` of the merged folder.
+        The scoring mode to score the merged folder in: ``scoring``, else the shards' own mode (which must agree).
 
     Raises:
         ValueError: shards of different runs, an item in two shards, fewer than two shards, or ``out_dir`` being
             one of them.
         FileNotFoundError: a folder that is not an evaluation folder.
     """
-    from perception_r1.eval.runner import rescore
-
     folders = [Path(d) for d in shard_dirs]
     out = Path(out_dir)
     if len(folders) < 2:
@@ -127,4 +124,4 @@ def merge_runs(shard_dirs: Sequence[str | Path], out_dir: str | Path, scoring: s
                     rows.append(row)
             atomic_write_jsonl(out / kind / name, rows)
     atomic_write_json(out / "run.json", first)
-    return rescore(out, scoring=mode)
+    return mode

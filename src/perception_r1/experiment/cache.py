@@ -11,70 +11,17 @@ Run as ``python -m perception_r1.experiment.cache``: builds the policy and print
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from perception_r1.config import from_dict, to_dict
+from perception_r1.config import from_dict
 from perception_r1.experiment.config import QUICK, ExperimentConfig, validate
 from perception_r1.experiment.runner import Stages, _marker, check_recipe
+from perception_r1.experiment.warmup import warmup_cache_dir
 from perception_r1.folder_lock import FolderLock
-from perception_r1.train.policy_cache import BuiltInPolicy, cache_root, ensure_built, print_built
+from perception_r1.train.policy_cache import BuiltInPolicy, ensure_built, print_built
 
 log = logging.getLogger(__name__)
-
-
-def _warmup_shaping(cfg: ExperimentConfig) -> dict[str, Any]:
-    """The settings that shape a warm-up policy: its data, policy, reading and warm-up sections (whether it was
-    trained here or shipped built with the same settings makes no difference)."""
-    from perception_r1.experiment.shipped import shaping
-
-    return shaping(to_dict(cfg))
-
-
-def share_with_train_default(cfg: ExperimentConfig, warmup_dir: Path) -> None:
-    """A warm-up trained with the quick settings is the one ``train``'s default starts from: cache a copy.
-
-    Only the stages that produced it must match (data, policy, warm-up); a cache already present is kept.
-    """
-    import shutil
-
-    cache = warmup_cache_dir()
-    target = cache / "warmup"
-    if (
-        _warmup_shaping(cfg) != _warmup_shaping(from_dict(ExperimentConfig, QUICK))
-        or (target / "summary.json").is_file()
-        or Path(cfg.output_dir).resolve() == cache.resolve()
-    ):
-        return
-    tmp = target.with_name(f".warmup-{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(warmup_dir / "final", tmp / "final")
-    shutil.copy2(warmup_dir / "summary.json", tmp / "summary.json")  # the marker, copied last
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.replace(tmp, target)
-    except OSError:  # another process cached one first
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def warmup_cache_dir() -> Path:
-    """Folder of the cached warm-up policy: ``$PERCEPTION_R1_CACHE`` (default ``~/.cache/perception_r1``).
-
-    Its name hashes every setting that shapes the quick warm-up (data, policy, warm-up), so a cache made with
-    other settings is never mistaken for the current one.
-    """
-    import hashlib
-    import json
-
-    shaping = _warmup_shaping(from_dict(ExperimentConfig, QUICK))
-    # A data key added later, at the value that makes the same warm-up as before it existed: left out of the name,
-    # so that caches built before it stay found.
-    if shaping["data"].get("multiple_choice") is False:
-        del shaping["data"]["multiple_choice"]
-    key = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:10]
-    return cache_root() / f"warmup-policy-{key}"
 
 
 def cached_warmup_policy() -> Path | None:

@@ -37,17 +37,20 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from perception_r1.experiment.recompute import (
+    MANIFEST,
+    NOTE,
+    check_folder,
+    rebuild_summary,
+    recipe,
+)
 from perception_r1.io_utils import atomic_folder, atomic_gzip_copy, atomic_write_json, atomic_write_jsonl, file_sha256
 
-MANIFEST = "published.json"
-NOTE = "NOTE.md"
 # Files copied as they are, relative to the experiment folder (those absent are skipped).
 PLAIN = ("recipe.json", "timings.json", "data/summary.json", "policy/policy_build.json", "reading/summary.json",
          "warmup/summary.json")  # fmt: skip
 RUN_FILES = ("summary.json", "recipe.json", "memory.json")
 RUN_LOGS = ("metrics.jsonl", "samples.jsonl")
-# What a results folder never holds: model weights, optimizer states, checkpoints, images, the split's parquet.
-FORBIDDEN_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".parquet", ".jpg", ".jpeg", ".gif", ".webp")
 
 
 # A results folder as committed before publish existed: these files only (plots/*.png besides).
@@ -81,8 +84,6 @@ def publish(run_dir: Path, dest: Path) -> dict[str, Any]:
         ValueError: ``run_dir`` is not an experiment folder (no ``recipe.json`` or no data stage).
         FileExistsError: ``dest`` holds files an earlier publish did not write.
     """
-    from perception_r1.experiment.recompute import check_folder
-
     run_dir, dest = Path(run_dir), Path(dest)
     for needed in ("recipe.json", "data/summary.json"):
         if not (run_dir / needed).is_file():
@@ -193,7 +194,6 @@ def _write_report(
         The summary, the plots and the sample rollouts (for ``report.html``), or None when no seed can be
         reported yet (nothing is written then).
     """
-    from perception_r1.experiment.recompute import rebuild_summary, recipe
     from perception_r1.experiment.report_md import write_report_files
 
     summary = rebuild_summary(folder, provenance)
@@ -219,28 +219,3 @@ def write_manifest(dest: Path, run_dir: Path, notes: list[str], summary: dict[st
     }
     atomic_write_json(dest / MANIFEST, manifest)
     return manifest
-
-
-def manifest_problems(folder: Path) -> list[str]:
-    """What is wrong with ``folder``'s manifest: a listed file missing or changed, a file not listed (but
-    ``NOTE.md``, the curator's), a weight, checkpoint or image file anywhere. Empty when all is well."""
-    path = folder / MANIFEST
-    if not path.is_file():
-        return [f"{MANIFEST}: missing (not a folder written by `perception-r1 publish`)"]
-    try:
-        files = json.loads(path.read_text(encoding="utf-8"))["files"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        return [f"{MANIFEST}: unreadable ({exc})"]
-    problems = []
-    present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {MANIFEST, NOTE}
-    for name, entry in files.items():
-        file = folder / name
-        if name not in present:
-            problems.append(f"{name}: listed in {MANIFEST} but missing")
-        elif file.stat().st_size != entry.get("bytes") or file_sha256(file) != entry.get("sha256"):
-            problems.append(f"{name}: changed since it was published (size or sha256 differs)")
-    problems += [f"{name}: not listed in {MANIFEST}" for name in sorted(present - files.keys())]
-    for name in sorted(present):
-        if name.endswith(FORBIDDEN_SUFFIXES) or "/checkpoint-" in f"/{name}" or "/final/" in f"/{name}":
-            problems.append(f"{name}: a results folder holds no model weights, checkpoints or images")
-    return problems

@@ -22,9 +22,13 @@ from typing import Any
 
 from perception_r1.config import ConfigError, from_dict
 from perception_r1.experiment.config import ARMS, ExperimentConfig
-from perception_r1.io_utils import iter_jsonl, jsonl_file
+from perception_r1.io_utils import file_sha256, iter_jsonl, jsonl_file
 
 SPLITS_FILE = "data/splits.jsonl.gz"
+MANIFEST = "published.json"  # every file of a results folder with its size and SHA-256
+NOTE = "NOTE.md"  # the curator's note: the one file a results folder may hold unlisted
+# What a results folder never holds: model weights, optimizer states, checkpoints, images, the split's parquet.
+FORBIDDEN_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".parquet", ".jpg", ".jpeg", ".gif", ".webp")
 # Summary keys that record where and how the figures were made, not figures of the records: kept from the
 # published summary when it is rebuilt.
 PROVENANCE = ("command", "machine")
@@ -193,7 +197,6 @@ def check_folder(folder: Path) -> list[str]:
     text the report code writes from it.
     """
     from perception_r1.experiment.evaluate import summarize
-    from perception_r1.experiment.publish import manifest_problems
 
     problems = manifest_problems(folder)
     try:
@@ -247,3 +250,28 @@ def _plot_names(found: Mapping[str, Path]) -> dict[str, Path]:
     from perception_r1.experiment.plots import PLOT_FILES
 
     return {name: found[file] for name, file in PLOT_FILES.items() if file in found}
+
+
+def manifest_problems(folder: Path) -> list[str]:
+    """What is wrong with ``folder``'s manifest: a listed file missing or changed, a file not listed (but
+    ``NOTE.md``, the curator's), a weight, checkpoint or image file anywhere. Empty when all is well."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return [f"{MANIFEST}: missing (not a folder written by `perception-r1 publish`)"]
+    try:
+        files = json.loads(path.read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"{MANIFEST}: unreadable ({exc})"]
+    problems = []
+    present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {MANIFEST, NOTE}
+    for name, entry in files.items():
+        file = folder / name
+        if name not in present:
+            problems.append(f"{name}: listed in {MANIFEST} but missing")
+        elif file.stat().st_size != entry.get("bytes") or file_sha256(file) != entry.get("sha256"):
+            problems.append(f"{name}: changed since it was published (size or sha256 differs)")
+    problems += [f"{name}: not listed in {MANIFEST}" for name in sorted(present - files.keys())]
+    for name in sorted(present):
+        if name.endswith(FORBIDDEN_SUFFIXES) or "/checkpoint-" in f"/{name}" or "/final/" in f"/{name}":
+            problems.append(f"{name}: a results folder holds no model weights, checkpoints or images")
+    return problems

@@ -211,7 +211,7 @@ class Stages:
             self.announce("warm-up: supervised fine-tuning on the generator's solutions (TRL SFTTrainer)")
             rows = self.splits["train"][: self.cfg.warmup.n_examples]
             self._timed("warmup", lambda: run_warmup(start, rows, self.cfg.warmup, folder))
-        from perception_r1.experiment.cache import share_with_train_default
+        from perception_r1.experiment.warmup import share_with_train_default
 
         share_with_train_default(self.cfg, folder)
         return folder / "final"

@@ -1,5 +1,8 @@
 """Supervised warm-up (TRL ``SFTTrainer``): teach the policy to see the figure and to write the paper's format.
 
+A warm-up trained with the quick mode's settings is also the one ``perception-r1 train``'s embedded default starts
+from: :func:`share_with_train_default` copies it into :func:`warmup_cache_dir` (see ``experiment/cache.py``).
+
 Targets are the generator's exact solutions: a ``<think>`` that states the facts read off the figure and then
 computes, and an ``<answer>`` with ``\\boxed{}``. The loss is on the completion only (TRL's prompt-completion
 format), so the policy learns to answer, not to repeat the question.
@@ -12,13 +15,16 @@ Example:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from perception_r1.experiment.config import WarmupSection
+from perception_r1.config import from_dict, to_dict
+from perception_r1.experiment.config import QUICK, ExperimentConfig, WarmupSection
 from perception_r1.io_utils import atomic_write_json
+from perception_r1.train.policy_cache import cache_root
 
 
 def sft_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -128,3 +134,55 @@ def finish_stage(trainer: Any, out_dir: Path, final: Path, started: float, figur
     }
     atomic_write_json(out_dir / "summary.json", summary)
     return summary
+
+
+def _warmup_shaping(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The settings that shape a warm-up policy: its data, policy, reading and warm-up sections (whether it was
+    trained here or shipped built with the same settings makes no difference)."""
+    from perception_r1.experiment.shipped import shaping
+
+    return shaping(to_dict(cfg))
+
+
+def share_with_train_default(cfg: ExperimentConfig, warmup_dir: Path) -> None:
+    """A warm-up trained with the quick settings is the one ``train``'s default starts from: cache a copy.
+
+    Only the stages that produced it must match (data, policy, warm-up); a cache already present is kept.
+    """
+    import shutil
+
+    cache = warmup_cache_dir()
+    target = cache / "warmup"
+    if (
+        _warmup_shaping(cfg) != _warmup_shaping(from_dict(ExperimentConfig, QUICK))
+        or (target / "summary.json").is_file()
+        or Path(cfg.output_dir).resolve() == cache.resolve()
+    ):
+        return
+    tmp = target.with_name(f".warmup-{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(warmup_dir / "final", tmp / "final")
+    shutil.copy2(warmup_dir / "summary.json", tmp / "summary.json")  # the marker, copied last
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(tmp, target)
+    except OSError:  # another process cached one first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def warmup_cache_dir() -> Path:
+    """Folder of the cached warm-up policy: ``$PERCEPTION_R1_CACHE`` (default ``~/.cache/perception_r1``).
+
+    Its name hashes every setting that shapes the quick warm-up (data, policy, warm-up), so a cache made with
+    other settings is never mistaken for the current one.
+    """
+    import hashlib
+    import json
+
+    shaping = _warmup_shaping(from_dict(ExperimentConfig, QUICK))
+    # A data key added later, at the value that makes the same warm-up as before it existed: left out of the name,
+    # so that caches built before it stay found.
+    if shaping["data"].get("multiple_choice") is False:
+        del shaping["data"]["multiple_choice"]
+    key = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:10]
+    return cache_root() / f"warmup-policy-{key}"

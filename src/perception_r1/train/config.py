@@ -16,12 +16,13 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from perception_r1.config import ConfigError, check_number, from_dict, load_config, option  # noqa: F401
-from perception_r1.train.grpo_args import GRPOArgs, check_with_trl, validate_grpo  # noqa: F401  (re-exported)
+from perception_r1.train.grpo_args import GRPOArgs, validate_grpo
 
 # The recipe `perception-r1 train` runs without one (shipped with the package).
 EMBEDDED_DEFAULT = Path(__file__).with_name("default.yaml")
@@ -303,8 +304,6 @@ def validate(cfg: TrainConfig) -> None:
     Raises:
         ConfigError: naming the offending key.
     """
-    from perception_r1.train.reward_setup import check_reward_names
-
     validate_grpo(cfg.grpo, world_size(cfg))
     validate_values(cfg)
     if not cfg.rewards:
@@ -315,6 +314,23 @@ def validate(cfg: TrainConfig) -> None:
         if spec.name in seen:
             raise ConfigError(f"rewards[{i}].name: reward {spec.name!r} is listed twice")
         seen.add(spec.name)
+
+
+def check_reward_names(specs: Sequence[RewardSpec]) -> None:
+    """Fail on the first reward name that is not registered (the one unknown-reward check of a recipe).
+
+    Raises:
+        ConfigError: ``rewards[i].name: unknown reward 'x' (did you mean 'y'?); known: ...`` (the registry's
+            message, prefixed with the recipe key).
+    """
+    from perception_r1.registry import UnknownNameError
+    from perception_r1.rewards import REWARDS
+
+    for i, spec in enumerate(specs):
+        try:
+            REWARDS.get(spec.name)
+        except UnknownNameError as exc:
+            raise ConfigError(f"rewards[{i}].name: {exc}") from None
 
 
 def embedded_default(overrides: dict[str, str] | None = None) -> TrainConfig:

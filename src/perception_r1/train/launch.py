@@ -33,7 +33,7 @@ class Step:
     note: str = ""
 
 
-def _served_judge(cfg: TrainConfig) -> Any | None:
+def served_judge(cfg: TrainConfig) -> Any | None:
     """The perception reward's judge config when it is served over HTTP (``openai`` backend), else None."""
     from perception_r1.judge.config import coerce_judge_config
 
@@ -44,7 +44,7 @@ def _served_judge(cfg: TrainConfig) -> Any | None:
     return None
 
 
-def _url_port(base_url: str) -> int:
+def url_port(base_url: str) -> int:
     url = urlparse(base_url)
     return url.port or (443 if url.scheme == "https" else 80)
 
@@ -55,7 +55,7 @@ def judge_serve_command(cfg: TrainConfig, judge: Any) -> str:
     ``launch.judge_serve`` may use ``{port}``, ``{host}`` and ``{model}``: they are filled from the judge's
     ``base_url`` and ``model``, so a judge URL overridden on the command line moves the printed server with it.
     """
-    port = _url_port(judge.base_url)
+    port = url_port(judge.base_url)
     if cfg.launch.judge_serve:
         fields = {"port": port, "host": urlparse(judge.base_url).hostname or "", "model": judge.model}
         return re.sub(r"\{(port|host|model)\}", lambda m: str(fields[m.group(1)]), cfg.launch.judge_serve)
@@ -65,25 +65,8 @@ def judge_serve_command(cfg: TrainConfig, judge: Any) -> str:
     )
 
 
-def judge_serve_check(cfg: TrainConfig) -> Any:
-    """Preflight: does the judge server command listen on the port of the judge's URL? None: no served judge."""
-    from perception_r1.train.preflight import Check
-
-    judge = _served_judge(cfg)
-    if judge is None:
-        return None
-    served = re.search(r"--port[ =](\d+)", judge_serve_command(cfg, judge))
-    if served and int(served.group(1)) != _url_port(judge.base_url):
-        detail = (
-            f"launch.judge_serve listens on port {served.group(1)} but the judge URL is {judge.base_url}; "
-            "write --port {port} in launch.judge_serve"
-        )
-        return Check("judge server", "fail", detail)
-    return Check("judge server", "ok", f"serves {judge.base_url} ({judge.model})")
-
-
 def _judge_step(cfg: TrainConfig) -> Step | None:
-    judge = _served_judge(cfg)
+    judge = served_judge(cfg)
     if judge is None:
         return None
     wait = f"until curl -sf {judge.base_url.rstrip('/')}/models >/dev/null; do sleep 10; done"
@@ -94,9 +77,15 @@ def _judge_step(cfg: TrainConfig) -> Step | None:
     )
 
 
-def _rollout_step(cfg: TrainConfig, model_path: str) -> Step | None:
-    from perception_r1.train.preflight import context_length
+def context_length(cfg: TrainConfig) -> int:
+    """Tokens vLLM must hold per sequence: ``rollout.max_model_length``, else prompt + completion limits."""
+    if cfg.rollout.max_model_length is not None:
+        return cfg.rollout.max_model_length
+    prompt = cfg.data.max_prompt_length or 0
+    return prompt + int(cfg.grpo.max_completion_length or 256)
 
+
+def _rollout_step(cfg: TrainConfig, model_path: str) -> Step | None:
     r = cfg.rollout
     if r.mode != "vllm_server":
         return None

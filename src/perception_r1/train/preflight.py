@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from perception_r1.train.config import TrainConfig
+from perception_r1.train.launch import context_length, judge_serve_command, served_judge, url_port
 
 # Used when the installed TRL does not declare its vLLM range (TRL 1.16 supports 0.22.0 to 0.31.0).
 VLLM_RANGE_FALLBACK = ">=0.22.0,<=0.31.0"
@@ -162,14 +163,6 @@ def gpu_checks(cfg: TrainConfig, device_count: int | None) -> list[Check]:
     return [*checks, count]
 
 
-def context_length(cfg: TrainConfig) -> int:
-    """Tokens vLLM must hold per sequence: ``rollout.max_model_length``, else prompt + completion limits."""
-    if cfg.rollout.max_model_length is not None:
-        return cfg.rollout.max_model_length
-    prompt = cfg.data.max_prompt_length or 0
-    return prompt + int(cfg.grpo.max_completion_length or 256)
-
-
 def context_check(cfg: TrainConfig) -> Check | None:
     """The vLLM context length it will pass, and whether prompts plus completions fit in it."""
     if cfg.rollout.mode == "hf":
@@ -181,6 +174,21 @@ def context_check(cfg: TrainConfig) -> Check | None:
         detail = f"{flag} {length} < data.max_prompt_length + grpo.max_completion_length = {needed}"
         return Check("vLLM context", "fail", detail)
     return Check("vLLM context", "ok", f"{flag} {length}")
+
+
+def judge_serve_check(cfg: TrainConfig) -> Check | None:
+    """Preflight: does the judge server command listen on the port of the judge's URL? None: no served judge."""
+    judge = served_judge(cfg)
+    if judge is None:
+        return None
+    served = re.search(r"--port[ =](\d+)", judge_serve_command(cfg, judge))
+    if served and int(served.group(1)) != url_port(judge.base_url):
+        detail = (
+            f"launch.judge_serve listens on port {served.group(1)} but the judge URL is {judge.base_url}; "
+            "write --port {port} in launch.judge_serve"
+        )
+        return Check("judge server", "fail", detail)
+    return Check("judge server", "ok", f"serves {judge.base_url} ({judge.model})")
 
 
 def preflight(cfg: TrainConfig, device_count: int | None = -1) -> list[Check]:
@@ -199,8 +207,6 @@ def preflight(cfg: TrainConfig, device_count: int | None = -1) -> list[Check]:
     context = context_check(cfg)
     if context is not None:
         checks.append(context)
-    from perception_r1.train.launch import judge_serve_check
-
     judge = judge_serve_check(cfg)
     if judge is not None:
         checks.append(judge)

@@ -5,7 +5,7 @@ The columns a reward needs are the ones its ``columns`` declaration names (the r
 checked under its new name without a table kept here.
 
 Example:
-    >>> from perception_r1.train.config import RewardSpec
+    >>> from perception_r1.train.config import RewardSpec, check_reward_names
     >>> missing_columns([RewardSpec("accuracy"), RewardSpec("format")], {"problem", "images"})
     ["reward 'accuracy' needs column 'answer'"]
 """
@@ -16,24 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from perception_r1.config import ConfigError
-from perception_r1.train.config import RewardSpec
-
-
-def check_reward_names(specs: Sequence[RewardSpec]) -> None:
-    """Fail on the first reward name that is not registered (the one unknown-reward check of a recipe).
-
-    Raises:
-        ConfigError: ``rewards[i].name: unknown reward 'x' (did you mean 'y'?); known: ...`` (the registry's
-            message, prefixed with the recipe key).
-    """
-    from perception_r1.registry import UnknownNameError
-    from perception_r1.rewards import REWARDS
-
-    for i, spec in enumerate(specs):
-        try:
-            REWARDS.get(spec.name)
-        except UnknownNameError as exc:
-            raise ConfigError(f"rewards[{i}].name: {exc}") from None
+from perception_r1.train.config import RewardSpec, check_reward_names
 
 
 def _build(spec: RewardSpec, i: int) -> Any:
