@@ -59,8 +59,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from perception_r1.config import from_dict
     from perception_r1.experiment.config import ExperimentConfig
     from perception_r1.experiment.runner import Stages
-
-    from .test_runner import TOY
+    from support.toy_experiment import TOY
 
     out = tmp_path_factory.mktemp("reading") / "toy"
     stages = Stages(from_dict(ExperimentConfig, {**TOY, "output_dir": str(out)}), lambda _msg: None)
