@@ -3,7 +3,6 @@ real local OpenAI-compatible HTTP server (the project's fake server on 127.0.0.1
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -19,12 +18,10 @@ runner = CliRunner()
 
 
 def build_app() -> typer.Typer:
-    """The top-level app with only this group mounted, exactly as ``cli/main.py`` registers it (other groups are
-    written concurrently and may not import yet)."""
-    (entry,) = [g for g in cli_main._GROUPS if g[0] == "eval"]
-    module_name, _, attr = entry[1].partition(":")
+    """The top-level app with only this group mounted, as ``cli/main.py`` registers it."""
+    (entry,) = [g for g in cli_main.GROUPS if g[0] == "eval"]
     top = typer.Typer()
-    top.add_typer(getattr(importlib.import_module(module_name), attr), name="eval")
+    top.add_typer(entry[1], name="eval")
     return top
 
 

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from perception_r1.cli import main as cli_main
+from perception_r1.cli.main import build_app
 
 runner = CliRunner()
-
-
-def build_app() -> typer.Typer:
-    """A top-level app with only this command, registered exactly as ``cli/main.py`` does.
-
-    Other command modules are written concurrently and may not import yet, so ``cli_main.build_app`` is not used.
-    """
-    (target,) = [t for name, t in cli_main._COMMANDS if name == "report"]
-    module_name, _, attr = target.partition(":")
-    app = typer.Typer()
-    app.command("report", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
-        getattr(importlib.import_module(module_name), attr)
-    )
-
-    @app.callback()
-    def _group() -> None:
-        """Keep ``report`` a subcommand."""
-
-    return app
 
 
 def make_run(path, torn: bool = False):

@@ -2,34 +2,35 @@
 
 Each command group lives in its own module under ``perception_r1.cli`` and exposes a ``typer.Typer`` named
 ``app`` (or, for single commands, a function registered here). Modules import heavy libraries (torch,
-transformers, trl, datasets) inside their command functions so that ``perception-r1 --help`` stays fast.
+transformers, trl, datasets) inside their command functions, so importing them all keeps ``perception-r1 --help``
+fast (about 0.2 s).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
-from perception_r1.registry import import_target
+from perception_r1.cli import analyze, data, experiment, judge, model, publish, report, rewards, train, verl
+from perception_r1.cli import eval as eval_group  # (the builtin keeps its name)
 
-# (command name, "module:attribute", help). Groups are typer apps; single commands are functions.
-_GROUPS: list[tuple[str, str, str]] = [
-    ("rewards", "perception_r1.cli.rewards:app", "Score responses with the Perception-R1 rewards."),
-    ("judge", "perception_r1.cli.judge:app", "Check the perception judge (reachability, latency, verdicts)."),
-    ("model", "perception_r1.cli.model:app", "Build the tiny local Qwen2.5-VL of the embedded default."),
-    (
-        "analyze",
-        "perception_r1.cli.analyze:app",
-        "Statistics: McNemar test, perception analysis, pooling experiment runs.",
-    ),
-    ("eval", "perception_r1.cli.eval:app", "Evaluate a model on the paper's benchmarks; rescore; compare."),
-    ("data", "perception_r1.cli.data:app", "Datasets: synthetic geometry testbed; curation steps; export."),
-    ("verl", "perception_r1.cli.verl:app", "Check that a verl config calls the Perception-R1 reward."),
+# (command name, typer app, help). Each group is a typer app of its module.
+GROUPS: list[tuple[str, typer.Typer, str]] = [
+    ("rewards", rewards.app, "Score responses with the Perception-R1 rewards."),
+    ("judge", judge.app, "Check the perception judge (reachability, latency, verdicts)."),
+    ("model", model.app, "Build the tiny local Qwen2.5-VL of the embedded default."),
+    ("analyze", analyze.app, "Statistics: McNemar test, perception analysis, pooling experiment runs."),
+    ("eval", eval_group.app, "Evaluate a model on the paper's benchmarks; rescore; compare."),
+    ("data", data.app, "Datasets: synthetic geometry testbed; curation steps; export."),
+    ("verl", verl.app, "Check that a verl config calls the Perception-R1 reward."),
 ]
-_COMMANDS: list[tuple[str, str]] = [
-    ("train", "perception_r1.cli.train:train"),
-    ("experiment", "perception_r1.cli.experiment:experiment"),
-    ("report", "perception_r1.cli.report:report"),
-    ("publish", "perception_r1.cli.publish:publish"),
+# (command name, function): single commands, whose options include free-form recipe overrides.
+COMMANDS: list[tuple[str, Callable[..., None]]] = [
+    ("train", train.train),
+    ("experiment", experiment.experiment),
+    ("report", report.report),
+    ("publish", publish.publish),
 ]
 
 
@@ -59,10 +60,9 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     app.callback()(_root)
-    for name, target, help_text in _GROUPS:
-        app.add_typer(import_target(target), name=name, help=help_text)
-    for name, target in _COMMANDS:
-        fn = import_target(target)
+    for name, group, help_text in GROUPS:
+        app.add_typer(group, name=name, help=help_text)
+    for name, fn in COMMANDS:
         app.command(name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(fn)
     return app
 
