@@ -72,7 +72,7 @@ def run_stoppable(fn: Callable[..., T], *args: Any) -> T:
 
 
 def _exit_now(code: int) -> NoReturn:
-    """End the process at once: the call's clean-ups have run, the pool's must not hand it more work."""
+    """End the process at once: the call's clean-ups have run, and the pool must not hand it more work."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
@@ -129,7 +129,7 @@ def stop_pool(pool: Any, grace_s: float = STOP_GRACE_S) -> None:
     """
     # No public handle on the workers before Python 3.14 (ProcessPoolExecutor.terminate_workers).
     workers = list((getattr(pool, "_processes", None) or {}).values())
-    # Queued calls dropped first: a worker whose call ends (SIGTERM unwinds it) then exits instead of waiting for more.
+    # Calls not yet handed to a worker are dropped first; a worker's own call ends as SIGTERM unwinds it.
     pool.shutdown(wait=False, cancel_futures=True)
     stop_processes(workers, grace_s)
 
