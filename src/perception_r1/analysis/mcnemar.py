@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from typing import Any
 from perception_r1.io_utils import JsonlError, iter_jsonl
 
 METHODS = ("exact", "chi2")
+# A record filter: {field: value}, or (field, value) pairs where a field may repeat; every one must hold.
+Where = Mapping[str, str] | Sequence[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -138,34 +140,40 @@ def get_field(row: Mapping[str, Any], key: str) -> Any:
     return value
 
 
-def parse_where(pairs: list[str]) -> dict[str, str]:
-    """``FIELD=VALUE`` filters (``--where``; dotted fields descend into objects) as a mapping.
+def parse_where(pairs: list[str]) -> list[tuple[str, str]]:
+    """``FIELD=VALUE`` filters (``--where``; dotted fields descend into objects) as ``(field, value)`` pairs, all
+    of which must hold: a field given twice keeps both (a list field then needs both values).
 
     Raises:
         ValueError: a pair without ``=`` or without a field.
 
     Example:
-        >>> parse_where(["meta.source=geo", "split=test"])
-        {'meta.source': 'geo', 'split': 'test'}
+        >>> parse_where(["meta.tags=geo", "meta.tags=easy"])
+        [('meta.tags', 'geo'), ('meta.tags', 'easy')]
     """
-    out = {}
+    out = []
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--where expects FIELD=VALUE (dotted fields descend into objects), got {pair!r}")
-        out[key.strip()] = value
+        out.append((key.strip(), value))
     return out
 
 
-def matches_where(row: Mapping[str, Any], where: Mapping[str, str]) -> bool:
+def matches_where(row: Mapping[str, Any], where: Where) -> bool:
     """Whether every ``where`` field of ``row`` (:func:`get_field`) is its value, compared as text; a list field
     matches when one element does, a missing field never.
+
+    Args:
+        where: ``{field: value}`` or ``(field, value)`` pairs (:func:`parse_where`), all of which must hold.
 
     Example:
         >>> matches_where({"meta": {"tags": ["a", 2]}}, {"meta.tags": "2"}), matches_where({}, {"x": ""})
         (True, False)
+        >>> matches_where({"tags": ["a", "b"]}, [("tags", "a"), ("tags", "c")])
+        False
     """
-    for key, wanted in where.items():
+    for key, wanted in where.items() if isinstance(where, Mapping) else where:
         try:
             value = get_field(row, key)
         except KeyError:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perception_r1.analysis.mcnemar import matches_where, mcnemar
+from perception_r1.analysis.mcnemar import Where, matches_where, mcnemar
 from perception_r1.io_utils import JsonlError, iter_jsonl
 
 
@@ -105,7 +105,7 @@ def _eligible(
     annotations: Mapping[str, list[str]],
     responses_a: Mapping[str, Mapping[str, Any]],
     responses_b: Mapping[str, Mapping[str, Any]],
-    where: Mapping[str, str] | None,
+    where: Where | None,
 ) -> tuple[list[str], list[str]]:
     """The ids with annotations and a response from both models, and those of them matching ``where``."""
     both = [
@@ -122,7 +122,7 @@ def select_items(
     responses_b: Mapping[str, Mapping[str, Any]],
     n: int | None,
     seed: int,
-    where: Mapping[str, str] | None = None,
+    where: Where | None = None,
 ) -> list[str]:
     """Seeded sample of ``n`` ids that have annotations and a response from both models (and match ``where``
     on model A's record: dotted field -> value, list fields match by membership). Sorted before sampling, so the
@@ -139,7 +139,7 @@ def selection_summary(
     responses_b: Mapping[str, Mapping[str, Any]],
     n: int | None,
     selected: Sequence[str],
-    where: Mapping[str, str] | None = None,
+    where: Where | None = None,
 ) -> dict[str, Any]:
     """How many items were asked for, how many could enter the analysis and why the others could not.
 
