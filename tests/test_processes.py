@@ -31,6 +31,7 @@ POOL_PARENT = textwrap.dedent("""
             while True:
                 time.sleep(0.05)
         finally:
+            time.sleep(0.3)  # a clean-up that takes a while: the parent's SIGTERM after a Ctrl-C lands inside it
             Path(folder, f"unwound-{i}").touch()
 
     if __name__ == "__main__":

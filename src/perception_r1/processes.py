@@ -29,26 +29,29 @@ STOP_GRACE_S = 60.0
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-# Set once SIGTERM told this process to stop. A plain flag, not a threading.Event: the handler may interrupt code
-# that holds the Event's lock.
+# Set once a stop signal (SIGTERM; SIGINT too in a child of die_with_parent) told this process to stop. A plain
+# flag, not a threading.Event: the handler may interrupt code that holds the Event's lock.
 _stop_requested = False
 
 
-def exit_on_sigterm() -> None:
-    """Turn the first SIGTERM into ``SystemExit(143)`` in this process (no-op outside the main thread).
-
-    A later SIGTERM is ignored: a second ``SystemExit`` raised inside the first one's clean-up would cut it short.
-    """
+def _stop_once(stop: Callable[[int], BaseException]) -> Callable[[int, object], None]:
+    """A signal handler that raises ``stop(signum)`` for the first stop signal and ignores any later one: a second
+    exception raised inside the first one's clean-up would cut it short."""
 
     def handler(signum: int, frame: object) -> None:
         global _stop_requested
         if _stop_requested:
             return
         _stop_requested = True
-        raise SystemExit(128 + signum)
+        raise stop(signum)
 
+    return handler
+
+
+def exit_on_sigterm() -> None:
+    """Turn the first SIGTERM into ``SystemExit(143)`` in this process (no-op outside the main thread)."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGTERM, _stop_once(lambda signum: SystemExit(128 + signum)))
 
 
 def run_stoppable(fn: Callable[..., T], *args: Any) -> T:
@@ -89,6 +92,10 @@ def die_with_parent(parent_pid: int) -> None:
         SystemExit: the parent had already died when this ran.
     """
     exit_on_sigterm()
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C reaches a child too (the terminal signals the whole group), and its parent then sends SIGTERM:
+        # the first of the two stops the child, the second must not cut its clean-up short.
+        signal.signal(signal.SIGINT, _stop_once(lambda signum: KeyboardInterrupt()))
     if sys.platform.startswith("linux"):
         import ctypes
 
