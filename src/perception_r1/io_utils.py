@@ -274,7 +274,7 @@ def line_limit(limit: int | None = None) -> int:
     return limit
 
 
-def _read_line(handle: IO[bytes] | io.BufferedIOBase, limit: int) -> tuple[bytes | None, int]:
+def read_line(handle: IO[bytes] | io.BufferedIOBase, limit: int) -> tuple[bytes | None, int]:
     """The next line, read in chunks, and its size without the newline.
 
     Returns:
@@ -330,7 +330,7 @@ def iter_jsonl(
         line_no = 0
         while True:
             try:
-                raw, size = _read_line(handle, limit)
+                raw, size = read_line(handle, limit)
             except (EOFError, gzip.BadGzipFile, zlib.error) as exc:  # a cut or foreign .gz: the lines before stand
                 yield line_no + 1, JsonlError(path, line_no + 1, f"unreadable gzip data ({exc})")
                 break

@@ -60,3 +60,16 @@ def test_an_untouched_log_is_not_rewritten(tmp_path: Path) -> None:
 
 def test_a_missing_log_is_nothing_to_do(tmp_path: Path) -> None:
     assert resume_log(tmp_path / "metrics.jsonl", 3, HISTORY) is None
+
+
+def test_a_torn_line_over_the_size_limit_is_named_not_copied(tmp_path: Path, monkeypatch) -> None:
+    # A write cut short can leave megabytes of garbage on one line: the log is read in bounded memory, and so is
+    # the copy set aside, which names the line and its size instead of holding it.
+    monkeypatch.setenv("PERCEPTION_R1_MAX_LINE_MB", "0.01")  # about 10 kB
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(ROW[1] + "x" * 50_000 + "\n" + ROW[2][:17] + "\n" + ROW[3])
+    repair = resume_log(path, 3, None)
+    assert repair.malformed == [2, 3]
+    aside = path.with_name("metrics.jsonl.malformed").read_text().splitlines()
+    assert aside == ["line 2: [50000 bytes, over the line limit]", "line 3: " + ROW[2][:17]]
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [1, 3]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perception_r1.io_utils import JsonlError, atomic_write_jsonl, iter_jsonl
+from perception_r1.io_utils import JsonlError, atomic_write_jsonl, iter_jsonl, line_limit, read_line
 
 log = logging.getLogger(__name__)
 RESTORED_KEY = "restored_from"
@@ -125,12 +125,24 @@ def resume_log(
 
 
 def _set_aside(path: Path, bad: list[JsonlError]) -> None:
-    """Append the raw text of the malformed lines to ``<file>.malformed`` (kept for inspection, never parsed)."""
+    """Append the raw text of the malformed lines to ``<file>.malformed`` (kept for inspection, never parsed).
+
+    Read in bounded memory, as the log itself is: a line over the size limit (:func:`line_limit`) is named there
+    with its size, not copied.
+    """
     wanted = {e.line_no for e in bad}
+    limit = line_limit()
     with open(path, "rb") as source, open(path.with_name(path.name + ".malformed"), "ab") as sink:
-        for line_no, raw in enumerate(source, start=1):
+        line_no = 0
+        while wanted:
+            raw, size = read_line(source, limit)
+            if raw == b"":  # the end
+                break
+            line_no += 1
             if line_no in wanted:
-                sink.write(f"line {line_no}: ".encode() + raw.rstrip(b"\n") + b"\n")
+                wanted.discard(line_no)
+                kept = raw.rstrip(b"\r\n") if raw is not None else f"[{size} bytes, over the line limit]".encode()
+                sink.write(f"line {line_no}: ".encode() + kept + b"\n")
 
 
 def _report(repair: LogRepair, step: int) -> None:
