@@ -45,6 +45,7 @@ def served_judge(cfg: TrainConfig) -> Any | None:
 
 
 def url_port(base_url: str) -> int:
+    """The port of ``base_url``, or its scheme's default (443 for https, else 80)."""
     url = urlparse(base_url)
     return url.port or (443 if url.scheme == "https" else 80)
 
