@@ -35,6 +35,7 @@ from perception_r1.judge.fact_grammar import (
     quantity,
     same_quantity,
     stated_values,
+    statement_values,
     value_statements,
     values_equal,
 )
@@ -115,7 +116,7 @@ def grade_response(
     text = normalize_response(response)
     statements = value_statements(text, normalized=True)  # parsed once, for the verdicts and the value checks
     wrong = hallucinated = 0
-    for key, value in ((q, v) for s in statements for q in s.quantities for v in s.values):
+    for key, value in statement_values(statements):
         truths = [v for q, v in shown.items() if same_quantity(key, q)]
         if truths:
             wrong += not any(values_equal(value, v) for v in truths)

@@ -318,7 +318,7 @@ class Stages:
             try:
                 for arm, seed in todo:
                     future = pool.submit(
-                        run_stoppable, _train_arm, to_dict(self.cfg), arm, seed, str(warmup_model), threads
+                        run_stoppable, _run_in_worker, to_dict(self.cfg), arm, seed, str(warmup_model), threads
                     )
                     names[future] = f"grpo/{arm}-seed{seed}"
                 pending = set(names)
@@ -340,7 +340,7 @@ class Stages:
                 raise
 
 
-def _train_arm(cfg: dict[str, Any], arm: str, seed: int, warmup_model: str, threads: int) -> float:
+def _run_in_worker(cfg: dict[str, Any], arm: str, seed: int, warmup_model: str, threads: int) -> float:
     """One GRPO run in a worker process (see :meth:`Stages.train_arms`); returns its seconds.
 
     The trainer's own output (progress bars, logged dicts) goes to the run's ``train.log``: the parent shows one

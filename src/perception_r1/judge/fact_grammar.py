@@ -220,7 +220,12 @@ def value_statements(text: str, *, normalized: bool = False) -> list[Statement]:
 
 def stated_values(text: str, *, normalized: bool = False) -> list[tuple[Quantity, float]]:
     """Every ``(quantity, value)`` pair stated in ``text``, alternatives included, in order of appearance."""
-    return [(q, v) for s in value_statements(text, normalized=normalized) for q in s.quantities for v in s.values]
+    return statement_values(value_statements(text, normalized=normalized))
+
+
+def statement_values(statements: Iterable[Statement]) -> list[tuple[Quantity, float]]:
+    """:func:`stated_values` of statements already parsed (:func:`value_statements`)."""
+    return [(q, v) for s in statements for q in s.quantities for v in s.values]
 
 
 def values_of(target: Quantity, statements: Iterable[Statement]) -> list[float]:

@@ -5,7 +5,7 @@ The columns a reward needs are the ones its ``columns`` declaration names (the r
 checked under its new name without a table kept here.
 
 Example:
-    >>> from perception_r1.train.config import RewardSpec, check_reward_names
+    >>> from perception_r1.train.config import RewardSpec
     >>> missing_columns([RewardSpec("accuracy"), RewardSpec("format")], {"problem", "images"})
     ["reward 'accuracy' needs column 'answer'"]
 """
